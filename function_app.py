@@ -1,0 +1,7 @@
+"""deskmail's Azure Functions app (Python v2 programming model): registers the blueprints."""
+import azure.functions as func
+
+from functions.fetch import blueprint as fetch_blueprint
+
+app = func.FunctionApp()
+app.register_functions(fetch_blueprint)

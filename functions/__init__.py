@@ -1,0 +1,1 @@
+"""Thin trigger adapters: translate a trigger into one service call, nothing more."""

@@ -1,0 +1,37 @@
+"""Inbound mail triggers.
+
+`fetch_mail` (timer, every minute) fans out one job per account onto the
+`fetch-jobs` queue; `fetch_mailbox` (queue) fetches one account, so Functions
+instances fetch mailboxes in parallel and a slow one delays no other.
+"""
+import json
+import logging
+
+import azure.functions as func
+
+blueprint = func.Blueprint()
+log = logging.getLogger("deskmail.functions")
+
+
+@blueprint.function_name("fetch_mail")
+@blueprint.timer_trigger(schedule="0 */1 * * * *", arg_name="timer", run_on_startup=False,
+                         use_monitor=True)
+def fetch_mail(timer: func.TimerRequest) -> None:
+    from shared_code.services.fetch import enqueue_fetch_jobs
+    from shared_code.services.helpdesk import Helpdesk
+
+    if timer.past_due:
+        log.warning("fetch_mail is running late")
+    count = enqueue_fetch_jobs(Helpdesk.from_env())
+    log.info("queued %d mailbox fetch jobs", count)
+
+
+@blueprint.function_name("fetch_mailbox")
+@blueprint.queue_trigger(arg_name="job", queue_name="fetch-jobs", connection="AzureWebJobsStorage")
+def fetch_mailbox(job: func.QueueMessage) -> None:
+    from shared_code.services.fetch import fetch_account
+    from shared_code.services.helpdesk import Helpdesk
+
+    address = json.loads(job.get_body().decode("utf-8"))["address"]
+    summary = fetch_account(Helpdesk.from_env(), address)
+    log.info("fetched %s: %s", address, summary.as_dict())

@@ -1,0 +1,84 @@
+"""Blob Storage: raw mail, attachments, large bodies, and the per-account fetch lease."""
+from __future__ import annotations
+
+from .storage import StorageConnection
+
+RAW_MAIL = "raw-mail"
+ATTACHMENTS = "attachments"
+BODIES = "bodies"
+LEASES = "fetch-leases"
+
+
+class BlobStore:
+    def __init__(self, connection: StorageConnection):
+        self._connection = connection
+        self._ready: set[str] = set()
+
+    def _container(self, name: str):
+        client = self._connection.blob_service.get_container_client(name)
+        if name not in self._ready:
+            from azure.core.exceptions import ResourceExistsError
+
+            try:
+                client.create_container()
+            except ResourceExistsError:
+                pass
+            self._ready.add(name)
+        return client
+
+    def put(self, container: str, name: str, data: bytes, content_type: str = "application/octet-stream",
+            metadata: dict[str, str] | None = None) -> None:
+        from azure.storage.blob import ContentSettings
+
+        self._container(container).upload_blob(
+            name, data, overwrite=True, metadata=metadata,
+            content_settings=ContentSettings(content_type=content_type),
+        )
+
+    def put_once(self, container: str, name: str, data: bytes, content_type: str) -> None:
+        """Upload unless present: content-addressed blobs are identical by name."""
+        if not self.exists(container, name):
+            self.put(container, name, data, content_type)
+
+    def get(self, container: str, name: str) -> bytes:
+        return self._container(container).download_blob(name).readall()
+
+    def exists(self, container: str, name: str) -> bool:
+        return self._container(container).get_blob_client(name).exists()
+
+    def names(self, container: str, prefix: str | None = None) -> list[str]:
+        return [blob.name for blob in self._container(container).list_blobs(name_starts_with=prefix)]
+
+    def acquire_lease(self, name: str, seconds: int = 60) -> "Lease | None":
+        """Take the exclusive lease of `name`, or None when another worker holds it."""
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError
+
+        blob = self._container(LEASES).get_blob_client(name)
+        try:
+            blob.upload_blob(b"", overwrite=False)
+        except ResourceExistsError:
+            pass
+        try:
+            return Lease(blob.acquire_lease(lease_duration=seconds))
+        except HttpResponseError as error:
+            if error.status_code == 409:
+                return None
+            raise
+
+
+class Lease:
+    """A held blob lease; renew it during long work, release it when done."""
+
+    def __init__(self, lease):
+        self._lease = lease
+
+    def renew(self) -> None:
+        self._lease.renew()
+
+    def release(self) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            self._lease.release()
+        except HttpResponseError:
+            pass  # expired or taken over: nothing left to release

@@ -1,0 +1,54 @@
+"""Storage queues, base64-encoded as the Functions queue trigger expects by default."""
+from __future__ import annotations
+
+import json
+
+from .storage import StorageConnection
+
+FETCH_JOBS = "fetch-jobs"
+OUTBOUND_MAIL = "outbound-mail"
+
+
+class QueueSender:
+    def __init__(self, connection: StorageConnection):
+        self._connection = connection
+        self._clients: dict[str, object] = {}
+
+    def _client(self, name: str):
+        client = self._clients.get(name)
+        if client is None:
+            from azure.core.exceptions import ResourceExistsError
+            from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy
+
+            client = self._connection.queue_service.get_queue_client(
+                name,
+                message_encode_policy=BinaryBase64EncodePolicy(),
+                message_decode_policy=BinaryBase64DecodePolicy(),
+            )
+            try:
+                client.create_queue()
+            except ResourceExistsError:
+                pass
+            self._clients[name] = client
+        return client
+
+    def send(self, queue: str, message: dict) -> None:
+        self._client(queue).send_message(json.dumps(message, sort_keys=True).encode("utf-8"))
+
+    def receive(self, queue: str, max_messages: int = 32, visibility_timeout: int = 60) -> list[tuple[dict, object]]:
+        """Messages with their handles, for `delete`; used by the CLI and tests to drain a queue."""
+        client = self._client(queue)
+        batch = client.receive_messages(max_messages=max_messages, visibility_timeout=visibility_timeout)
+        out = []
+        for item in batch:
+            out.append((json.loads(bytes(item.content).decode("utf-8")), item))
+            if len(out) >= max_messages:
+                break
+        return out
+
+    def delete(self, queue: str, handle) -> None:
+        self._client(queue).delete_message(handle)
+
+    def peek_all(self, queue: str) -> list[dict]:
+        client = self._client(queue)
+        return [json.loads(bytes(m.content).decode("utf-8")) for m in client.peek_messages(max_messages=32)]

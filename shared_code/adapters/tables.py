@@ -1,0 +1,542 @@
+"""Table Storage repositories: accounts, tickets and their thread, clients, the
+Message-ID index, the per-mailbox ingest ledger, the outbox and the system log.
+
+Each repository turns domain records into entities and back; nothing above this
+module sees an entity. Keys are escaped with `safe_key` because Table Storage
+forbids `/ \\ # ?` and control characters in PartitionKey and RowKey.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from ..domain.model import (
+    Attachment,
+    EmailAccount,
+    Entry,
+    Party,
+    Priority,
+    Purpose,
+    Status,
+    Ticket,
+    ValidationError,
+)
+from .storage import StorageConnection
+
+# Table Storage keeps at most 32K UTF-16 characters in a string property.
+MAX_INLINE_CHARS = 30_000
+
+
+def safe_key(value: str) -> str:
+    """Escape the characters Table Storage forbids in keys (and `%`, to stay reversible)."""
+    out = []
+    for char in value:
+        if char in "/\\#?%" or ord(char) < 32 or 127 <= ord(char) < 160:
+            out.append("%{:02X}".format(ord(char)))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def digest(value: str, length: int = 40) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:length]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Table:
+    """One table, created on first use."""
+
+    def __init__(self, connection: StorageConnection, name: str):
+        self._connection = connection
+        self.name = name
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            from azure.core.exceptions import ResourceExistsError
+
+            service = self._connection.table_service
+            try:
+                service.create_table(self.name)
+            except ResourceExistsError:
+                pass
+            self._client = service.get_table_client(self.name)
+        return self._client
+
+    def get(self, partition: str, row: str) -> dict | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return self.client.get_entity(partition, row)
+        except ResourceNotFoundError:
+            return None
+
+    def create(self, entity: dict) -> bool:
+        """Insert; False when the key already exists (the store enforces uniqueness)."""
+        from azure.core.exceptions import ResourceExistsError
+
+        try:
+            self.client.create_entity(entity)
+            return True
+        except ResourceExistsError:
+            return False
+
+    def upsert(self, entity: dict, merge: bool = True) -> None:
+        from azure.data.tables import UpdateMode
+
+        self.client.upsert_entity(entity, mode=UpdateMode.MERGE if merge else UpdateMode.REPLACE)
+
+    def update_if_unchanged(self, entity: dict) -> bool:
+        """Replace an entity read earlier; False when someone else changed it meanwhile."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import HttpResponseError
+        from azure.data.tables import UpdateMode
+
+        try:
+            self.client.update_entity(
+                entity,
+                mode=UpdateMode.REPLACE,
+                etag=entity.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+            return True
+        except HttpResponseError as error:
+            if error.status_code == 412:
+                return False
+            raise
+
+    def delete(self, partition: str, row: str) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self.client.delete_entity(partition, row)
+            return True
+        except ResourceNotFoundError:
+            return False
+
+    def query(self, partition: str | None = None, select: list[str] | None = None) -> Iterator[dict]:
+        if partition is None:
+            return iter(self.client.list_entities(select=select))
+        return iter(
+            self.client.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": partition}, select=select
+            )
+        )
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+# ---------------------------------------------------------------- accounts
+
+
+class AccountRepository:
+    """Email accounts (the guide's Admin → Emails), keyed by address."""
+
+    PARTITION = "account"
+
+    def __init__(self, connection: StorageConnection):
+        self._table = _Table(connection, "emailaccounts")
+
+    @staticmethod
+    def _to_entity(account: EmailAccount) -> dict:
+        return {
+            "PartitionKey": AccountRepository.PARTITION,
+            "RowKey": safe_key(account.address),
+            "address": account.address,
+            "name": account.name,
+            "purpose": account.purpose.value,
+            "department": account.department,
+            "priority": account.priority.value,
+            "auto_response": account.auto_response,
+            "fetch_enabled": account.fetch_enabled,
+            "folder": account.folder,
+            "batch_size": int(account.batch_size),
+            "mark_as_read": account.mark_as_read,
+            "tenant_id": account.tenant_id,
+            "client_id": account.client_id,
+            "client_secret_name": account.client_secret_name,
+            "created": account.created,
+            "last_fetch": account.last_fetch,
+            "last_error": account.last_error[:4000],
+            "last_error_time": account.last_error_time,
+            "consecutive_failures": account.consecutive_failures,
+            "fetch_watermark": account.fetch_watermark,
+        }
+
+    @staticmethod
+    def _from_entity(entity: dict) -> EmailAccount:
+        return EmailAccount(
+            address=entity["address"],
+            name=entity.get("name", ""),
+            purpose=Purpose(entity.get("purpose", "department")),
+            department=entity.get("department", ""),
+            priority=Priority(entity.get("priority", "normal")),
+            auto_response=bool(entity.get("auto_response", True)),
+            fetch_enabled=bool(entity.get("fetch_enabled", True)),
+            folder=entity.get("folder") or "Inbox",
+            batch_size=int(entity.get("batch_size") or 20),
+            mark_as_read=bool(entity.get("mark_as_read", True)),
+            tenant_id=entity.get("tenant_id", ""),
+            client_id=entity.get("client_id", ""),
+            client_secret_name=entity.get("client_secret_name", ""),
+            created=_time(entity.get("created")),
+            last_fetch=_time(entity.get("last_fetch")),
+            last_error=entity.get("last_error", ""),
+            last_error_time=_time(entity.get("last_error_time")),
+            consecutive_failures=int(entity.get("consecutive_failures") or 0),
+            fetch_watermark=_time(entity.get("fetch_watermark")),
+        )
+
+    def add(self, account: EmailAccount) -> None:
+        account.validate()
+        account.created = account.created or utcnow()
+        if not self._table.create(self._to_entity(account)):
+            raise ValidationError(f"an email account {account.address} already exists")
+
+    def get(self, address: str) -> EmailAccount | None:
+        entity = self._table.get(self.PARTITION, safe_key(address.strip().lower()))
+        return self._from_entity(entity) if entity else None
+
+    def list(self) -> list[EmailAccount]:
+        return sorted(
+            (self._from_entity(e) for e in self._table.query(self.PARTITION)),
+            key=lambda account: account.address,
+        )
+
+    def save(self, account: EmailAccount) -> None:
+        account.validate()
+        self._table.upsert(self._to_entity(account), merge=False)
+
+    def save_fetch_state(self, account: EmailAccount) -> None:
+        """Write only the fetch-state fields, so a concurrent admin edit is not undone."""
+        entity = self._to_entity(account)
+        keep = {"PartitionKey", "RowKey", "last_fetch", "last_error", "last_error_time",
+                "consecutive_failures", "fetch_watermark"}
+        self._table.upsert({k: v for k, v in entity.items() if k in keep and v is not None})
+
+    def remove(self, address: str) -> bool:
+        return self._table.delete(self.PARTITION, safe_key(address.strip().lower()))
+
+    def system_addresses(self) -> set[str]:
+        return {account.address for account in self.list()}
+
+
+# ---------------------------------------------------------------- tickets
+
+
+def _attachments_to_json(attachments: list[Attachment]) -> str:
+    return json.dumps([a.__dict__ for a in attachments])
+
+
+def _attachments_from_json(raw: str | None) -> list[Attachment]:
+    return [Attachment(**item) for item in json.loads(raw or "[]")]
+
+
+class TicketRepository:
+    """Tickets, their thread entries and their clients.
+
+    A ticket's number is its RowKey, so `create` enforces uniqueness in the store.
+    Entries live in their own table, partitioned by ticket number, with RowKeys that
+    sort in thread order; bodies too large for a property go to blob storage.
+    """
+
+    PARTITION = "ticket"
+
+    def __init__(self, connection: StorageConnection, blobs):
+        self._tickets = _Table(connection, "tickets")
+        self._entries = _Table(connection, "ticketentries")
+        self._clients = _Table(connection, "clients")
+        self._blobs = blobs
+
+    # tickets
+    @staticmethod
+    def _ticket_entity(ticket: Ticket) -> dict:
+        return {
+            "PartitionKey": TicketRepository.PARTITION,
+            "RowKey": ticket.number,
+            "subject": ticket.subject[:MAX_INLINE_CHARS],
+            "status": ticket.status.value,
+            "priority": ticket.priority.value,
+            "department": ticket.department,
+            "client_name": ticket.client.name,
+            "client_email": ticket.client.email,
+            "created": ticket.created,
+            "account": ticket.account,
+            "collaborators": json.dumps(ticket.collaborators),
+            "last_message_at": ticket.last_message_at,
+            "last_message_id": ticket.last_message_id,
+            "last_message_entry": ticket.last_message_entry,
+            "message_count": ticket.message_count,
+            "source_key": ticket.source_key,
+        }
+
+    @staticmethod
+    def _ticket_from(entity: dict) -> Ticket:
+        ticket = Ticket(
+            number=entity["RowKey"],
+            subject=entity.get("subject", ""),
+            status=Status(entity.get("status", "open")),
+            priority=Priority(entity.get("priority", "normal")),
+            department=entity.get("department", ""),
+            client=Party(entity.get("client_name", ""), entity.get("client_email", "")),
+            created=_time(entity.get("created")),
+            account=entity.get("account", ""),
+            collaborators=json.loads(entity.get("collaborators") or "[]"),
+            last_message_at=_time(entity.get("last_message_at")),
+            last_message_id=entity.get("last_message_id", ""),
+            last_message_entry=entity.get("last_message_entry", ""),
+            message_count=int(entity.get("message_count") or 0),
+            source_key=entity.get("source_key", ""),
+        )
+        ticket._entity = entity  # kept for optimistic concurrency on update
+        return ticket
+
+    def create(self, ticket: Ticket) -> bool:
+        """Insert a new ticket; False when its number is taken."""
+        return self._tickets.create(self._ticket_entity(ticket))
+
+    def get(self, number: str) -> Ticket | None:
+        entity = self._tickets.get(self.PARTITION, number)
+        return self._ticket_from(entity) if entity else None
+
+    def list(self) -> list[Ticket]:
+        tickets = [self._ticket_from(e) for e in self._tickets.query(self.PARTITION)]
+        return sorted(tickets, key=lambda t: t.created or utcnow(), reverse=True)
+
+    def update(self, ticket: Ticket) -> bool:
+        """Write back a ticket read with `get`; False when it changed meanwhile (read again)."""
+        entity = self._ticket_entity(ticket)
+        original = getattr(ticket, "_entity", None)
+        if original is None:
+            self._tickets.upsert(entity, merge=False)
+            return True
+        from azure.data.tables import TableEntity
+
+        fresh = TableEntity(entity)
+        fresh._metadata = original.metadata
+        return self._tickets.update_if_unchanged(fresh)
+
+    # entries
+    def _body_ref(self, number: str, entry_id: str, kind: str, text: str) -> tuple[str, str]:
+        """Small bodies stay in the entity; large ones go to a blob and the entity keeps its name."""
+        if len(text) <= MAX_INLINE_CHARS:
+            return text, ""
+        from .blobs import BODIES
+
+        name = f"{number}/{entry_id}.{kind}"
+        self._blobs.put(BODIES, name, text.encode("utf-8"), "text/plain; charset=utf-8")
+        return "", name
+
+    def add_entry(self, entry: Entry) -> None:
+        """Write an entry; idempotent, so a replay after a crash rewrites the same row."""
+        text, text_blob = self._body_ref(entry.ticket_number, entry.entry_id, "txt", entry.body_text)
+        html, html_blob = self._body_ref(entry.ticket_number, entry.entry_id, "html", entry.body_html)
+        self._entries.upsert({
+            "PartitionKey": entry.ticket_number,
+            "RowKey": entry.entry_id,
+            "type": entry.type,
+            "from_name": entry.sender.name,
+            "from_email": entry.sender.email,
+            "message_id": entry.message_id,
+            "date": entry.date,
+            "subject": entry.subject[:MAX_INLINE_CHARS],
+            "body_text": text,
+            "body_text_blob": text_blob,
+            "body_html": html,
+            "body_html_blob": html_blob,
+            "attachments": _attachments_to_json(entry.attachments),
+            "rejected_attachments": json.dumps(entry.rejected_attachments),
+            "source_account": entry.source_account,
+            "raw_blob": entry.raw_blob,
+        }, merge=False)
+
+    def entries(self, number: str) -> list[Entry]:
+        from .blobs import BODIES
+
+        out = []
+        for e in self._entries.query(number):
+            text = e.get("body_text", "")
+            html = e.get("body_html", "")
+            if e.get("body_text_blob"):
+                text = self._blobs.get(BODIES, e["body_text_blob"]).decode("utf-8")
+            if e.get("body_html_blob"):
+                html = self._blobs.get(BODIES, e["body_html_blob"]).decode("utf-8")
+            out.append(Entry(
+                ticket_number=number,
+                entry_id=e["RowKey"],
+                type=e.get("type", "message"),
+                sender=Party(e.get("from_name", ""), e.get("from_email", "")),
+                message_id=e.get("message_id", ""),
+                date=_time(e.get("date")),
+                subject=e.get("subject", ""),
+                body_text=text,
+                body_html=html,
+                attachments=_attachments_from_json(e.get("attachments")),
+                rejected_attachments=json.loads(e.get("rejected_attachments") or "[]"),
+                source_account=e.get("source_account", ""),
+                raw_blob=e.get("raw_blob", ""),
+            ))
+        return out
+
+    # clients
+    def upsert_client(self, client: Party, seen: datetime) -> None:
+        """Create the client on first contact; later mail refreshes the name and last-seen time."""
+        key = safe_key(client.email)
+        existing = self._clients.get("client", key)
+        entity = {"PartitionKey": "client", "RowKey": key, "email": client.email,
+                  "name": client.name or (existing or {}).get("name", ""), "last_seen": seen}
+        if existing is None:
+            entity["first_seen"] = seen
+        self._clients.upsert(entity)
+
+    def get_client(self, email: str) -> dict | None:
+        return self._clients.get("client", safe_key(email))
+
+
+# ---------------------------------------------------------------- Message-ID index
+
+
+class MessageIndex:
+    """Every Message-ID the system has received or sent, with its ticket.
+
+    An inbound mail first *claims* its Message-ID (state `claimed`, carrying the
+    ticket and entry it will become); the claim is completed (state `done`) once
+    everything is stored. A replay after a crash finds the claim and finishes the
+    same work instead of starting a second ticket.
+    """
+
+    def __init__(self, connection: StorageConnection):
+        self._table = _Table(connection, "messageindex")
+
+    @staticmethod
+    def _keys(message_id: str) -> tuple[str, str]:
+        key = digest(message_id.strip().strip("<>").strip(), 64)
+        return key[:2], key
+
+    def get(self, message_id: str) -> dict | None:
+        return self._table.get(*self._keys(message_id))
+
+    def claim(self, message_id: str, fields: dict) -> dict | None:
+        """Create the claim; return None on success or the existing row when one was there."""
+        pk, rk = self._keys(message_id)
+        entity = {"PartitionKey": pk, "RowKey": rk, "message_id": message_id, "state": "claimed", **fields}
+        if self._table.create(entity):
+            return None
+        return self._table.get(pk, rk)
+
+    def update(self, message_id: str, fields: dict) -> None:
+        pk, rk = self._keys(message_id)
+        self._table.upsert({"PartitionKey": pk, "RowKey": rk, **fields})
+
+    def record(self, message_id: str, ticket_number: str, direction: str, entry_id: str = "") -> None:
+        """Index a Message-ID that is already stored (e.g. an outbound mail)."""
+        pk, rk = self._keys(message_id)
+        self._table.upsert({"PartitionKey": pk, "RowKey": rk, "message_id": message_id,
+                            "state": "done", "ticket": ticket_number, "entry_id": entry_id,
+                            "direction": direction})
+
+    def ticket_of(self, message_id: str) -> str | None:
+        row = self.get(message_id)
+        if row and row.get("ticket") and row.get("state") == "done":
+            return row["ticket"]
+        return None
+
+
+# ---------------------------------------------------------------- ingest ledger
+
+
+class IngestLedger:
+    """One row per fetched mailbox message: what became of it, so nothing is lost or doubled.
+
+    Keyed by the Graph immutable id, it is how a mail someone already opened in
+    Outlook is still ingested exactly once: the fetch lists by received time, not by
+    the unread flag, and skips ids the ledger has finished.
+    """
+
+    def __init__(self, connection: StorageConnection):
+        self._table = _Table(connection, "ingestledger")
+
+    @staticmethod
+    def _keys(account: str, graph_id: str) -> tuple[str, str]:
+        return safe_key(account), digest(graph_id, 64)
+
+    def get(self, account: str, graph_id: str) -> dict | None:
+        return self._table.get(*self._keys(account, graph_id))
+
+    def update(self, account: str, graph_id: str, fields: dict) -> None:
+        pk, rk = self._keys(account, graph_id)
+        self._table.upsert({"PartitionKey": pk, "RowKey": rk, "graph_id": graph_id,
+                            "updated": utcnow(), **fields})
+
+    def list(self, account: str) -> list[dict]:
+        return list(self._table.query(safe_key(account)))
+
+
+# ---------------------------------------------------------------- outbox
+
+
+class Outbox:
+    """Which notifications were already put on the queue, so a replay enqueues each once."""
+
+    def __init__(self, connection: StorageConnection):
+        self._table = _Table(connection, "outbox")
+
+    def is_enqueued(self, notification_id: str) -> bool:
+        row = self._table.get("notification", notification_id)
+        return bool(row and row.get("state") in ("enqueued", "sent"))
+
+    def mark_enqueued(self, notification: dict) -> None:
+        self._table.upsert({"PartitionKey": "notification", "RowKey": notification["id"],
+                            "state": "enqueued", "template": notification["template"],
+                            "ticket": notification.get("ticket_number", ""),
+                            "enqueued": utcnow()})
+
+
+# ---------------------------------------------------------------- system log
+
+
+class SystemLog:
+    """The helpdesk's system log (the guide's `ost_syslog`), newest first.
+
+    Partitioned by day; RowKeys are inverted timestamps so a query returns the newest
+    entries first. Callers must never pass secrets in `message`.
+    """
+
+    def __init__(self, connection: StorageConnection):
+        self._table = _Table(connection, "systemlog")
+
+    def write(self, level: str, title: str, message: str, **context: str) -> None:
+        now = utcnow()
+        inverted = 10**16 - int(now.timestamp() * 1_000_000)
+        self._table.upsert({
+            "PartitionKey": now.strftime("%Y%m%d"),
+            "RowKey": f"{inverted:017d}-{uuid.uuid4().hex[:8]}",
+            "time": now, "level": level, "title": title, "message": message[:MAX_INLINE_CHARS],
+            **{key: str(value) for key, value in context.items()},
+        })
+
+    def list(self, limit: int = 100, days: int = 7) -> list[dict]:
+        from datetime import timedelta
+
+        out: list[dict] = []
+        today = utcnow()
+        for back in range(days):
+            day = (today - timedelta(days=back)).strftime("%Y%m%d")
+            for entity in self._table.query(day):
+                out.append(dict(entity))
+                if len(out) >= limit:
+                    return out
+        return out

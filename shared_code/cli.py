@@ -1,0 +1,286 @@
+"""Admin command line: `python -m shared_code.cli --help`.
+
+The command names and their `--json` shapes are a public interface: keep them stable.
+Errors go to stderr with exit code 1 (2 for usage errors).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+
+from .config import SettingError
+from .domain.model import EmailAccount, ValidationError
+
+PURPOSES = ["system", "department", "alert", "auto-response"]
+PRIORITIES = ["low", "normal", "high", "emergency"]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _desk():
+    from .services.helpdesk import Helpdesk
+
+    return Helpdesk.from_env()
+
+
+def _print(args, data, text_lines) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    else:
+        for line in text_lines:
+            print(line)
+
+
+# ---------------------------------------------------------------- emails
+
+
+def account_json(account: EmailAccount) -> dict:
+    return {
+        "address": account.address, "name": account.name, "purpose": account.purpose.value,
+        "department": account.department, "priority": account.priority.value,
+        "auto_response": account.auto_response, "fetch_enabled": account.fetch_enabled,
+        "folder": account.folder, "batch_size": account.batch_size,
+        "mark_as_read": account.mark_as_read, "tenant_id": account.tenant_id,
+        "client_id": account.client_id, "client_secret_name": account.client_secret_name,
+        "created": _iso(account.created), "last_fetch": _iso(account.last_fetch),
+        "last_error": account.last_error, "last_error_time": _iso(account.last_error_time),
+        "consecutive_failures": account.consecutive_failures,
+    }
+
+
+def _apply_account_options(account: EmailAccount, args) -> None:
+    for option in ("name", "purpose", "department", "priority", "folder", "batch_size",
+                   "tenant_id", "client_id", "client_secret_name"):
+        value = getattr(args, option, None)
+        if value is not None:
+            setattr(account, option, value)
+    for option in ("auto_response", "fetch_enabled", "mark_as_read"):
+        value = getattr(args, option, None)
+        if value is not None:
+            setattr(account, option, value)
+
+
+def cmd_emails_add(args) -> None:
+    account = EmailAccount(address=args.address, name=args.name, purpose=args.purpose,
+                           department=args.department)
+    _apply_account_options(account, args)
+    _desk().accounts.add(account)
+    _print(args, account_json(account), [f"added {account.address}"])
+
+
+def cmd_emails_update(args) -> None:
+    desk = _desk()
+    account = desk.accounts.get(args.address)
+    if account is None:
+        raise LookupError(f"no email account {args.address}")
+    _apply_account_options(account, args)
+    desk.accounts.save(account)
+    _print(args, account_json(account), [f"updated {account.address}"])
+
+
+def cmd_emails_remove(args) -> None:
+    if not _desk().accounts.remove(args.address):
+        raise LookupError(f"no email account {args.address}")
+    print(f"removed {args.address}")
+
+
+def cmd_emails_list(args) -> None:
+    accounts = _desk().accounts.list()
+    lines = [f"{'ADDRESS':32} {'PURPOSE':13} {'DEPARTMENT':14} {'FETCH':5} LAST FETCH / ERROR"]
+    for a in accounts:
+        state = _iso(a.last_fetch) or "never"
+        if a.consecutive_failures:
+            state += f"  ({a.consecutive_failures} failures: {a.last_error[:60]})"
+        lines.append(f"{a.address:32} {a.purpose.value:13} {a.department:14} "
+                     f"{'on' if a.can_fetch else 'off':5} {state}")
+    _print(args, [account_json(a) for a in accounts], lines)
+
+
+def cmd_emails_show(args) -> None:
+    account = _desk().accounts.get(args.address)
+    if account is None:
+        raise LookupError(f"no email account {args.address}")
+    data = account_json(account)
+    _print(args, data, [f"{key}: {value}" for key, value in data.items()])
+
+
+# ---------------------------------------------------------------- fetch
+
+
+def cmd_fetch(args) -> None:
+    from .services.fetch import fetch_all
+
+    summaries = fetch_all(_desk(), only=args.account)
+    data = [s.as_dict() for s in summaries]
+    lines = []
+    for s in summaries:
+        if s.skipped:
+            lines.append(f"{s.address}: skipped ({s.skipped})")
+            continue
+        lines.append(f"{s.address}: fetched {s.fetched}, created {s.created}, threaded {s.threaded}, "
+                     f"discarded {s.discarded}, duplicates {s.duplicates}, ignored {s.ignored}, "
+                     f"quarantined {s.quarantined}")
+        lines.extend(f"  error: {e}" for e in s.errors)
+    _print(args, data, lines or ["no email accounts to fetch"])
+    if any(s.errors for s in summaries):
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------- tickets
+
+
+def ticket_json(ticket, entries=None) -> dict:
+    data = {
+        "number": ticket.number, "subject": ticket.subject, "status": ticket.status.value,
+        "priority": ticket.priority.value, "department": ticket.department,
+        "client": {"name": ticket.client.name, "email": ticket.client.email},
+        "created": _iso(ticket.created), "account": ticket.account,
+        "collaborators": ticket.collaborators, "last_message": _iso(ticket.last_message_at),
+        "message_count": ticket.message_count,
+    }
+    if entries is not None:
+        data["entries"] = [{
+            "type": e.type, "from": {"name": e.sender.name, "email": e.sender.email},
+            "message_id": e.message_id, "date": _iso(e.date), "subject": e.subject,
+            "body_text": e.body_text, "body_html": e.body_html,
+            "attachments": [{"name": a.name, "content_type": a.content_type, "size": a.size,
+                             "inline": a.inline, "url": a.url} for a in e.attachments],
+            "rejected_attachments": e.rejected_attachments,
+        } for e in entries]
+    return data
+
+
+def cmd_tickets_list(args) -> None:
+    tickets = _desk().tickets.list()
+    lines = [f"{'NUMBER':7} {'STATUS':6} {'PRIORITY':9} {'DEPARTMENT':14} {'CLIENT':28} SUBJECT"]
+    lines += [f"{t.number:7} {t.status.value:6} {t.priority.value:9} {t.department:14} "
+              f"{t.client.email:28} {t.subject}" for t in tickets]
+    _print(args, [ticket_json(t) for t in tickets], lines)
+
+
+def cmd_tickets_show(args) -> None:
+    desk = _desk()
+    number = args.number.lstrip("#")
+    ticket = desk.tickets.get(number)
+    if ticket is None:
+        raise LookupError(f"no ticket #{number}")
+    entries = desk.tickets.entries(number)
+    lines = [f"#{ticket.number} [{ticket.status.value}] {ticket.subject}",
+             f"client: {ticket.client.name} <{ticket.client.email}>  department: "
+             f"{ticket.department}  priority: {ticket.priority.value}"]
+    for e in entries:
+        lines += ["", f"--- {e.type} from {e.sender.name} <{e.sender.email}> at {_iso(e.date)}",
+                  e.body_text.rstrip()]
+        lines += [f"[attachment{' (inline)' if a.inline else ''}] {a.name} {a.size} bytes {a.url}"
+                  for a in e.attachments]
+        lines += [f"[not stored] {reason}" for reason in e.rejected_attachments]
+    _print(args, ticket_json(ticket, entries), lines)
+
+
+# ---------------------------------------------------------------- logs
+
+
+def cmd_syslog(args) -> None:
+    rows = _desk().syslog.list(limit=args.limit)
+    data = [{"time": _iso(r.get("time")), "level": r.get("level"), "title": r.get("title"),
+             "message": r.get("message"), "account": r.get("account", "")} for r in rows]
+    _print(args, data, [f"{d['time']} {d['level']:7} {d['title']}: {d['message']}" for d in data])
+
+
+def cmd_quarantine_list(args) -> None:
+    desk = _desk()
+    rows = []
+    for account in desk.accounts.list():
+        for row in desk.ledger.list(account.address):
+            if row.get("outcome") == "quarantined":
+                rows.append({"account": account.address, "graph_id": row.get("graph_id"),
+                             "message_id": row.get("message_id", ""), "subject": row.get("subject", ""),
+                             "received": _iso(row.get("received")), "error": row.get("error", ""),
+                             "raw_blob": row.get("raw_blob", "")})
+    _print(args, rows, [f"{r['account']} {r['received']} {r['subject']!r}: {r['error']} "
+                        f"(raw: raw-mail/{r['raw_blob']})" for r in rows] or ["nothing quarantined"])
+
+
+# ---------------------------------------------------------------- parser
+
+
+def _bool_pair(parser, name: str, help_on: str) -> None:
+    dest = name.replace("-", "_")
+    parser.add_argument(f"--{name}", dest=dest, action="store_true", default=None, help=help_on)
+    parser.add_argument(f"--no-{name}", dest=dest, action="store_false", default=None)
+
+
+def _account_options(parser, adding: bool) -> None:
+    if not adding:
+        parser.add_argument("--name")
+        parser.add_argument("--purpose", choices=PURPOSES)
+        parser.add_argument("--department")
+    parser.add_argument("--priority", choices=PRIORITIES)
+    _bool_pair(parser, "auto-response", "send the New Ticket Auto-Response (default on)")
+    _bool_pair(parser, "fetch-enabled", "fetch this mailbox (default on)")
+    _bool_pair(parser, "mark-as-read", "mark fetched mail read (default on)")
+    parser.add_argument("--folder", help="mail folder to fetch (default Inbox)")
+    parser.add_argument("--batch-size", type=int, help="mails per fetch run (default 20)")
+    parser.add_argument("--tenant-id")
+    parser.add_argument("--client-id")
+    parser.add_argument("--client-secret-name", help="name of the client secret in Key Vault")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m shared_code.cli", description="deskmail admin")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(subparsers, name, func, help_text):
+        p = subparsers.add_parser(name, help=help_text)
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(func=func)
+        return p
+
+    emails = sub.add_parser("emails", help="email accounts").add_subparsers(dest="action", required=True)
+    add = command(emails, "add", cmd_emails_add, "add an email account")
+    add.add_argument("--address", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--purpose", required=True, choices=PURPOSES)
+    add.add_argument("--department", required=True)
+    _account_options(add, adding=True)
+    update = command(emails, "update", cmd_emails_update, "change an email account")
+    update.add_argument("address")
+    _account_options(update, adding=False)
+    command(emails, "remove", cmd_emails_remove, "remove an email account").add_argument("address")
+    command(emails, "show", cmd_emails_show, "show one email account").add_argument("address")
+    command(emails, "list", cmd_emails_list, "list email accounts")
+
+    fetch = command(sub, "fetch", cmd_fetch, "fetch mail once, as the timer does")
+    fetch.add_argument("--account", help="fetch only this address")
+
+    tickets = sub.add_parser("tickets", help="tickets").add_subparsers(dest="action", required=True)
+    command(tickets, "list", cmd_tickets_list, "list tickets")
+    command(tickets, "show", cmd_tickets_show, "show a ticket and its thread").add_argument("number")
+
+    syslog = command(sub, "syslog", cmd_syslog, "show the system log, newest first")
+    syslog.add_argument("--limit", type=int, default=50)
+
+    quarantine = sub.add_parser("quarantine", help="mail set aside").add_subparsers(dest="action", required=True)
+    command(quarantine, "list", cmd_quarantine_list, "list quarantined mail")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValidationError, SettingError, LookupError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # a clear one-line message, not a traceback, for admins
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Settings: every one is an environment variable (= a Functions app setting).
+
+A missing or malformed setting raises `SettingError` naming it, so a broken
+deployment fails on its first call instead of misbehaving quietly.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+DEFAULT_GRAPH_API_URL = "https://graph.microsoft.com/v1.0"
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+
+
+class SettingError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def _https_url(name: str, default: str | None) -> str:
+    value = os.environ.get(name, "").strip() or default
+    if value is None:
+        raise SettingError(f"setting {name} is required")
+    parsed = urlparse(value)
+    if parsed.scheme != "https" or not parsed.netloc:
+        raise SettingError(f"setting {name} must be an https URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _int(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(f"setting {name} must be an integer, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise SettingError(f"setting {name} must be {bound}, got {value}")
+    return value
+
+
+def _list(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name, "")
+    return tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    graph_api_url: str
+    authority_host: str
+    key_vault_url: str | None
+    attachment_base_url: str
+    system_domain: str
+    reply_separator: str
+    max_attachment_bytes: int
+    max_attachments: int
+    fetch_time_budget_seconds: int
+    fetch_overlap_seconds: int
+    fetch_lookback_hours: int
+    graph_max_concurrency: int
+    graph_max_retries: int
+    max_processing_attempts: int
+    auto_reply_allowed_senders: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        key_vault = os.environ.get("KEY_VAULT_URL", "").strip()
+        return cls(
+            graph_api_url=_https_url("GRAPH_API_URL", DEFAULT_GRAPH_API_URL),
+            authority_host=_https_url("AZURE_AUTHORITY_HOST", DEFAULT_AUTHORITY_HOST),
+            key_vault_url=_https_url("KEY_VAULT_URL", None) if key_vault else None,
+            attachment_base_url=(
+                os.environ.get("ATTACHMENT_BASE_URL", "").strip().rstrip("/")
+                or "http://localhost:7071/api/attachments"
+            ),
+            system_domain=os.environ.get("SYSTEM_MAIL_DOMAIN", "").strip() or "deskmail.local",
+            reply_separator=os.environ.get("REPLY_SEPARATOR", "").strip()
+            or "-- reply above this line --",
+            max_attachment_bytes=_int("MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, minimum=1),
+            max_attachments=_int("MAX_ATTACHMENTS", 50, minimum=0),
+            fetch_time_budget_seconds=_int("FETCH_TIME_BUDGET_SECONDS", 240, minimum=5),
+            fetch_overlap_seconds=_int("FETCH_OVERLAP_SECONDS", 300, minimum=0),
+            fetch_lookback_hours=_int("FETCH_LOOKBACK_HOURS", 24, minimum=0),
+            graph_max_concurrency=_int("GRAPH_MAX_CONCURRENCY", 4, minimum=1, maximum=4),
+            graph_max_retries=_int("GRAPH_MAX_RETRIES", 4, minimum=0, maximum=10),
+            max_processing_attempts=_int("MAX_PROCESSING_ATTEMPTS", 3, minimum=1),
+            auto_reply_allowed_senders=_list("AUTO_REPLY_ALLOWED_SENDERS"),
+        )

@@ -1,0 +1,1 @@
+"""Plain-Python domain: no Azure import may appear under this package."""

@@ -1,0 +1,152 @@
+"""Helpdesk records: email accounts, tickets, thread entries, attachments.
+
+These are plain dataclasses; the table adapters turn them into entities.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+
+class Purpose(str, Enum):
+    SYSTEM = "system"
+    DEPARTMENT = "department"
+    ALERT = "alert"
+    AUTO_RESPONSE = "auto-response"
+
+
+class Priority(str, Enum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    EMERGENCY = "emergency"
+
+
+class Status(str, Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ValidationError(ValueError):
+    """Input that the helpdesk refuses; the message says what and why."""
+
+
+_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+
+
+def normalize_address(address: str) -> str:
+    """Lower-case and validate an email address; raise ValidationError when it is not one."""
+    value = (address or "").strip().lower()
+    if not _ADDRESS.match(value) or len(value) > 254:
+        raise ValidationError(f"invalid email address: {address!r}")
+    return value
+
+
+def parse_enum(enum_type, value: str, what: str):
+    try:
+        return enum_type((value or "").strip().lower())
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum_type)
+        raise ValidationError(f"unknown {what} {value!r} (allowed: {allowed})") from None
+
+
+@dataclass
+class EmailAccount:
+    """A mailbox the helpdesk fetches from and sends as (the guide's "Adding a New Email Account")."""
+
+    address: str
+    name: str
+    purpose: Purpose
+    department: str
+    priority: Priority = Priority.NORMAL
+    auto_response: bool = True
+    fetch_enabled: bool = True
+    folder: str = "Inbox"
+    batch_size: int = 20
+    mark_as_read: bool = True
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret_name: str = ""
+    created: datetime | None = None
+    # fetch state
+    last_fetch: datetime | None = None
+    last_error: str = ""
+    last_error_time: datetime | None = None
+    consecutive_failures: int = 0
+    fetch_watermark: datetime | None = None
+
+    def validate(self) -> None:
+        self.address = normalize_address(self.address)
+        if not self.name.strip():
+            raise ValidationError("email name must not be empty")
+        self.purpose = parse_enum(Purpose, getattr(self.purpose, "value", self.purpose), "purpose")
+        self.priority = parse_enum(Priority, getattr(self.priority, "value", self.priority), "priority")
+        if not 1 <= int(self.batch_size) <= 1000:
+            raise ValidationError(f"batch size must be between 1 and 1000, got {self.batch_size}")
+        if not self.folder.strip():
+            raise ValidationError("folder must not be empty")
+        oauth = [self.tenant_id, self.client_id, self.client_secret_name]
+        if any(oauth) and not all(oauth):
+            raise ValidationError(
+                "tenant id, client id and client secret name must be given together"
+            )
+
+    @property
+    def can_fetch(self) -> bool:
+        return self.fetch_enabled and bool(self.tenant_id and self.client_id and self.client_secret_name)
+
+
+@dataclass
+class Attachment:
+    name: str
+    content_type: str
+    size: int
+    inline: bool
+    sha256: str
+    url: str
+    content_id: str = ""
+
+
+@dataclass
+class Party:
+    name: str
+    email: str
+
+
+@dataclass
+class Entry:
+    """One item of a ticket's thread: a client message, a staff response or an internal note."""
+
+    ticket_number: str
+    entry_id: str
+    type: str  # message | response | note
+    sender: Party
+    message_id: str
+    date: datetime
+    subject: str
+    body_text: str
+    body_html: str
+    attachments: list[Attachment] = field(default_factory=list)
+    rejected_attachments: list[str] = field(default_factory=list)
+    source_account: str = ""
+    raw_blob: str = ""
+
+
+@dataclass
+class Ticket:
+    number: str
+    subject: str
+    status: Status
+    priority: Priority
+    department: str
+    client: Party
+    created: datetime
+    account: str = ""
+    collaborators: list[str] = field(default_factory=list)
+    last_message_at: datetime | None = None
+    last_message_id: str = ""
+    last_message_entry: str = ""
+    message_count: int = 0
+    source_key: str = ""

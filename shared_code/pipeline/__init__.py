@@ -1,0 +1,38 @@
+"""The inbound pipeline: each fetched mail runs through these rules, in this order.
+
+A rule is a small function `rule(mail, ctx)` that reads and enriches the
+`InboundMail`; a rule that settles the mail's fate sets `mail.outcome`, and the
+rules after it do not run. `run_pipeline` then completes the mail's claim.
+"""
+from __future__ import annotations
+
+from .already_seen import already_seen
+from .auto_reply import auto_reply
+from .content import content
+from .context import InboundMail, PipelineContext
+from .from_ourselves import from_ourselves
+from .notifications import notifications
+from .store import ticket_or_message
+from .threading import threading
+
+RULES = (
+    already_seen,       # 1. a Message-ID processed before: no second ticket, ever
+    from_ourselves,     # 2. mail from the helpdesk's own addresses: loop guard
+    auto_reply,         # 3. auto-replies and bounces: kept, logged, not posted
+    threading,          # 4. In-Reply-To, References, then the [#NNNNNN] subject tag
+    content,            # 5. bodies, sanitized HTML, cid images and attachments to Blob
+    ticket_or_message,  # 6. a new ticket, or a message on the matched one
+    notifications,      # 7. auto-response and staff alerts onto the outbound queue
+)
+
+__all__ = ["RULES", "InboundMail", "PipelineContext", "run_pipeline"]
+
+
+def run_pipeline(mail: InboundMail, ctx: PipelineContext) -> InboundMail:
+    for rule in RULES:
+        rule(mail, ctx)
+        if mail.outcome is not None and mail.outcome not in ("created", "threaded"):
+            return mail
+    if mail.claim is not None:
+        ctx.index.update(mail.key, {"state": "done", "direction": "inbound"})
+    return mail

@@ -1,0 +1,14 @@
+"""Rule 3: auto-replies and bounces create no ticket and trigger no notification."""
+from __future__ import annotations
+
+from ..domain.autoreply import detect_auto_reply
+from .context import InboundMail, PipelineContext
+
+
+def auto_reply(mail: InboundMail, ctx: PipelineContext) -> None:
+    if mail.claim is not None:
+        return  # passed this rule in the run that claimed it
+    rule = detect_auto_reply(mail.parsed, ctx.settings.auto_reply_allowed_senders)
+    if rule:
+        mail.outcome = "discarded"
+        mail.reason = f"auto-reply or bounce (rule: {rule})"

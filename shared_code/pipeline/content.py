@@ -1,0 +1,55 @@
+"""Rule 5: bodies, sanitized HTML with cid images rewritten, attachments saved to Blob.
+
+Files are stored content-addressed (by SHA-256) in the attachments container, so
+a replay or the same logo in a hundred mails is stored once, and the URL written
+into the HTML is stable.
+"""
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import quote
+
+from ..adapters.blobs import ATTACHMENTS
+from ..domain.content import build_content
+from ..domain.mail import MailPart
+from ..domain.model import Attachment
+from .context import InboundMail, PipelineContext
+
+
+def attachment_url(base_url: str, part: MailPart) -> str:
+    return f"{base_url}/{hashlib.sha256(part.data).hexdigest()}/{quote(part.filename, safe='')}"
+
+
+def _save(part: MailPart, inline: bool, ctx: PipelineContext) -> Attachment:
+    sha = hashlib.sha256(part.data).hexdigest()
+    ctx.blobs.put_once(ATTACHMENTS, sha, part.data, part.content_type or "application/octet-stream")
+    return Attachment(
+        name=part.filename,
+        content_type=part.content_type,
+        size=len(part.data),
+        inline=inline,
+        sha256=sha,
+        url=attachment_url(ctx.settings.attachment_base_url, part),
+        content_id=part.content_id or "",
+    )
+
+
+def content(mail: InboundMail, ctx: PipelineContext) -> None:
+    settings = ctx.settings
+    mail.content = build_content(
+        mail.parsed,
+        url_for=lambda part: attachment_url(settings.attachment_base_url, part),
+        separator=settings.reply_separator,
+        is_reply=mail.thread is not None,
+        max_attachment_bytes=settings.max_attachment_bytes,
+        max_attachments=settings.max_attachments,
+    )
+    mail.attachments = [_save(part, True, ctx) for part in mail.content.inline] + [
+        _save(part, False, ctx) for part in mail.content.attachments
+    ]
+    for reason in mail.content.rejected:
+        ctx.syslog.write(
+            "warning", "Attachment not stored",
+            f"{reason} (mail {mail.key} in {mail.account.address})",
+            account=mail.account.address,
+        )

@@ -1,0 +1,50 @@
+"""What the inbound rules work on (`InboundMail`) and with (`PipelineContext`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from ..config import Settings
+from ..domain.content import Content
+from ..domain.mail import ParsedMail
+from ..domain.model import Attachment, EmailAccount, Entry, Ticket
+from ..domain.threading import ThreadMatch
+
+
+@dataclass
+class InboundMail:
+    account: EmailAccount
+    graph_id: str
+    received: datetime
+    raw_blob: str
+    parsed: ParsedMail
+    key: str = ""  # the Message-ID, or a synthetic id when the mail has none
+    claim: dict | None = None  # the Message-ID index row this mail claimed
+    outcome: str | None = None  # created | threaded | duplicate | ignored | discarded
+    reason: str = ""
+    thread: ThreadMatch | None = None
+    content: Content | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    ticket: Ticket | None = None
+    entry: Entry | None = None
+    notifications: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class PipelineContext:
+    """The ports the rules use: storage repositories, blobs, the queue, settings."""
+
+    settings: Settings
+    index: Any  # MessageIndex
+    tickets: Any  # TicketRepository
+    blobs: Any  # BlobStore
+    queues: Any  # QueueSender
+    outbox: Any  # Outbox
+    syslog: Any  # SystemLog
+    system_addresses: set[str]
+    staff_addresses: set[str] = field(default_factory=set)
+    # Called with a step name at each durable step ("raw_saved", "ticket_written",
+    # "notification_enqueued", "processed", "marked_read"); tests use it to
+    # simulate a crash there.
+    checkpoint: Callable[[str], None] = lambda step: None

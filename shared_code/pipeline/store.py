@@ -1,0 +1,135 @@
+"""Rule 6: a new ticket, or a message appended to the matched ticket.
+
+Crash safety: before writing anything, the mail claims its Message-ID in the index
+with the ticket number and entry id it will become. Every write after that is
+idempotent (same keys, same values), so a run that dies half-way is finished by the
+next run, never doubled. Ticket numbers are random six-digit numbers whose
+uniqueness the store enforces (insert fails on a taken number; we draw again).
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import timezone
+
+from ..adapters.tables import digest
+from ..domain.model import Entry, Party, Status, Ticket
+from .context import InboundMail, PipelineContext
+
+MAX_NUMBER_DRAWS = 20
+
+
+def new_ticket_number() -> str:
+    return str(100000 + secrets.randbelow(900000))
+
+
+def _entry_id(mail: InboundMail) -> str:
+    when = mail.received.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{when}-{digest(mail.key, 12)}"
+
+
+def _claim(mail: InboundMail, ctx: PipelineContext) -> None:
+    if mail.claim is not None:
+        return
+    fields = {"entry_id": _entry_id(mail), "graph_id": mail.graph_id,
+              "account": mail.account.address, "direction": "inbound"}
+    if mail.thread:
+        fields.update(ticket=mail.thread.ticket_number, new_ticket=False,
+                      matched_by=mail.thread.matched_by)
+    else:
+        fields.update(ticket=new_ticket_number(), new_ticket=True, matched_by="")
+    existing = ctx.index.claim(mail.key, fields)
+    mail.claim = fields if existing is None else dict(existing)
+
+
+def _create_ticket(mail: InboundMail, ctx: PipelineContext) -> Ticket:
+    """Create the claimed ticket, or find it when a replay created it already."""
+    parsed, account = mail.parsed, mail.account
+    for _ in range(MAX_NUMBER_DRAWS):
+        number = mail.claim["ticket"]
+        existing = ctx.tickets.get(number)
+        if existing is not None and existing.source_key == mail.key:
+            return existing
+        if existing is None:
+            cc = [addr for _, addr in parsed.cc + parsed.to
+                  if addr and addr != parsed.from_address and addr not in ctx.system_addresses]
+            ticket = Ticket(
+                number=number,
+                subject=parsed.subject.strip() or "(no subject)",
+                status=Status.OPEN,
+                priority=account.priority,
+                department=account.department,
+                client=Party(parsed.from_name, parsed.from_address),
+                created=mail.received,
+                account=account.address,
+                collaborators=sorted(set(cc)),
+                source_key=mail.key,
+            )
+            if ctx.tickets.create(ticket):
+                return ctx.tickets.get(number)
+        # the number belongs to another ticket: draw again and re-point the claim
+        mail.claim["ticket"] = new_ticket_number()
+        ctx.index.update(mail.key, {"ticket": mail.claim["ticket"]})
+    raise RuntimeError("could not draw a free ticket number")
+
+
+def _record_message(ticket: Ticket, entry: Entry, ctx: PipelineContext) -> Ticket:
+    """Point the ticket's last-message fields at the entry and reopen it; replay-safe."""
+    for _ in range(10):
+        if ticket.last_message_entry == entry.entry_id or (
+            ticket.last_message_entry and ticket.last_message_entry > entry.entry_id
+        ):
+            return ticket  # already counted (replay), or a newer message is the last one
+        ticket.last_message_at = entry.date
+        ticket.last_message_id = entry.message_id
+        ticket.last_message_entry = entry.entry_id
+        ticket.message_count += 1
+        if ticket.status == Status.CLOSED:
+            ticket.status = Status.OPEN
+        if entry.sender.email and entry.sender.email not in (
+            [ticket.client.email] + ticket.collaborators
+        ):
+            ticket.collaborators.append(entry.sender.email)
+        if ctx.tickets.update(ticket):
+            return ticket
+        ticket = ctx.tickets.get(ticket.number)
+    raise RuntimeError(f"ticket #{ticket.number} kept changing while recording a message")
+
+
+def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
+    _claim(mail, ctx)
+    parsed, content = mail.parsed, mail.content
+    if mail.claim.get("new_ticket"):
+        ticket = _create_ticket(mail, ctx)
+        mail.outcome = "created"
+    else:
+        ticket = ctx.tickets.get(mail.claim["ticket"])
+        if ticket is None:  # the referenced ticket was deleted: start afresh
+            mail.claim.update(new_ticket=True, ticket=new_ticket_number())
+            ctx.index.update(mail.key, {"new_ticket": True, "ticket": mail.claim["ticket"]})
+            ticket = _create_ticket(mail, ctx)
+            mail.outcome = "created"
+        else:
+            mail.outcome = "threaded"
+    sender = Party(parsed.from_name, parsed.from_address)
+    ctx.tickets.upsert_client(sender, mail.received)
+    entry = Entry(
+        ticket_number=ticket.number,
+        entry_id=mail.claim["entry_id"],
+        type="message",
+        sender=sender,
+        message_id=mail.key,
+        date=parsed.date or mail.received,
+        subject=parsed.subject,
+        body_text=content.body_text,
+        body_html=content.body_html,
+        attachments=mail.attachments,
+        rejected_attachments=list(content.rejected),
+        source_account=mail.account.address,
+        raw_blob=mail.raw_blob,
+    )
+    ctx.tickets.add_entry(entry)
+    mail.ticket = _record_message(ticket, entry, ctx)
+    ctx.checkpoint("ticket_written")
+    mail.entry = entry
+    if mail.outcome == "threaded":
+        mail.reason = f"matched by {mail.claim.get('matched_by') or 'index'}"

@@ -1,0 +1,69 @@
+"""The composition root: settings plus every adapter, built from the environment.
+
+Adapters open their connections on first use, so building a `Helpdesk` is cheap
+and happens per invocation or once per CLI command, never at import time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from ..adapters.blobs import BlobStore
+from ..adapters.queues import QueueSender
+from ..adapters.secrets import SecretStore
+from ..adapters.storage import StorageConnection
+from ..adapters.tables import (
+    AccountRepository,
+    IngestLedger,
+    MessageIndex,
+    Outbox,
+    SystemLog,
+    TicketRepository,
+)
+from ..config import Settings
+
+
+@dataclass
+class Helpdesk:
+    settings: Settings
+    connection: StorageConnection
+
+    @classmethod
+    def from_env(cls) -> "Helpdesk":
+        return cls(settings=Settings.from_env(), connection=StorageConnection())
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return BlobStore(self.connection)
+
+    @cached_property
+    def queues(self) -> QueueSender:
+        return QueueSender(self.connection)
+
+    @cached_property
+    def accounts(self) -> AccountRepository:
+        return AccountRepository(self.connection)
+
+    @cached_property
+    def tickets(self) -> TicketRepository:
+        return TicketRepository(self.connection, self.blobs)
+
+    @cached_property
+    def index(self) -> MessageIndex:
+        return MessageIndex(self.connection)
+
+    @cached_property
+    def ledger(self) -> IngestLedger:
+        return IngestLedger(self.connection)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        return Outbox(self.connection)
+
+    @cached_property
+    def syslog(self) -> SystemLog:
+        return SystemLog(self.connection)
+
+    @cached_property
+    def secrets(self) -> SecretStore:
+        return SecretStore(self.settings)
