@@ -34,6 +34,8 @@ from .helpdesk import Helpdesk
 log = logging.getLogger("deskmail.fetch")
 
 LEASE_SECONDS = 60
+# no new mail is started this close to the deadline: its processing must still fit
+DEADLINE_MARGIN_SECONDS = 2
 DONE = "done"
 
 
@@ -302,7 +304,7 @@ class _MailboxRun:
         )
 
     def _out_of_time(self) -> bool:
-        return time.monotonic() > self.deadline - 5
+        return time.monotonic() > self.deadline - DEADLINE_MARGIN_SECONDS
 
     def _renew_lease(self) -> None:
         if time.monotonic() - self._lease_renewed > LEASE_SECONDS / 3:

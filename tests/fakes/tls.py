@@ -24,7 +24,7 @@ def system_bundle_path() -> str:
     return certifi.where()
 
 
-class TestCA:
+class ThrowawayCA:
     """A throwaway CA and one server certificate for :data:`SERVER_IDENTITIES`."""
 
     def __init__(self) -> None:

@@ -1,0 +1,104 @@
+"""A process killed at any durable step, then run again, leaves exactly one ticket or
+message per mail, every notification enqueued once, and no mail lost.
+
+The crash is simulated by raising a BaseException from the fetch's checkpoint hook:
+like a kill, it is not caught by the fetch's error handling.
+"""
+from __future__ import annotations
+
+import pytest
+
+from shared_code.adapters.blobs import RAW_MAIL
+from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.services.fetch import fetch_all
+
+from .helpers import SUPPORT, make_mail, run_cli
+
+
+class SimulatedCrash(BaseException):
+    pass
+
+
+def crash_at(step: str, occurrence: int = 1):
+    seen = {"count": 0}
+
+    def checkpoint(name: str) -> None:
+        if name == step:
+            seen["count"] += 1
+            if seen["count"] == occurrence:
+                raise SimulatedCrash(step)
+
+    return checkpoint
+
+
+STEPS = [
+    ("raw_saved", 1),
+    ("ticket_written", 1),
+    ("notification_enqueued", 1),  # after the first of two notifications
+    ("notification_enqueued", 2),
+    ("processed", 1),  # stored, not yet marked read
+    ("marked_read", 1),
+]
+
+
+@pytest.mark.parametrize("step,occurrence", STEPS, ids=[f"{s}-{o}" for s, o in STEPS])
+def test_new_ticket_survives_a_crash(desk, graph, step, occurrence):
+    raw, message_id = make_mail()
+    graph_id = graph.add_message(SUPPORT, raw)
+
+    with pytest.raises(SimulatedCrash):
+        fetch_all(desk, checkpoint=crash_at(step, occurrence))
+    fetch_all(desk)
+    fetch_all(desk)
+
+    tickets = desk.tickets.list()
+    assert len(tickets) == 1
+    entries = desk.tickets.entries(tickets[0].number)
+    assert [e.message_id for e in entries] == [message_id]
+    assert tickets[0].message_count == 1
+    queued = desk.queues.peek_all(OUTBOUND_MAIL)
+    assert sorted(n["template"] for n in queued) == ["new_ticket_alert", "new_ticket_auto_response"]
+    assert graph.get_message(SUPPORT, graph_id)["isRead"] is True
+    assert len(desk.blobs.names(RAW_MAIL)) == 1
+
+
+@pytest.mark.parametrize("step", ["ticket_written", "notification_enqueued", "processed"])
+def test_reply_survives_a_crash(desk, graph, step):
+    raw, first_id = make_mail()
+    graph.add_message(SUPPORT, raw)
+    fetch_all(desk)
+    reply, reply_id = make_mail(subject="Re: Printer on fire", in_reply_to=f"<{first_id}>")
+    graph.add_message(SUPPORT, reply)
+
+    with pytest.raises(SimulatedCrash):
+        fetch_all(desk, checkpoint=crash_at(step))
+    fetch_all(desk)
+
+    [ticket] = desk.tickets.list()
+    assert [e.message_id for e in desk.tickets.entries(ticket.number)] == [first_id, reply_id]
+    assert ticket.message_count == 2
+    alerts = [n for n in desk.queues.peek_all(OUTBOUND_MAIL) if n["template"] == "new_message_alert"]
+    assert len(alerts) == 1
+
+
+def test_a_mail_that_keeps_failing_is_quarantined_and_blocks_nothing(desk, graph):
+    poison_raw, poison_id = make_mail(subject="poison")
+    graph.add_message(SUPPORT, poison_raw)
+    graph.add_message(SUPPORT, make_mail(subject="healthy")[0])
+
+    def fail_poison(step: str) -> None:
+        if step == "ticket_written" and any(
+            t.subject == "poison" for t in desk.tickets.list()
+        ):
+            raise RuntimeError("cannot store this mail")
+
+    runs = [fetch_all(desk, checkpoint=fail_poison)[0] for _ in range(3)]
+
+    assert runs[0].created == 1  # the healthy mail went through on the first run
+    assert runs[-1].quarantined == 1
+    assert all(m["isRead"] for m in graph.messages(SUPPORT))
+    code, quarantined = run_cli("quarantine", "list", "--json")
+    assert [q["message_id"] for q in quarantined] == [poison_id]
+    _, log = run_cli("syslog", "--json")
+    assert any(e["title"] == "Mail quarantined" for e in log)
+    assert fetch_all(desk)[0].fetched == 0

@@ -1,0 +1,56 @@
+"""The Functions host indexes what function_app registers: names, triggers, schedule, queues."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _indexed():
+    import function_app
+
+    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+
+
+def test_functions_are_indexed_with_their_triggers():
+    functions = _indexed()
+    assert set(functions) == {"fetch_mail", "fetch_mailbox"}
+
+    timer = functions["fetch_mail"].get_trigger().get_dict_repr()
+    assert timer["type"] == "timerTrigger"
+    assert timer["schedule"] == "0 */1 * * * *"
+    assert timer["runOnStartup"] is False
+    assert timer["useMonitor"] is True
+
+    queue = functions["fetch_mailbox"].get_trigger().get_dict_repr()
+    assert queue["type"] == "queueTrigger"
+    assert queue["queueName"] == "fetch-jobs"
+    assert queue["connection"] == "AzureWebJobsStorage"
+
+
+def test_importing_the_app_creates_no_clients():
+    """Cold start: importing function_app must not import the Azure SDKs or MSAL."""
+    code = (
+        "import sys, function_app\n"
+        "heavy = [m for m in ('msal', 'azure.data.tables', 'azure.storage.blob', "
+        "'azure.storage.queue', 'azure.identity', 'azure.keyvault.secrets') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_host_json_uses_the_v4_extension_bundle():
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["version"] == "2.0"
+    assert host["extensionBundle"]["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
+    assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
+
+
+def test_local_settings_sample_lists_every_setting_documented():
+    sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    for name in sample:
+        assert f"`{name}`" in doc, f"{name} is not explained in docs/configuration.md"
