@@ -239,8 +239,8 @@ class FakeIdentity(FakeServer):
                   "nbf": now, "exp": now + lifetime, "appid": app.client_id, "tid": app.tenant,
                   "roles": ["Mail.ReadWrite", "Mail.Send"], "jti": uuid.uuid4().hex}
         header = {"typ": "JWT", "alg": "RS256", "kid": "deskmail-fake"}
-        token = ".".join([_b64url(json.dumps(header).encode()), _b64url(json.dumps(claims).encode()),
-                          _b64url(secrets.token_bytes(64))])
+        token = ".".join([_b64url(json.dumps(header).encode()),
+                          _b64url(json.dumps(claims).encode()), _b64url(secrets.token_bytes(64))])
         with self._lock:
             self._tokens[token] = IssuedToken(token, app.tenant, app.client_id, scope, audience,
                                               time.time() + lifetime)

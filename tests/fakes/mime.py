@@ -95,7 +95,8 @@ def parse_mime(raw: bytes) -> dict:
     except Exception:
         sent = None
     message_id = (_header(None, legacy, "Message-ID") or "").strip() or None
-    references = (legacy.get("References") or "").split() or (legacy.get("In-Reply-To") or "").split()
+    references = ((legacy.get("References") or "").split()
+                  or (legacy.get("In-Reply-To") or "").split())
     thread_root = references[0] if references else message_id or base64.b64encode(raw[:64]).decode()
     content_type, content, text = _body(modern)
     senders = _recipients(modern, legacy, "From")

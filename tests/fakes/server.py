@@ -4,7 +4,8 @@ Subclasses implement `handle(request) -> Response` and `error_response(status, c
 (the service's own error shape). The base class gives every fake:
 
 * ``requests``: log of :class:`RequestRecord` ``(method, path, status)``, in completion order.
-  ``path`` is the percent-decoded path with query; status 0 means the connection was dropped.
+  ``path`` is the decoded path with query (``+`` in the query read as a space); ``.headers``
+  holds the request headers with lower-case names; status 0 means the request was dropped.
 * ``fail_next(status, count=1, retry_after=None, path_contains=None, method=None, code=None,
   message=None)``: the next matching requests get that error instead of being served.
 * ``hang_next(seconds, count=1, path_contains=None, method=None)``: the next matching requests
@@ -25,7 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
 
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -57,7 +58,9 @@ class Request:
 
     @property
     def logged_path(self) -> str:
-        return unquote(self.raw_path)
+        """Decoded path and query, e.g. ``/v1.0/users/a@b/messages?$filter=isRead eq false``."""
+        path, sep, query = self.raw_path.partition("?")
+        return unquote(path) + sep + unquote_plus(query)
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name.lower(), default)

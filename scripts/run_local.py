@@ -1,0 +1,162 @@
+"""deskmail on its embedded defaults: everything local, nothing to configure.
+
+Starts Azurite (in memory), the Graph / identity-platform stand-ins the tests use (TLS with a
+throwaway CA), puts demo mail in support@contoso.example, configures that account, then every
+minute runs what Azure would: the timer function `fetch_mail` queues a job per account and
+the queue function `fetch_mailbox` fetches it. A new demo mail arrives now and then.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes import FakeCloud  # noqa: E402
+from tests.fakes.azurite import Azurite  # noqa: E402
+
+MAILBOX = "support@contoso.example"
+TENANT, CLIENT, SECRET_NAME, SECRET = "contoso-tenant", "deskmail-app", "deskmail-graph-secret", "local-demo-secret"
+# a 1x1 PNG, as an inline logo
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+
+def say(text: str) -> None:
+    print(f"{datetime.now():%H:%M:%S}  {text}", flush=True)
+
+
+def demo_mail(subject: str, sender: str, body: str, *, html: bool = False, headers=None,
+              in_reply_to: str | None = None) -> tuple[bytes, str]:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, MAILBOX, subject
+    msg["Message-ID"] = message_id = make_msgid(domain="example.org")
+    if in_reply_to:
+        msg["In-Reply-To"] = msg["References"] = in_reply_to
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(body)
+    if html:
+        msg.add_alternative(f'<p>{body}</p><p><img src="cid:logo@example.org"></p>', subtype="html")
+        msg.get_payload()[1].add_related(PIXEL, "image", "png", cid="<logo@example.org>",
+                                         filename="logo.png")
+    return msg.as_bytes(), message_id
+
+
+def seed(graph) -> list[tuple[bytes, str]]:
+    first = demo_mail("Cannot log in", "Ann Client <ann@example.org>",
+                      "Hello, since this morning I cannot log in to the portal.")
+    return [
+        first,
+        demo_mail("Invoice question", "Bob Buyer <bob@example.net>",
+                  "Could you resend invoice 2026-114? Our logo is below.", html=True),
+        demo_mail("Automatic reply: Cannot log in", "Carol Away <carol@example.com>",
+                  "I am out of the office until Monday.",
+                  headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}),
+        demo_mail("Re: Cannot log in", "Ann Client <ann@example.org>",
+                  "It works again, thanks!\n\nOn Fri, Ann wrote:\n> Hello, since this morning ...",
+                  in_reply_to=first[1]),
+    ]
+
+
+def run_functions(app) -> None:
+    """What the Functions host does each minute: the timer, then the queue worker per job."""
+    import azure.functions as func
+
+    from shared_code.adapters.queues import FETCH_JOBS
+    from shared_code.services.helpdesk import Helpdesk
+
+    functions = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
+    functions["fetch_mail"](func.TimerRequest(past_due=False))
+    queues = Helpdesk.from_env().queues
+    for job, handle in queues.receive(FETCH_JOBS):
+        functions["fetch_mailbox"](func.QueueMessage(body=json.dumps(job).encode()))
+        queues.delete(FETCH_JOBS, handle)
+
+
+def report(seen: set[str]) -> None:
+    from shared_code.services.helpdesk import Helpdesk
+
+    desk = Helpdesk.from_env()
+    for entry in reversed(desk.syslog.list(limit=20)):
+        key = f"{entry['PartitionKey']}/{entry['RowKey']}"
+        if key not in seen:
+            seen.add(key)
+            say(f"syslog {entry['level']}: {entry['title']}: {entry['message']}")
+    for ticket in desk.tickets.list():
+        say(f"ticket #{ticket.number} [{ticket.status.value}] {ticket.subject!r} from "
+            f"{ticket.client.email}, {ticket.message_count} message(s)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--once", action="store_true", help="one fetch cycle, then stop")
+    parser.add_argument("--interval", type=int, default=60, help="seconds between fetch runs")
+    args = parser.parse_args()
+
+    azurite = Azurite(ROOT).start()
+    cloud = FakeCloud().start()
+    try:
+        os.environ.update({
+            "AzureWebJobsStorage": azurite.connection_string,
+            "GRAPH_API_URL": cloud.graph_url,
+            "AZURE_AUTHORITY_HOST": cloud.authority_host,
+            SECRET_NAME.upper().replace("-", "_"): SECRET,
+        })
+        os.environ.pop("KEY_VAULT_URL", None)
+        cloud.identity.register_app(TENANT, CLIENT, SECRET)
+        cloud.graph.add_mailbox(MAILBOX)
+
+        from function_app import app
+        from shared_code.domain.model import EmailAccount
+        from shared_code.services.helpdesk import Helpdesk
+
+        Helpdesk.from_env().accounts.add(EmailAccount(
+            address=MAILBOX, name="Contoso Support", purpose="department", department="Support",
+            tenant_id=TENANT, client_id=CLIENT, client_secret_name=SECRET_NAME))
+        mails = seed(cloud.graph)
+        for raw, _ in mails[:3]:
+            cloud.graph.add_message(MAILBOX, raw)
+        pending = mails[3:]
+
+        say(f"Azurite: {azurite.connection_string}")
+        say(f"Microsoft 365 stand-in: {cloud.graph_url} (mailbox {MAILBOX})")
+        say("For the admin CLI in another terminal, export:")
+        for name in ("AzureWebJobsStorage", "GRAPH_API_URL", "AZURE_AUTHORITY_HOST"):
+            print(f"  export {name}='{os.environ[name]}'")
+        for name, value in cloud.ca_env.items():
+            print(f"  export {name}='{value}'")
+        print("  .venv/bin/python -m shared_code.cli tickets list", flush=True)
+
+        seen: set[str] = set()
+        while True:
+            say("fetch run: timer fetch_mail → queue fetch-jobs → fetch_mailbox")
+            run_functions(app)
+            report(seen)
+            if args.once:
+                return 0
+            if pending:
+                raw, _ = pending.pop(0)
+                cloud.graph.add_message(MAILBOX, raw)
+                say("a client reply arrived in the demo mailbox")
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        say("stopped")
+        return 0
+    finally:
+        cloud.stop()
+        azurite.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,560 @@
+"""Microsoft Graph mail access for one mailbox, with app-only (client credentials) tokens.
+
+* Tokens: one MSAL `ConfidentialClientApplication` per (authority, client id, secret) per process,
+  so its token cache is reused by every client until the token is near expiry. A 401 from Graph
+  drops the token that was refused from that cache and the request is retried once.
+* Requests: one `requests.Session` per client, at most `settings.graph_max_concurrency` requests in
+  flight (Graph allows 4 per app and mailbox), header `Prefer: IdType="ImmutableId"` on every request,
+  connect/read timeouts on every request. 429, 5xx and connection failures are retried up to
+  `settings.graph_max_retries` times, waiting `Retry-After` when given, else 1, 2, 4 ... s (capped at
+  30 s, with jitter), and never starting a wait that would end after the client's deadline.
+* Errors never carry tokens or secrets.
+
+msal and requests cost about 0.2 s to import, so they are imported on first use, not here.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Iterator
+from urllib.parse import quote, urlsplit
+
+from ..config import DEFAULT_AUTHORITY_HOST
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Settings
+    from ..domain.model import EmailAccount
+
+GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
+DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 30.0
+
+#: Well-known folder names accepted as they are (Graph treats them case-insensitively).
+WELL_KNOWN_FOLDERS = {
+    name.lower(): name.lower()
+    for name in ("Inbox", "Archive", "JunkEmail", "SentItems", "DeletedItems", "Drafts")
+}
+
+MESSAGE_FIELDS = "id,internetMessageId,receivedDateTime,isRead,subject,from"
+
+
+# -- errors -----------------------------------------------------------------------------------
+class GraphError(Exception):
+    """A Graph request failed. `status` is the HTTP status (None without a response), `code` the
+    Graph error code (or ours: DeadlineExceeded, FolderNotFound, ConnectionError ...)."""
+
+    def __init__(self, status: int | None, code: str, message: str, *,
+                 request_id: str | None = None) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        status = f"HTTP {self.status} " if self.status is not None else ""
+        text = f"Graph {status}{self.code}: {self.message}"
+        return f"{text} (request-id {self.request_id})" if self.request_id else text
+
+
+class GraphAuthError(GraphError):
+    """No token: the identity platform refused (consent revoked, wrong secret, unknown tenant ...).
+
+    `code` is the AADSTS code (e.g. "AADSTS7000215") when the platform gave one, else the OAuth
+    error; `error` is the OAuth error ("invalid_client") and `description` the platform's text.
+    `transient` is True when the platform could not be reached or said "try again later".
+    """
+
+    def __init__(self, status: int | None, code: str, message: str, *, error: str = "",
+                 description: str = "", correlation_id: str | None = None,
+                 request_id: str | None = None, transient: bool = False) -> None:
+        self.error = error
+        self.description = description
+        self.correlation_id = correlation_id
+        self.transient = transient
+        super().__init__(status, code, message, request_id=request_id)
+
+    def _text(self) -> str:
+        status = f"HTTP {self.status} " if self.status is not None else ""
+        return f"Graph token {status}{self.code}: {self.message}"
+
+
+def _scrub(text: str, *secrets: str | None) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+# -- tokens -----------------------------------------------------------------------------------
+class _AppEntry:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.app = None
+
+
+_APPS: dict[str, _AppEntry] = {}
+_APPS_LOCK = threading.Lock()
+
+
+def _authority(settings: "Settings", tenant_id: str) -> str:
+    host = (getattr(settings, "authority_host", None) or DEFAULT_AUTHORITY_HOST).rstrip("/")
+    return f"{host}/{tenant_id}"
+
+
+class TokenProvider:
+    """App-only Graph tokens for one app registration, from a process-wide MSAL app."""
+
+    def __init__(self, authority: str, client_id: str, client_secret: str,
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+        if not client_id or not client_secret:
+            raise GraphAuthError(None, "MissingCredentials",
+                                 "tenant id, client id and client secret are required")
+        self.authority = authority
+        self.client_id = client_id
+        self._secret = client_secret
+        self._timeout = timeout
+        digest = hashlib.sha256(client_secret.encode("utf-8")).hexdigest()
+        self._key = f"{authority.lower()}|{client_id}|{digest}"
+
+    def __repr__(self) -> str:
+        return f"TokenProvider(authority={self.authority!r}, client_id={self.client_id!r})"
+
+    def _entry(self) -> _AppEntry:
+        with _APPS_LOCK:
+            entry = _APPS.get(self._key)
+            if entry is None:
+                entry = _APPS[self._key] = _AppEntry()
+            return entry
+
+    def _app(self, entry: _AppEntry):
+        # called with entry.lock held: the app is built once (it fetches the OIDC metadata)
+        if entry.app is None:
+            import msal
+
+            default = self.authority.lower().startswith(DEFAULT_AUTHORITY_HOST + "/")
+            try:
+                entry.app = msal.ConfidentialClientApplication(
+                    self.client_id,
+                    client_credential=self._secret,
+                    authority=self.authority,
+                    instance_discovery=None if default else False,
+                    timeout=self._timeout,
+                )
+            except Exception as error:  # unreachable or malformed authority
+                raise GraphAuthError(
+                    None, "AuthorityUnavailable",
+                    _scrub(f"cannot use authority {self.authority}: "
+                           f"{type(error).__name__}: {error}", self._secret),
+                    transient=isinstance(error, OSError),
+                ) from None
+        return entry.app
+
+    def token(self) -> str:
+        """An access token, from MSAL's cache while it is valid, else a new one."""
+        entry = self._entry()
+        with entry.lock:  # one token request at a time per app, the others then hit the cache
+            app = self._app(entry)
+            try:
+                result = app.acquire_token_for_client(scopes=GRAPH_SCOPES)
+            except Exception as error:  # network failure, or MSAL's "HTTP Error: 503"
+                found = re.search(r"HTTP Error: (\d{3})", str(error))
+                status = int(found.group(1)) if found else None
+                raise GraphAuthError(
+                    status, "TokenRequestFailed",
+                    _scrub(f"token request to {self.authority} failed: "
+                           f"{type(error).__name__}: {error}", self._secret),
+                    transient=isinstance(error, OSError) or status == 429
+                    or (status or 0) >= 500,
+                ) from None
+        if result and "access_token" in result:
+            return result["access_token"]
+        raise self._auth_error(result or {})
+
+    def _auth_error(self, result: dict) -> GraphAuthError:
+        error = str(result.get("error") or "unknown_error")
+        description = _scrub(str(result.get("error_description") or ""), self._secret)
+        codes = result.get("error_codes") or []
+        if codes:
+            code = f"AADSTS{codes[0]}"
+        elif description.startswith("AADSTS"):
+            code = description.split(":", 1)[0].strip()
+        else:
+            code = error
+        first_line = description.splitlines()[0] if description else error
+        return GraphAuthError(
+            None, code,
+            f"token request for client {self.client_id} at {self.authority} failed: "
+            f"{error}: {first_line}",
+            error=error, description=description,
+            correlation_id=result.get("correlation_id"),
+            transient=error in ("temporarily_unavailable", "server_error"),
+        )
+
+    def invalidate(self, token: str) -> None:
+        """Drop `token` from the shared MSAL cache (Graph refused it), so the next call gets a new one."""
+        entry = self._entry()
+        with entry.lock:
+            app = entry.app
+            if app is None:
+                return
+            cache = app.token_cache
+            stale = list(cache.search(cache.CredentialType.ACCESS_TOKEN,
+                                      query={"client_id": self.client_id, "secret": token}))
+            for item in stale:
+                cache.remove_at(item)
+
+
+def clear_token_cache() -> None:
+    """Forget every process-wide MSAL app (and with them all cached tokens)."""
+    with _APPS_LOCK:
+        _APPS.clear()
+
+
+# -- messages ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GraphMessageRef:
+    id: str
+    internet_message_id: str | None
+    received: datetime
+    is_read: bool
+    subject: str | None
+    from_address: str | None
+
+    @classmethod
+    def from_graph(cls, item: dict) -> "GraphMessageRef":
+        sender = ((item.get("from") or {}).get("emailAddress") or {}).get("address")
+        return cls(
+            id=item["id"],
+            internet_message_id=_strip_brackets(item.get("internetMessageId")),
+            received=parse_graph_datetime(item.get("receivedDateTime")),
+            is_read=bool(item.get("isRead")),
+            subject=item.get("subject"),
+            from_address=sender or None,
+        )
+
+
+def _strip_brackets(value: str | None) -> str | None:
+    value = (value or "").strip()
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1].strip()
+    return value or None
+
+
+def parse_graph_datetime(value: str | None) -> datetime:
+    """Graph's ISO 8601 UTC timestamps ("2024-05-01T10:00:00Z", up to 7 fraction digits)."""
+    if not value:
+        return datetime.fromtimestamp(0, timezone.utc)
+    text = value.strip().replace("z", "Z")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    if "." in text:  # Python takes at most 6 fraction digits
+        head, rest = text.split(".", 1)
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits):]}"
+    parsed = datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+
+
+def format_graph_datetime(value: datetime) -> str:
+    """UTC with a Z, whole seconds (rounded down, so a `ge` filter never misses a message)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _odata_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _query(params: dict[str, Any]) -> str:
+    # keep `$`, `,`, `:` and quotes readable; spaces become %20 as Graph expects
+    return "&".join(f"{key}={quote(str(value), safe=chr(39) + '$,:()')}"
+                    for key, value in params.items())
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+# -- the client -------------------------------------------------------------------------------
+class GraphMailClient:
+    """Graph mail operations on one mailbox (`account.address`), safe to share between threads."""
+
+    def __init__(self, settings: "Settings", account: "EmailAccount", client_secret: str,
+                 deadline: float | None = None, *,
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+                 backoff_base: float = BACKOFF_BASE, backoff_cap: float = BACKOFF_CAP) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        self.settings = settings
+        self.account = account
+        self.address = account.address
+        self.deadline = deadline
+        self.timeout = timeout
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_retries = int(settings.graph_max_retries)
+        self.max_concurrency = max(1, int(settings.graph_max_concurrency))
+        self.base_url = settings.graph_api_url.rstrip("/")
+        self.mailbox_url = f"{self.base_url}/users/{_seg(account.address)}"
+        self._origin = _origin(self.base_url)
+        if not account.tenant_id or not account.client_id:
+            raise GraphAuthError(None, "MissingCredentials",
+                                 f"account {account.address} has no tenant id or client id")
+        self.tokens = TokenProvider(_authority(settings, account.tenant_id), account.client_id,
+                                    client_secret, timeout=timeout)
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=self.max_concurrency + 2,
+                              max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._session.headers.update({
+            "Prefer": 'IdType="ImmutableId"',
+            "Accept": "application/json",
+            "User-Agent": "deskmail",
+        })
+        self._slots = threading.BoundedSemaphore(self.max_concurrency)
+        self._count_lock = threading.Lock()
+        self.request_count = 0
+        self._folders: dict[str, str] = {}
+        self._folders_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"GraphMailClient(mailbox={self.address!r}, client_id={self.tokens.client_id!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> "GraphMailClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- folders --------------------------------------------------------------------------------
+    def resolve_folder(self, folder: str) -> str:
+        """A folder id (or well-known name) for "Inbox", "Support", "Inbox/Support" ..."""
+        key = (folder or "").strip().strip("/")
+        if not key:
+            raise GraphError(None, "FolderNotFound", "folder name is empty")
+        with self._folders_lock:
+            cached = self._folders.get(key.lower())
+        if cached:
+            return cached
+        parts = [part.strip() for part in key.split("/") if part.strip()]
+        first = parts[0]
+        if first.lower() in WELL_KNOWN_FOLDERS:
+            current = WELL_KNOWN_FOLDERS[first.lower()]
+        else:
+            current = (self._find_folder(f"{self.mailbox_url}/mailFolders", first)
+                       or (self._find_folder(f"{self.mailbox_url}/mailFolders/inbox/childFolders",
+                                             first) if len(parts) == 1 else None))
+            if current is None:
+                raise self._folder_not_found(key, first, "the mailbox's top level"
+                                             + (" or under Inbox" if len(parts) == 1 else ""))
+        walked = [first]
+        for part in parts[1:]:
+            child = self._find_folder(f"{self.mailbox_url}/mailFolders/{_seg(current)}/childFolders",
+                                      part)
+            if child is None:
+                raise self._folder_not_found(key, part, "/".join(walked))
+            walked.append(part)
+            current = child
+        with self._folders_lock:
+            self._folders[key.lower()] = current
+        return current
+
+    def _find_folder(self, url: str, display_name: str) -> str | None:
+        query = _query({"$filter": f"displayName eq {_odata_string(display_name)}"})
+        payload = self._request("GET", f"{url}?{query}").json()
+        for item in payload.get("value") or []:
+            if str(item.get("displayName", "")).lower() == display_name.lower():
+                return item["id"]
+        return None
+
+    def _folder_not_found(self, path: str, name: str, where: str) -> GraphError:
+        return GraphError(404, "FolderNotFound",
+                          f"mailbox {self.address} has no folder {name!r} in {where} "
+                          f"(looking for {path!r})")
+
+    # -- messages -------------------------------------------------------------------------------
+    def list_messages(self, folder_id: str, since: datetime, top: int = 50
+                      ) -> Iterator[GraphMessageRef]:
+        """Messages received at or after `since`, oldest first, page by page (lazily)."""
+        top = max(1, min(int(top), 1000))
+        query = _query({
+            "$filter": f"receivedDateTime ge {format_graph_datetime(since)}",
+            "$orderby": "receivedDateTime asc",
+            "$top": top,
+            "$select": MESSAGE_FIELDS,
+        })
+        url: str | None = f"{self.mailbox_url}/mailFolders/{_seg(folder_id)}/messages?{query}"
+        while url:
+            payload = self._request("GET", url).json()
+            for item in payload.get("value") or []:
+                yield GraphMessageRef.from_graph(item)
+            url = payload.get("@odata.nextLink")
+            if url and _origin(url) != self._origin:
+                raise GraphError(None, "UnexpectedNextLink",
+                                 f"Graph returned a next link to another host ({_origin(url)})")
+
+    def get_mime(self, message_id: str) -> bytes:
+        """The raw RFC 5322 message."""
+        return self._request("GET", f"{self.mailbox_url}/messages/{_seg(message_id)}/$value",
+                             accept="*/*").content
+
+    def mark_read(self, message_id: str) -> None:
+        self._request("PATCH", f"{self.mailbox_url}/messages/{_seg(message_id)}",
+                      json={"isRead": True})
+
+    def send_mime(self, raw: bytes, save_to_sent: bool = False) -> None:
+        """Send a whole RFC 5322 message as this mailbox (Graph answers 202: accepted).
+
+        Graph's MIME form has no saveToSentItems switch (that is part of the JSON form), so
+        `save_to_sent` cannot change what Exchange does; it is kept for the caller's intent.
+        Not retried after a timeout or a 500/502/504: the mail may have been accepted.
+        """
+        del save_to_sent  # see the docstring
+        self._request("POST", f"{self.mailbox_url}/sendMail",
+                      data=base64.b64encode(raw), content_type="text/plain",
+                      idempotent=False)
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _request(self, method: str, url: str, *, json: Any = None, data: bytes | None = None,
+                 content_type: str | None = None, accept: str | None = None,
+                 idempotent: bool = True):
+        import requests
+
+        retries = 0
+        auth_retried = False
+        while True:
+            token = self.tokens.token()
+            headers = {"Authorization": f"Bearer {token}",
+                       "client-request-id": _request_id()}
+            if content_type:
+                headers["Content-Type"] = content_type
+            if accept:
+                headers["Accept"] = accept
+            response = None
+            failure: Exception | None = None
+            with self._slots:
+                with self._count_lock:
+                    self.request_count += 1
+                try:
+                    response = self._session.request(method, url, headers=headers, json=json,
+                                                     data=data, timeout=self.timeout)
+                except requests.exceptions.ConnectTimeout as error:
+                    failure = error  # never reached the server: always safe to retry
+                except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                        requests.exceptions.ChunkedEncodingError) as error:
+                    failure = error
+                    if not idempotent:
+                        raise self._connection_error(method, url, error, retries) from None
+
+            if response is not None:
+                status = response.status_code
+                if status < 400:
+                    return response
+                if status == 401 and not auth_retried:
+                    auth_retried = True
+                    self.tokens.invalidate(token)
+                    continue
+                if status == 401:
+                    raise self._http_error(response, auth=True)
+                retryable = status == 429 or status == 503 or (status >= 500 and idempotent)
+                if not retryable:
+                    raise self._http_error(response)
+                if retries >= self.max_retries:
+                    raise self._http_error(response, retries=retries)
+                delay = _retry_after(response)
+                if delay is None:
+                    delay = _backoff(retries, self.backoff_base, self.backoff_cap)
+                last = self._http_error(response)
+            else:
+                if retries >= self.max_retries:
+                    raise self._connection_error(method, url, failure, retries)
+                delay = _backoff(retries, self.backoff_base, self.backoff_cap)
+                last = self._connection_error(method, url, failure, retries)
+
+            if self.deadline is not None and time.monotonic() + delay > self.deadline:
+                raise GraphError(last.status, "DeadlineExceeded",
+                                 f"{method} {self._path(url)}: not waiting {delay:.1f}s to retry "
+                                 f"after {last.code}, the run's deadline comes first",
+                                 request_id=last.request_id)
+            time.sleep(delay)
+            retries += 1
+
+    def _path(self, url: str) -> str:
+        return urlsplit(url).path.removeprefix(urlsplit(self.base_url).path) or "/"
+
+    def _http_error(self, response, *, auth: bool = False, retries: int = 0) -> GraphError:
+        code, message = f"HTTP{response.status_code}", response.reason or ""
+        try:
+            body = response.json()
+            error = body.get("error") if isinstance(body, dict) else None
+            if isinstance(error, dict):
+                code = str(error.get("code") or code)
+                message = str(error.get("message") or message)
+        except ValueError:
+            pass
+        method = response.request.method if response.request is not None else ""
+        message = f"{method} {self._path(response.url)}: {message}"
+        if retries:
+            message += f" (after {retries} retries)"
+        request_id = response.headers.get("request-id")
+        cls = GraphAuthError if auth else GraphError
+        return cls(response.status_code, code, message, request_id=request_id)
+
+    def _connection_error(self, method: str, url: str, error: Exception | None,
+                          retries: int) -> GraphError:
+        kind = type(error).__name__ if error is not None else "ConnectionError"
+        text = f"{method} {self._path(url)}: {kind}"
+        if retries:
+            text += f" (after {retries} retries)"
+        code = "Timeout" if "Timeout" in kind else "ConnectionError"
+        return GraphError(None, code, text)
+
+
+def _request_id() -> str:
+    """A random UUID for Graph's client-request-id header (Graph echoes it; support asks for it)."""
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _backoff(retries: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
+    """base * 2**retries (1, 2, 4, 8 ... s) with up to 25% jitter either way, capped."""
+    return min(cap, base * (2 ** min(retries, 16)) * random.uniform(0.75, 1.25))
+
+
+def _retry_after(response) -> float | None:
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime  # an HTTP date: rare, so imported here
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())

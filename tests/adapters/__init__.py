@@ -1,0 +1,1 @@
+"""Tests of the Graph and secrets adapters against the TLS fakes."""

@@ -1,0 +1,111 @@
+"""Test harness: real Azurite for storage, TLS fakes for Graph, identity platform and Key Vault.
+
+Fixtures (a contract other tests code against):
+
+* ``cloud`` (session): the started :class:`tests.fakes.FakeCloud`; SSL_CERT_FILE and
+  REQUESTS_CA_BUNDLE point at a bundle of the system CAs plus the throwaway test CA.
+* ``graph``, ``identity``, ``keyvault``: the fakes, reset before each test (every test that
+  uses any cloud fixture gets all three reset: data, apps, tokens, faults, latency, logs).
+* ``azurite`` (session): the running Azurite; ``.connection_string``.
+* ``storage``: the Azurite connection string, every table, container and queue deleted first.
+* ``app_env``: env for the app (AzureWebJobsStorage, GRAPH_API_URL, AZURE_AUTHORITY_HOST; no
+  KEY_VAULT_URL); yields an object with graph, identity, keyvault, storage, cloud.
+* ``mailbox_app``: app "deskmail-app" in tenant "contoso-tenant" with secret "s3cr3t-value",
+  reachable as DESKMAIL_GRAPH_SECRET (and as Key Vault secret "deskmail-graph-secret").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeCloud, FakeGraph, FakeIdentity, FakeKeyVault
+from tests.fakes.azurite import Azurite, AzuriteError, clear_storage
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+MAILBOX_APP = {
+    "tenant_id": "contoso-tenant",
+    "client_id": "deskmail-app",
+    "client_secret_name": "deskmail-graph-secret",
+    "secret": "s3cr3t-value",
+}
+
+
+@pytest.fixture(scope="session")
+def cloud():
+    """The fakes of the identity platform, Graph and Key Vault, for the whole session."""
+    fakes = FakeCloud().start()
+    yield fakes
+    fakes.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cloud(request):
+    """Reset all fakes before any test that uses one of them."""
+    if "cloud" in request.fixturenames:
+        request.getfixturevalue("cloud").reset()
+
+
+@pytest.fixture
+def identity(cloud) -> FakeIdentity:
+    return cloud.identity
+
+
+@pytest.fixture
+def graph(cloud) -> FakeGraph:
+    return cloud.graph
+
+
+@pytest.fixture
+def keyvault(cloud) -> FakeKeyVault:
+    return cloud.keyvault
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """A real Azurite (in memory) on free ports, for the whole session."""
+    try:
+        server = Azurite(REPO_ROOT).start()
+    except AzuriteError as e:
+        pytest.fail(str(e), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def storage(azurite) -> str:
+    """Azurite's connection string, with no tables, containers or queues left over."""
+    clear_storage(azurite.connection_string)
+    return azurite.connection_string
+
+
+@dataclass
+class AppEnv:
+    graph: FakeGraph
+    identity: FakeIdentity
+    keyvault: FakeKeyVault
+    storage: str
+    cloud: FakeCloud
+
+
+@pytest.fixture
+def app_env(monkeypatch, cloud, graph, identity, keyvault, storage) -> AppEnv:
+    """The app's settings pointed at Azurite and the fakes (no Key Vault: local secrets)."""
+    monkeypatch.setenv("AzureWebJobsStorage", storage)
+    monkeypatch.setenv("GRAPH_API_URL", cloud.graph_url)
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", cloud.authority_host)
+    monkeypatch.delenv("KEY_VAULT_URL", raising=False)
+    return AppEnv(graph=graph, identity=identity, keyvault=keyvault, storage=storage, cloud=cloud)
+
+
+@pytest.fixture
+def mailbox_app(monkeypatch, identity, keyvault) -> dict:
+    """A registered app whose secret the app's local secret store can read."""
+    app = dict(MAILBOX_APP)
+    identity.register_app(app["tenant_id"], app["client_id"], app["secret"])
+    env_name = app["client_secret_name"].upper().replace("-", "_")
+    monkeypatch.setenv(env_name, app["secret"])
+    keyvault.set_secret(app["client_secret_name"], app["secret"])
+    return app
