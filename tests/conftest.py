@@ -46,6 +46,10 @@ def _fresh_cloud(request):
     """Reset all fakes before any test that uses one of them."""
     if "cloud" in request.fixturenames:
         request.getfixturevalue("cloud").reset()
+        # the app's process-wide MSAL apps would otherwise replay tokens of an earlier test
+        from shared_code.adapters.graph import clear_token_cache
+
+        clear_token_cache()
 
 
 @pytest.fixture

@@ -206,7 +206,16 @@ class Rule:
     bypassable: bool = True  # False: applies even to allow-listed senders (bounces)
 
 
+# Order matters only for the reported name: bounces first (a caller may thread a bounce to the
+# ticket whose mail bounced), then auto-replies, then the weaker list / loop signals.
 RULES: tuple[Rule, ...] = (
+    Rule("delivery-status-report", delivery_status_report, bypassable=False),
+    Rule("mailer-daemon-sender", mailer_daemon_sender, bypassable=False),
+    Rule("x-failed-recipients", x_failed_recipients, bypassable=False),
+    Rule("exchange-ndr", x_ms_exchange_ndr, bypassable=False),
+    Rule("feedback-report", feedback_report, bypassable=False),
+    Rule("disposition-notification-report", disposition_notification),
+    Rule("multipart-report", other_report),
     Rule("x-auto-response-suppress", x_auto_response_suppress),
     Rule("auto-submitted", auto_submitted),
     Rule("x-autoreply", x_autoreply),
@@ -216,13 +225,6 @@ RULES: tuple[Rule, ...] = (
     Rule("subject:out-of-office", _subject_rule("subject:out-of-office")),
     Rule("subject:automatic-reply", _subject_rule("subject:automatic-reply")),
     Rule("subject:undeliverable", _subject_rule("subject:undeliverable")),
-    Rule("delivery-status-report", delivery_status_report, bypassable=False),
-    Rule("disposition-notification-report", disposition_notification),
-    Rule("feedback-report", feedback_report, bypassable=False),
-    Rule("multipart-report", other_report),
-    Rule("mailer-daemon-sender", mailer_daemon_sender, bypassable=False),
-    Rule("x-failed-recipients", x_failed_recipients, bypassable=False),
-    Rule("exchange-ndr", x_ms_exchange_ndr, bypassable=False),
     Rule("empty-return-path", empty_return_path),
     Rule("mailing-list", mailing_list),
     Rule("x-loop", x_loop),

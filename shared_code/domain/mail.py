@@ -180,19 +180,25 @@ def _codec_chain(charset: str | None, data: bytes) -> list[str]:
     return list(dict.fromkeys(chain))
 
 
-def decode_bytes(data: bytes, charset: object = None) -> tuple[str, bool]:
-    """Decode text whatever its declared, missing or wrong charset; True when the label was used."""
+def decode_bytes(data: bytes, charset: object = None) -> tuple[str, str]:
+    """Decode text whatever its declared, missing or wrong charset; returns (text, codec used)."""
     codec = normalize_charset(charset) if charset is not None else None
     for name in _codec_chain(codec, data):
         try:
-            text = data.decode(name)
+            return _clean_text(data.decode(name)), name
         except (UnicodeError, LookupError, ValueError):
             continue
-        trusted = codec is None or name in (codec, "utf-8-sig", "utf-16") or name in _CODEC_SUPERSETS.get(codec or "", ())
-        if codec in _WESTERN and name == "utf-8":
-            trusted = True
-        return _clean_text(text), trusted
-    return _clean_text(data.decode("latin-1", "replace")), False
+    return _clean_text(data.decode("latin-1", "replace")), "latin-1"
+
+
+def _label_honoured(declared: object, used: str) -> bool:
+    """Whether decoding used the declared charset (or a superset, or a BOM)."""
+    codec = normalize_charset(declared) if declared is not None else None
+    if codec is None:
+        return False
+    return used in (codec, "utf-8-sig", "utf-16") or used in _CODEC_SUPERSETS.get(codec, ()) or (
+        codec in _WESTERN and used == "utf-8"
+    )
 
 
 def _clean_text(text: str) -> str:
@@ -409,32 +415,42 @@ def _serialize_body(part: Message) -> bytes:
 
 
 def _unflow(text: str, delsp: bool) -> str:
-    """Join RFC 3676 format=flowed soft line breaks (lines ending in a space)."""
-    lines = text.split("\n")
+    """Join RFC 3676 format=flowed soft line breaks (a line ending in a space continues on the
+    next line of the same quote depth); space-stuffing removed, quotes rendered as '> '."""
     out: list[str] = []
-    buffer = ""
-    for line in lines:
-        stripped = line.rstrip("\r")
-        if buffer and stripped.startswith(" "):
-            stripped = stripped[1:]  # space-stuffing
-        elif not buffer and stripped.startswith(" "):
-            stripped = stripped[1:]
-        if stripped.endswith(" ") and stripped != "-- ":
-            buffer += stripped[:-1] if delsp else stripped
-            continue
-        out.append(buffer + stripped)
-        buffer = ""
-    if buffer:
-        out.append(buffer)
+    buffer: str | None = None
+    buffer_depth = 0
+    for raw in text.split("\n"):
+        line = raw.rstrip("\r")
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        content = content[1:] if content.startswith(" ") else content
+        if buffer is not None and depth != buffer_depth:
+            out.append(_quoted(buffer_depth, buffer))
+            buffer = None
+        flowed = content.endswith(" ") and content.rstrip() != "--"
+        piece = content[:-1] if flowed and delsp else content
+        buffer = piece if buffer is None else buffer + piece
+        buffer_depth = depth
+        if not flowed:
+            out.append(_quoted(depth, buffer))
+            buffer = None
+    if buffer is not None:
+        out.append(_quoted(buffer_depth, buffer))
     return "\n".join(out)
+
+
+def _quoted(depth: int, line: str) -> str:
+    return ("> " * depth + line).rstrip(" ") if not line else "> " * depth + line
 
 
 def _decode_text_part(part: Message, walk: "_Walk") -> str:
     data = _payload_bytes(part, walk)
     charset = _param(part, "charset")
-    text, trusted = decode_bytes(data, charset)
-    if not trusted and re.search(rb"[\x80-\xff]", data):
-        walk.defect(f"{part.get_content_type()} not in declared charset {charset or '(none)'}")
+    text, used = decode_bytes(data, charset)
+    if re.search(rb"[\x80-\xff]", data) and not _label_honoured(charset, used):
+        declared = f"declared charset {charset}" if charset else "no declared charset"
+        walk.defect(f"{part.get_content_type()}: 8-bit text with {declared}, decoded as {used}")
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     if (_param(part, "format") or "").lower() == "flowed":
         text = _unflow(text, (_param(part, "delsp") or "").lower() == "yes")

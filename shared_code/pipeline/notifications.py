@@ -60,4 +60,4 @@ def notifications(mail: InboundMail, ctx: PipelineContext) -> None:
             continue
         ctx.queues.send(OUTBOUND_MAIL, notification)
         ctx.outbox.mark_enqueued(notification)
-        ctx.checkpoint("notification_enqueued")
+        ctx.checkpoint("notification_enqueued", mail.key)

@@ -9,7 +9,7 @@ uniqueness the store enforces (insert fails on a taken number; we draw again).
 from __future__ import annotations
 
 import secrets
-from datetime import timezone
+from datetime import datetime, timezone
 
 from ..adapters.tables import digest
 from ..domain.model import Entry, Party, Status, Ticket
@@ -23,7 +23,9 @@ def new_ticket_number() -> str:
 
 
 def _entry_id(mail: InboundMail) -> str:
-    when = mail.received.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    """Sorts in thread order: by claim time (Graph's received time has whole seconds only),
+    fixed by the claim so a replay reuses it."""
+    when = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     return f"{when}-{digest(mail.key, 12)}"
 
 
@@ -129,7 +131,7 @@ def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
     )
     ctx.tickets.add_entry(entry)
     mail.ticket = _record_message(ticket, entry, ctx)
-    ctx.checkpoint("ticket_written")
+    ctx.checkpoint("ticket_written", mail.key)
     mail.entry = entry
     if mail.outcome == "threaded":
         mail.reason = f"matched by {mail.claim.get('matched_by') or 'index'}"

@@ -67,11 +67,21 @@ class TransientError(Exception):
 def _is_transient(error: Exception) -> bool:
     from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-    from ..adapters.graph import GraphError
+    from ..adapters.graph import GraphAuthError, GraphError
 
-    if isinstance(error, (GraphError, ServiceRequestError, ServiceResponseError, ConnectionError)):
+    if isinstance(error, GraphAuthError):
+        return True  # the whole account is unusable: record it on the account
+    if isinstance(error, GraphError):
+        return error.status is None or error.status == 429 or error.status >= 500
+    if isinstance(error, (ServiceRequestError, ServiceResponseError, ConnectionError)):
         return True
     return isinstance(error, HttpResponseError) and (error.status_code or 500) >= 500
+
+
+def _vanished(error: Exception) -> bool:
+    from ..adapters.graph import GraphError
+
+    return isinstance(error, GraphError) and error.status == 404 and error.code == "ErrorItemNotFound"
 
 
 def enqueue_fetch_jobs(desk: Helpdesk) -> int:
@@ -86,7 +96,7 @@ def enqueue_fetch_jobs(desk: Helpdesk) -> int:
 
 
 def fetch_all(desk: Helpdesk, only: str | None = None,
-              checkpoint: Callable[[str], None] | None = None) -> list[FetchSummary]:
+              checkpoint: Callable[[str, str], None] | None = None) -> list[FetchSummary]:
     """One fetch run over every enabled account (or one), as the CLI's `fetch` does."""
     accounts = desk.accounts.list()
     if only:
@@ -98,7 +108,7 @@ def fetch_all(desk: Helpdesk, only: str | None = None,
 
 
 def fetch_account(desk: Helpdesk, address: str, deadline: float | None = None,
-                  checkpoint: Callable[[str], None] | None = None) -> FetchSummary:
+                  checkpoint: Callable[[str, str], None] | None = None) -> FetchSummary:
     """Fetch one account; never raises for the account's own failures (they are recorded)."""
     summary = FetchSummary(address=address)
     account = desk.accounts.get(address)
@@ -162,10 +172,10 @@ class _MailboxRun:
     """One fetch run of one account."""
 
     def __init__(self, desk: Helpdesk, account: EmailAccount, summary: FetchSummary,
-                 deadline: float, lease, checkpoint: Callable[[str], None] | None):
+                 deadline: float, lease, checkpoint: Callable[[str, str], None] | None):
         self.desk, self.account, self.summary = desk, account, summary
         self.deadline, self.lease = deadline, lease
-        self.checkpoint = checkpoint or (lambda step: None)
+        self.checkpoint = checkpoint or (lambda step, mail: None)
         self.settings = desk.settings
         self._lease_renewed = time.monotonic()
 
@@ -196,7 +206,7 @@ class _MailboxRun:
             for ref, future in marks:
                 future.result()
                 self.desk.ledger.update(self.account.address, ref.id, {"state": DONE})
-                self.checkpoint("marked_read")
+                self.checkpoint("marked_read", ref.id)
 
     # -- listing
     def _new_messages(self, folder: str) -> Iterator:
@@ -243,7 +253,7 @@ class _MailboxRun:
             "state": "raw_saved", "raw_blob": name, "received": ref.received,
             "message_id": ref.internet_message_id or "", "subject": (ref.subject or "")[:500],
         })
-        self.checkpoint("raw_saved")
+        self.checkpoint("raw_saved", ref.id)
         return raw, name
 
     # -- processing
@@ -260,6 +270,8 @@ class _MailboxRun:
                                raw_blob=blob_name, parsed=parse_mail(raw))
             run_pipeline(mail, ctx)
         except Exception as error:
+            if _vanished(error):
+                return self._vanished(ref)
             if _is_transient(error):
                 raise TransientError(f"{type(error).__name__}: {error}") from error
             return self._failed(ref, row, error)
@@ -272,7 +284,19 @@ class _MailboxRun:
             self.desk.syslog.write("info", f"Mail {mail.outcome}",
                                    f"{self.account.address}: {mail.key}: {mail.reason}",
                                    account=self.account.address)
-        self.checkpoint("processed")
+        self.checkpoint("processed", mail.key)
+        return True
+
+    def _vanished(self, ref) -> bool:
+        """Deleted or moved away between listing and download: nothing left to ingest."""
+        self.desk.ledger.update(self.account.address, ref.id, {"state": DONE, "outcome": "vanished"})
+        self._to_mark.discard(ref.id)
+        self.desk.syslog.write(
+            "warning", "Mail vanished",
+            f"{self.account.address}: mail {ref.internet_message_id or ref.id} "
+            f"({ref.subject!r}) was deleted or moved before it could be downloaded",
+            account=self.account.address,
+        )
         return True
 
     def _failed(self, ref, row: dict, error: Exception) -> bool:

@@ -5,6 +5,7 @@ and happens per invocation or once per CLI command, never at import time.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -21,6 +22,10 @@ from ..adapters.tables import (
     TicketRepository,
 )
 from ..config import Settings
+
+
+_SECRET_STORES: dict[str, SecretStore] = {}
+_SECRET_STORES_LOCK = threading.Lock()
 
 
 @dataclass
@@ -66,4 +71,9 @@ class Helpdesk:
 
     @cached_property
     def secrets(self) -> SecretStore:
-        return SecretStore(self.settings)
+        """One store per process and vault, so its short cache outlives an invocation."""
+        key = self.settings.key_vault_url or ""
+        with _SECRET_STORES_LOCK:
+            if key not in _SECRET_STORES:
+                _SECRET_STORES[key] = SecretStore(self.settings)
+            return _SECRET_STORES[key]

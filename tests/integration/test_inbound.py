@@ -91,7 +91,7 @@ def test_reply_by_in_reply_to_lands_in_the_same_ticket(desk, graph):
     raw, first_id = make_mail()
     graph.add_message(SUPPORT, raw)
     fetch_all(desk)
-    reply, _ = make_mail(subject="Re: Printer on fire", body="It is out now.\n\nOn Mon, Ann wrote:\n> fire",
+    reply, _ = make_mail(subject="Re: Printer on fire", body="It is out now.\n\nOn Mon, 23 Nov 2026 at 10:00, Ann Client <ann@example.org> wrote:\n> fire",
                          in_reply_to=f"<{first_id}>", references=f"<{first_id}>")
     graph.add_message(SUPPORT, reply)
     summary = fetch_all(desk)[0]
