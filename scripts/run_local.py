@@ -72,12 +72,13 @@ def seed(graph) -> list[tuple[bytes, str]]:
 def run_functions(app) -> None:
     """What the Functions host does each minute: the timer, then the queue worker per job."""
     import azure.functions as func
+    from azure.functions.timer import TimerRequest
 
     from shared_code.adapters.queues import FETCH_JOBS
     from shared_code.services.helpdesk import Helpdesk
 
     functions = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
-    functions["fetch_mail"](func.TimerRequest(past_due=False))
+    functions["fetch_mail"](TimerRequest(past_due=False))
     queues = Helpdesk.from_env().queues
     for job, handle in queues.receive(FETCH_JOBS):
         functions["fetch_mailbox"](func.QueueMessage(body=json.dumps(job).encode()))
