@@ -155,11 +155,11 @@ def normalize_charset(label: object) -> str | None:
         key = f"iso8859_{match.group(1)}"
     for candidate in (text, key):
         try:
-            name = codecs.lookup(candidate).name
+            info = codecs.lookup(candidate)
         except (LookupError, ValueError, TypeError):
             continue
-        if name.replace("-", "_") not in _NOT_TEXT_CODECS:
-            return name
+        if getattr(info, "_is_text_encoding", True) and info.name.replace("-", "_") not in _NOT_TEXT_CODECS:
+            return info.name
     return None
 
 
@@ -473,15 +473,16 @@ def _param(part: Message, name: str, header: str = "content-type") -> str | None
 # --- HTML to text ---------------------------------------------------------------------------
 
 _BLOCK = {
-    "p", "div", "br", "tr", "li", "table", "blockquote", "hr", "pre", "ul", "ol", "dl", "dt", "dd",
-    "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "header", "footer", "address",
-    "center", "form", "fieldset", "tbody", "thead", "tfoot", "caption",
+    "div", "tr", "li", "dt", "dd", "section", "article", "header", "footer", "address", "center",
+    "form", "fieldset", "tbody", "thead", "tfoot", "caption", "hr", "pre",
 }
-_SKIP = {"script", "style", "title", "xml", "template", "head"}
+_PARAGRAPH = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table", "ul", "ol", "dl"}
+_SKIP = {"script", "style", "title", "xml", "template"}
 
 
 class _TextExtractor(HTMLParser):
-    """Collects visible text; block elements become line breaks, blockquotes '> ' quotes."""
+    """Collects visible text: <br> breaks a line, block elements start a new line, paragraphs
+    are separated by a blank line and blockquotes are rendered as '> ' quotes."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -492,51 +493,58 @@ class _TextExtractor(HTMLParser):
         self.skip = 0
         self.pre = 0
 
-    def newline(self) -> None:
+    def hard_break(self) -> None:
         self.lines.append((self.line_depth, self.line.strip()))
         self.line = ""
         self.line_depth = self.depth
 
+    def soft_break(self) -> None:
+        if self.line.strip():
+            self.hard_break()
+
+    def paragraph_break(self) -> None:
+        self.soft_break()
+        if self.lines and self.lines[-1][1]:
+            self.lines.append((0, ""))
+
     def handle_starttag(self, tag, attrs):
-        if tag in _SKIP and tag != "head":
+        if tag in _SKIP:
             self.skip += 1
-        elif tag == "blockquote":
-            self.newline()
-            self.depth += 1
-            self.line_depth = self.depth
+        elif tag == "br":
+            self.hard_break()
         elif tag in ("td", "th") and self.line.strip():
             self.line += "\t"
-        elif tag == "li":
-            self.newline()
-            self.line = "- "
-        elif tag == "pre":
-            self.pre += 1
-            self.newline()
+        elif tag in _PARAGRAPH:
+            self.paragraph_break()
+            self.depth += tag == "blockquote"
+            self.line_depth = self.depth
         elif tag in _BLOCK:
-            self.newline()
+            self.soft_break()
+            self.pre += tag == "pre"
+            if tag == "li":
+                self.line = "- "
 
     def handle_endtag(self, tag):
-        if tag in _SKIP and tag != "head":
+        if tag in _SKIP:
             self.skip = max(0, self.skip - 1)
-        elif tag == "blockquote":
-            self.newline()
-            self.depth = max(0, self.depth - 1)
+        elif tag in _PARAGRAPH:
+            self.paragraph_break()
+            if tag == "blockquote":
+                self.depth = max(0, self.depth - 1)
             self.line_depth = self.depth
-        elif tag == "pre":
-            self.pre = max(0, self.pre - 1)
-            self.newline()
-        elif tag in _BLOCK and tag != "br":
-            self.newline()
+        elif tag in _BLOCK:
+            self.soft_break()
+            if tag == "pre":
+                self.pre = max(0, self.pre - 1)
 
     def handle_data(self, data):
         if self.skip:
             return
         data = data.replace("\xa0", " ")
         if self.pre:
-            chunks = data.split("\n")
-            for index, chunk in enumerate(chunks):
+            for index, chunk in enumerate(data.split("\n")):
                 if index:
-                    self.newline()
+                    self.hard_break()
                 self.line += chunk
             return
         if not self.line.strip():
@@ -544,7 +552,7 @@ class _TextExtractor(HTMLParser):
         self.line += re.sub(r"\s+", " ", data)
 
     def text(self) -> str:
-        self.newline()
+        self.soft_break()
         rendered = [("> " * depth + line).rstrip() if line else "" for depth, line in self.lines]
         return re.sub(r"\n{3,}", "\n\n", "\n".join(rendered)).strip()
 

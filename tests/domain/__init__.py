@@ -1,0 +1,1 @@
+"""Tests of the plain-Python domain package (no Azure, no network)."""
