@@ -21,10 +21,6 @@ def _has(mail: ParsedMail, *names: str) -> bool:
     return any(name.lower() in mail.headers for name in names)
 
 
-def _value(mail: ParsedMail, name: str) -> str:
-    return (mail.header(name) or "").strip().lower()
-
-
 def _keyword(value: str) -> str:
     """'auto-replied; vacation' / 'Auto-Generated (failure)' -> 'auto-replied' / 'auto-generated'."""
     return re.split(r"[;(\s]", value.strip().lower(), maxsplit=1)[0]

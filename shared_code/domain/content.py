@@ -169,7 +169,10 @@ def _unique_name(name: str, taken: set[str]) -> str:
 
 # --- references -------------------------------------------------------------------------------
 
-_IMG_SRC = re.compile(r"""(?is)(<img\b[^>]*?\bsrc\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+# The src attribute of an <img>, skipping other attributes whole (so "src=" inside alt="..." or
+# data-src is never taken for it).
+_OTHER_ATTRIBUTE = r"""\s+(?!src\s*=)[^\s=>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+))?"""
+_IMG_SRC = re.compile(rf"""(?is)(<img\b(?:{_OTHER_ATTRIBUTE})*\s+src\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 
 
 class _Resolver:
@@ -251,7 +254,8 @@ def _apply_limits(parts: list[MailPart], max_bytes: int, max_count: int) -> tupl
     for part in parts:
         size = len(part.data)
         if size > max_bytes:
-            rejected.append(f"{part.filename} ({format_size(size)}) exceeds the {format_size(max_bytes)} attachment limit")
+            limit = format_size(max_bytes)
+            rejected.append(f"{part.filename} ({format_size(size)}) exceeds the {limit} attachment limit")
         elif len(accepted) >= max_count:
             rejected.append(f"{part.filename} ({format_size(size)}) was not stored: more than {max_count} attachments")
         else:
@@ -279,7 +283,8 @@ def build_content(
     cut = is_reply and not is_forward_subject(mail.subject)
     text = cut_reply_text(mail.text_body, separator) if cut else mail.text_body
     if mail.html_body is None:
-        attachments, rejected = _apply_limits([replace(p, inline=False) for p in mail.parts], max_attachment_bytes, max_attachments)
+        parts = [replace(p, inline=False) for p in mail.parts]
+        attachments, rejected = _apply_limits(parts, max_attachment_bytes, max_attachments)
         return Content(body_text=text, body_html="", attachments=attachments, rejected=rejected)
 
     markup = cut_reply_html(mail.html_body, separator) if cut else mail.html_body

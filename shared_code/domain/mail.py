@@ -135,6 +135,7 @@ _CODEC_CONFUSED = {
     "cp932": ("utf-8", "euc_jp"),
     "euc_jp": ("utf-8", "cp932"),
 }
+_WINDOWS_CODEPAGES = {"949": "cp949", "932": "cp932", "936": "gb18030", "950": "big5hkscs"}
 _WESTERN = {"ascii", "cp1252", "latin-1", "iso8859_15"}
 _NOT_TEXT_CODECS = {"undefined", "unicode_escape", "raw_unicode_escape", "punycode", "idna", "mbcs"}
 
@@ -149,7 +150,7 @@ def normalize_charset(label: object) -> str | None:
         return _CHARSET_ALIASES[key]
     match = re.fullmatch(r"x?(?:windows|win|cp|ms)(125\d|874|949|932|936|950)", key)
     if match:
-        return normalize_charset(f"cp{match.group(1)}") if match.group(1) in ("949", "932", "936", "950") else f"cp{match.group(1)}"
+        return _WINDOWS_CODEPAGES.get(match.group(1), f"cp{match.group(1)}")
     match = re.fullmatch(r"iso8859(\d{1,2})", key)
     if match:
         key = f"iso8859_{match.group(1)}"
@@ -441,7 +442,8 @@ def _unflow(text: str, delsp: bool) -> str:
 
 
 def _quoted(depth: int, line: str) -> str:
-    return ("> " * depth + line).rstrip(" ") if not line else "> " * depth + line
+    """'> ' per quote level; an empty quoted line is just '>'."""
+    return "> " * depth + line if line else ("> " * depth).rstrip()
 
 
 def _decode_text_part(part: Message, walk: "_Walk") -> str:
@@ -604,7 +606,10 @@ def _walk(part: Message, depth: int, parent: str, walk: _Walk) -> None:
         walk.defect(f"MIME: {type(defect).__name__} in {part.get_content_type()}")
     ctype = part.get_content_type()
     if part.get_content_maintype() != "multipart":
-        _leaf(part, ctype, parent, walk)
+        try:
+            _leaf(part, ctype, parent, walk)
+        except Exception as exc:  # noqa: BLE001 - one unreadable part must not lose the others
+            walk.defect(f"unreadable {ctype} part skipped ({type(exc).__name__}: {exc})")
         return
     if ctype == "multipart/report" and walk.report_type is None:
         walk.report_type = (_param(part, "report-type") or "").strip().lower() or None
@@ -670,7 +675,8 @@ def _mail_part(part: Message, ctype: str, filename: str | None, disposition: str
         filename = _generated_name(part, ctype, walk)
     elif ctype in ("message/rfc822", "message/global") and not filename.lower().endswith(".eml"):
         filename += ".eml"
-    inline = disposition != "attachment" and (content_id is not None or (disposition == "inline" and ctype.startswith("image/")))
+    shown_inline = content_id is not None or (disposition == "inline" and ctype.startswith("image/"))
+    inline = disposition != "attachment" and shown_inline
     return MailPart(filename=filename, content_type=ctype, data=data, content_id=content_id, inline=inline)
 
 
@@ -688,7 +694,8 @@ def _generated_name(part: Message, ctype: str, walk: _Walk) -> str:
     walk.others += 1
     if ctype in ("message/rfc822", "message/global"):
         inner = part.get_payload()
-        subject = decode_header_value(_raw_header(inner[0], "subject") or "") if isinstance(inner, list) and inner else ""
+        attached = inner[0] if isinstance(inner, list) and inner else None
+        subject = decode_header_value(_raw_header(attached, "subject") or "") if attached is not None else ""
         safe = re.sub(r"[^\w .,()\[\]#&+-]", "_", subject).strip(" .")[:80]
         if safe:
             return f"{safe}.eml"
@@ -726,7 +733,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
 
 
 def _parse(data: bytes, defects: list[str]) -> ParsedMail:
-    if len(re.findall(rb"(?im)^content-type[ \t]*:", data)) > MAX_CONTENT_TYPES:
+    if sum(1 for _ in re.finditer(rb"(?im)^content-type[ \t]*:", data)) > MAX_CONTENT_TYPES:
         defects.append(f"more than {MAX_CONTENT_TYPES} MIME parts (MIME bomb?): headers only")
         return _parse_headers_only(data, defects)
     msg = message_from_bytes(data, policy=compat32)

@@ -150,3 +150,44 @@ class Ticket:
     last_message_entry: str = ""
     message_count: int = 0
     source_key: str = ""
+    assignee: str = ""  # staff email
+    closed_at: datetime | None = None
+    overdue_alerted_for: str = ""  # the SLA breach already alerted (its due time, ISO)
+
+
+@dataclass
+class Department:
+    """A department: where its tickets are answered from and who is alerted."""
+
+    name: str
+    email: str = ""  # the department's email account address
+    manager: str = ""  # staff email
+    alert_recipients: list[str] = field(default_factory=list)
+    sla_hours: int = 24
+
+    def validate(self) -> None:
+        self.name = self.name.strip()
+        if not self.name:
+            raise ValidationError("department name must not be empty")
+        if self.email:
+            self.email = normalize_address(self.email)
+        if self.manager:
+            self.manager = normalize_address(self.manager)
+        self.alert_recipients = [normalize_address(a) for a in self.alert_recipients if a.strip()]
+        if not 1 <= int(self.sla_hours) <= 24 * 365:
+            raise ValidationError(f"SLA hours must be between 1 and 8760, got {self.sla_hours}")
+
+
+@dataclass
+class Staff:
+    name: str
+    email: str
+    department: str
+    active: bool = True
+
+    def validate(self) -> None:
+        self.email = normalize_address(self.email)
+        if not self.name.strip():
+            raise ValidationError("staff name must not be empty")
+        if not self.department.strip():
+            raise ValidationError("staff department must not be empty")

@@ -7,33 +7,24 @@ delivery by id.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from ..adapters.queues import OUTBOUND_MAIL
 from ..adapters.tables import digest
 from ..domain.autoreply import is_no_reply_sender
+from ..domain.model import Party
+from ..domain.notifications import new_notification
 from .context import InboundMail, PipelineContext
-
-SCHEMA = "deskmail.notification/1"
 
 
 def _notification(mail: InboundMail, template: str, recipient: dict) -> dict:
-    ticket, entry, parsed = mail.ticket, mail.entry, mail.parsed
-    return {
-        "schema": SCHEMA,
-        "id": digest(f"{mail.key}|{template}", 32),
-        "template": template,
-        "event": "ticket.created" if mail.outcome == "created" else "message.received",
-        "ticket_number": ticket.number,
-        "entry_id": entry.entry_id,
-        "department": ticket.department,
-        "account": mail.account.address,
-        "recipient": recipient,
-        "sender": {"name": parsed.from_name, "email": parsed.from_address},
-        "in_reply_to": mail.key,
-        "references": [*parsed.references, mail.key][-20:],
-        "created": datetime.now(timezone.utc).isoformat(),
-    }
+    parsed = mail.parsed
+    return new_notification(
+        template, mail.ticket, recipient,
+        event="ticket.created" if mail.outcome == "created" else "message.received",
+        notification_id=digest(f"{mail.key}|{template}", 32),
+        entry_id=mail.entry.entry_id, account=mail.account.address,
+        sender=Party(parsed.from_name, parsed.from_address),
+        in_reply_to=mail.key, references=[*parsed.references, mail.key],
+    )
 
 
 def plan_notifications(mail: InboundMail, ctx: PipelineContext) -> list[dict]:

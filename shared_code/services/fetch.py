@@ -324,7 +324,8 @@ class _MailboxRun:
         return PipelineContext(
             settings=self.settings, index=desk.index, tickets=desk.tickets, blobs=desk.blobs,
             queues=desk.queues, outbox=desk.outbox, syslog=desk.syslog,
-            system_addresses=desk.accounts.system_addresses(), checkpoint=self.checkpoint,
+            system_addresses=desk.accounts.system_addresses(),
+            staff_addresses=desk.directory.staff_addresses(), checkpoint=self.checkpoint,
         )
 
     def _out_of_time(self) -> bool:

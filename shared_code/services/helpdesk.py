@@ -15,6 +15,7 @@ from ..adapters.secrets import SecretStore
 from ..adapters.storage import StorageConnection
 from ..adapters.tables import (
     AccountRepository,
+    DirectoryRepository,
     IngestLedger,
     MessageIndex,
     Outbox,
@@ -52,6 +53,10 @@ class Helpdesk:
     @cached_property
     def tickets(self) -> TicketRepository:
         return TicketRepository(self.connection, self.blobs)
+
+    @cached_property
+    def directory(self) -> DirectoryRepository:
+        return DirectoryRepository(self.connection)
 
     @cached_property
     def index(self) -> MessageIndex:

@@ -296,6 +296,15 @@ def test_decode_rfc2047(encoded, expected):
     assert decode_rfc2047(encoded) == expected
 
 
+@pytest.mark.parametrize(
+    "label",
+    ["cp949", "cp932", "x-cp1252", "utf-16", "utf-32", "base64", "rot13", "idna", "unicode-escape", "undefined",
+     "'", "?", "*", "utf-8*", "a" * 64, "hz-gb-2312", "iso-2022-kr", "mac-roman", "tis-620"],
+)
+def test_encoded_words_with_odd_charsets_never_raise(label):
+    assert isinstance(decode_rfc2047(f"x =?{label}?B?SGVsbG8gV29ybGQ=?= =?{label}?Q?=FF=00_y?= z"), str)
+
+
 def test_header_bom_and_leading_blank_lines():
     mail = parse_mail(b"\xef\xbb\xbf\r\n\r\nFrom: a@example.com\r\nSubject: BOM\r\n\r\nbody")
     assert mail.subject == "BOM" and mail.from_address == "a@example.com"
@@ -317,6 +326,10 @@ def test_header_bom_and_leading_blank_lines():
         ("unknown-8bit", None),
         ("unicode-1-1-utf-7", "utf-7"),
         ("ks_c_5601-1987", "cp949"),
+        ("cp949", "cp949"),
+        ("CP-936", "gb18030"),
+        ("ms932", "cp932"),
+        ("big5", "big5hkscs"),
         ("gb2312", "gb18030"),
         ("Shift_JIS", "cp932"),
         ("win-1251", "cp1251"),

@@ -1,0 +1,75 @@
+"""The notification message: what goes onto the `outbound-mail` queue.
+
+One JSON object per mail to send (docs/architecture.md#notification-queue). Inbound
+processing, staff actions, the overdue check and the HTTP API all build it here, and
+the sender validates it here, so the schema lives in one place.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from .model import Party, Ticket
+from .routing import ROLES
+
+SCHEMA = "deskmail.notification/1"
+TEMPLATES = (
+    "new_ticket_auto_response", "new_ticket_alert", "new_message_alert", "response",
+    "assignment_alert", "transfer_alert", "overdue_alert", "ticket_closed",
+)
+
+
+class NotificationError(ValueError):
+    """A notification request that cannot be sent as it is; the message says why."""
+
+
+def _party(party: Party | None) -> dict:
+    return {"name": party.name, "email": party.email} if party else {"name": "", "email": ""}
+
+
+def new_notification(template: str, ticket: Ticket, recipient: dict, *, event: str,
+                     notification_id: str | None = None, entry_id: str = "", account: str = "",
+                     sender: Party | None = None, actor: Party | None = None,
+                     in_reply_to: str = "", references: list[str] | None = None,
+                     extra: dict | None = None) -> dict:
+    notification = {
+        "schema": SCHEMA,
+        "id": notification_id or uuid.uuid4().hex,
+        "template": template,
+        "event": event,
+        "ticket_number": ticket.number,
+        "entry_id": entry_id,
+        "department": ticket.department,
+        "account": account,
+        "recipient": recipient,
+        "sender": _party(sender),
+        "actor": _party(actor),
+        "in_reply_to": in_reply_to or ticket.last_message_id,
+        "references": (references or [])[-20:],
+        "created": datetime.now(timezone.utc).isoformat(),
+        **(extra or {}),
+    }
+    validate_notification(notification)
+    return notification
+
+
+def validate_notification(data: object) -> dict:
+    """Check a notification (from the queue or the HTTP API); raise NotificationError naming the field."""
+    if not isinstance(data, dict):
+        raise NotificationError("a notification must be a JSON object")
+    for name in ("id", "template", "ticket_number", "recipient"):
+        if not data.get(name):
+            raise NotificationError(f"field {name!r} is required")
+    if data["template"] not in TEMPLATES:
+        raise NotificationError(f"unknown template {data['template']!r} (known: {', '.join(TEMPLATES)})")
+    number = str(data["ticket_number"])
+    if not (number.isdigit() and len(number) == 6):
+        raise NotificationError(f"ticket_number must be 6 digits, got {number!r}")
+    recipient = data["recipient"]
+    if not isinstance(recipient, dict) or recipient.get("role") not in ROLES:
+        raise NotificationError(f"recipient.role must be one of {', '.join(sorted(ROLES))}")
+    if recipient["role"] in ("staff", "address") and "@" not in str(recipient.get("email", "")):
+        raise NotificationError(f"recipient.email is required for role {recipient['role']!r}")
+    if not isinstance(data.get("references", []), list):
+        raise NotificationError("references must be a list of Message-IDs")
+    return data

@@ -1,0 +1,88 @@
+"""Rule 1, already_seen: the mail's key, duplicates, and a half-done earlier run's claim."""
+from __future__ import annotations
+
+import pytest
+
+from shared_code.pipeline.already_seen import already_seen, message_key
+
+from . import SALES, compose, inbound, support_account
+
+
+def test_the_key_is_the_message_id_without_brackets(ctx):
+    mail = inbound(compose(message_id="<CAF.123-x@mail.example.org>"))
+
+    already_seen(mail, ctx)
+
+    assert mail.key == "CAF.123-x@mail.example.org"
+    assert (mail.outcome, mail.reason, mail.claim) == (None, "", None)
+    assert ctx.index.get(mail.key) is None  # the rule only reads the index
+
+
+def test_a_mail_without_message_id_gets_a_stable_id_from_its_graph_id(ctx):
+    raw = compose(message_id=False)
+    first = inbound(raw, graph_id="AAMkAD-immutable-1")
+    again = inbound(raw, graph_id="AAMkAD-immutable-1")
+    other = inbound(raw, graph_id="AAMkAD-immutable-2")
+    elsewhere = inbound(raw, account=support_account(address=SALES), graph_id="AAMkAD-immutable-1")
+
+    for mail in (first, again, other, elsewhere):
+        already_seen(mail, ctx)
+
+    assert first.parsed.message_id is None
+    assert first.key.startswith("graph-")
+    assert first.key.endswith("@" + ctx.settings.system_domain)
+    assert first.key == again.key == message_key(first, ctx)
+    assert len({first.key, other.key, elsewhere.key}) == 3
+    assert first.outcome is None
+
+
+def test_a_replay_of_a_mail_without_message_id_finds_its_claim(ctx):
+    raw = compose(message_id=False)
+    crashed = inbound(raw, graph_id="AAMkAD-immutable-1")
+    already_seen(crashed, ctx)
+    ctx.index.claim(crashed.key, {"ticket": "482913", "entry_id": "E1", "new_ticket": True})
+
+    replay = inbound(raw, graph_id="AAMkAD-immutable-1")
+    already_seen(replay, ctx)
+
+    assert replay.outcome is None
+    assert replay.claim["ticket"] == "482913"
+
+
+@pytest.mark.parametrize("direction", ["inbound", "outbound"])
+def test_a_message_id_processed_before_is_a_duplicate(ctx, direction):
+    mail = inbound(compose(message_id="<seen@example.org>"))
+    ctx.index.record("seen@example.org", "482913", direction, entry_id="E1")
+
+    already_seen(mail, ctx)
+
+    assert mail.outcome == "duplicate"
+    assert "seen@example.org" in mail.reason and "#482913" in mail.reason
+    assert mail.claim is None
+
+
+def test_brackets_and_spaces_do_not_make_a_message_id_new(ctx):
+    ctx.index.record(" <seen@example.org> ", "482913", "inbound")
+    mail = inbound(compose(message_id="<seen@example.org>"))
+
+    already_seen(mail, ctx)
+
+    assert mail.outcome == "duplicate"
+
+
+def test_a_claimed_row_is_loaded_to_finish_the_earlier_run(ctx):
+    """An earlier run claimed the Message-ID and stopped: the claim is its work order."""
+    mail = inbound(compose(message_id="<half-done@example.org>"))
+    ctx.index.claim("half-done@example.org", {
+        "ticket": "482913", "entry_id": "20261127T020304000001Z-ab12cd34ef56",
+        "new_ticket": True, "matched_by": "", "graph_id": "AAMk-1", "account": "support@contoso.example",
+    })
+
+    already_seen(mail, ctx)
+
+    assert mail.outcome is None and mail.reason == ""
+    assert mail.claim["state"] == "claimed"
+    assert mail.claim["ticket"] == "482913"
+    assert mail.claim["entry_id"] == "20261127T020304000001Z-ab12cd34ef56"
+    assert mail.claim["new_ticket"] is True
+    assert ctx.index.get("half-done@example.org")["state"] == "claimed"  # not changed by the rule

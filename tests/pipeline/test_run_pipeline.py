@@ -1,0 +1,123 @@
+"""run_pipeline: the rules in order, stopping at the first that decides the mail's fate,
+and the claim completed only once everything is stored and enqueued."""
+from __future__ import annotations
+
+import pytest
+
+from shared_code.adapters.blobs import ATTACHMENTS
+from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.pipeline import RULES, run_pipeline
+
+from . import SUPPORT, SimulatedCrash, compose, crash_at, inbound, make_ctx
+
+PDF = ("report.pdf", "application/pdf", b"%PDF-1.4 report")
+
+
+def _nothing_stored(desk, mail) -> None:
+    assert mail.thread is None and mail.content is None and mail.ticket is None
+    assert mail.notifications == []
+    assert desk.tickets.list() == []
+    assert desk.queues.peek_all(OUTBOUND_MAIL) == []
+    assert desk.blobs.names(ATTACHMENTS) == []
+
+
+def test_the_rules_run_in_the_documented_order():
+    assert [rule.__name__ for rule in RULES] == [
+        "already_seen", "from_ourselves", "auto_reply", "threading", "content",
+        "ticket_or_message", "notifications",
+    ]
+
+
+def test_a_new_mail_runs_every_rule_and_completes_its_claim(desk, ctx):
+    mail = run_pipeline(inbound(compose(attachments=[PDF])), ctx)
+
+    assert mail.outcome == "created"
+    row = ctx.index.get(mail.key)
+    assert (row["state"], row["direction"], row["ticket"]) == ("done", "inbound", mail.ticket.number)
+    assert [t.number for t in desk.tickets.list()] == [mail.ticket.number]
+    assert desk.blobs.names(ATTACHMENTS) != []
+    assert sorted(n["template"] for n in desk.queues.peek_all(OUTBOUND_MAIL)) == [
+        "new_ticket_alert", "new_ticket_auto_response"]
+
+
+def test_a_reply_is_threaded_to_the_ticket_of_its_parent(desk, ctx):
+    first = run_pipeline(inbound(compose(message_id="<first@example.org>")), ctx)
+
+    reply = run_pipeline(inbound(compose(subject="Re: Printer on fire", in_reply_to="<first@example.org>")), ctx)
+
+    assert (reply.outcome, reply.ticket.number) == ("threaded", first.ticket.number)
+    assert ctx.index.get(reply.key)["state"] == "done"
+    assert ctx.index.ticket_of(reply.key) == first.ticket.number  # replies to the reply thread too
+
+
+def test_a_duplicate_stops_at_rule_1(desk, ctx):
+    ctx.index.record("seen@example.org", "482913", "inbound")
+
+    mail = run_pipeline(inbound(compose(message_id="<seen@example.org>", attachments=[PDF])), ctx)
+
+    assert mail.outcome == "duplicate"
+    _nothing_stored(desk, mail)
+    assert ctx.index.get("seen@example.org")["ticket"] == "482913"
+
+
+def test_a_mail_processed_to_the_end_is_a_duplicate_the_next_time(desk, ctx):
+    raw = compose(message_id="<once@example.org>")
+    run_pipeline(inbound(raw), ctx)
+
+    again = run_pipeline(inbound(raw), ctx)
+
+    assert again.outcome == "duplicate"
+    assert len(desk.tickets.list()) == 1
+    assert len(desk.queues.peek_all(OUTBOUND_MAIL)) == 2
+
+
+def test_mail_from_ourselves_stops_at_rule_2(desk, ctx):
+    mail = run_pipeline(inbound(compose(sender=SUPPORT, attachments=[PDF])), ctx)
+
+    assert mail.outcome == "ignored"
+    _nothing_stored(desk, mail)
+    assert ctx.index.get(mail.key) is None  # nothing claimed
+
+
+def test_an_auto_reply_stops_at_rule_3(desk, ctx):
+    raw = compose(subject="Automatic reply: Printer", headers={"Auto-Submitted": "auto-replied"},
+                  attachments=[PDF])
+
+    mail = run_pipeline(inbound(raw), ctx)
+
+    assert mail.outcome == "discarded"
+    assert "auto-submitted" in mail.reason
+    _nothing_stored(desk, mail)
+    assert ctx.index.get(mail.key) is None
+
+
+@pytest.mark.parametrize("step,occurrence", [
+    ("ticket_written", 1), ("notification_enqueued", 1), ("notification_enqueued", 2),
+])
+def test_the_claim_is_done_only_at_the_end(desk, step, occurrence):
+    raw = compose(message_id="<interrupted@example.org>")
+    with pytest.raises(SimulatedCrash):
+        run_pipeline(inbound(raw), make_ctx(desk, checkpoint=crash_at(step, occurrence)))
+    assert desk.index.get("interrupted@example.org")["state"] == "claimed"
+
+    replay = run_pipeline(inbound(raw), make_ctx(desk))
+
+    assert replay.outcome == "created"
+    assert desk.index.get("interrupted@example.org")["state"] == "done"
+    [ticket] = desk.tickets.list()
+    assert ticket.message_count == 1 and len(desk.tickets.entries(ticket.number)) == 1
+    assert sorted(n["template"] for n in desk.queues.peek_all(OUTBOUND_MAIL)) == [
+        "new_ticket_alert", "new_ticket_auto_response"]
+
+
+def test_a_replay_of_an_auto_reply_looking_mail_is_finished_not_discarded(desk):
+    """Claimed in an earlier run (e.g. its sender was allow-listed then), it must be completed."""
+    raw = compose(message_id="<monitor@example.org>", headers={"Auto-Submitted": "auto-generated"})
+    desk.index.claim("monitor@example.org", {
+        "ticket": "482913", "entry_id": "20261127T020304000001Z-ab12cd34ef56", "new_ticket": True,
+        "matched_by": "", "graph_id": "AAMk-1", "account": SUPPORT, "direction": "inbound"})
+
+    mail = run_pipeline(inbound(raw), make_ctx(desk))
+
+    assert (mail.outcome, mail.ticket.number) == ("created", "482913")
+    assert desk.index.get("monitor@example.org")["state"] == "done"

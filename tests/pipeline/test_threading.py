@@ -1,0 +1,129 @@
+"""Rule 4, threading: In-Reply-To, References newest first, then the subject tag of a
+ticket the sender takes part in; on a replay, the claim decides."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from shared_code.domain.model import Party, Priority, Status, Ticket
+from shared_code.domain.threading import ThreadMatch
+from shared_code.pipeline.threading import threading
+
+from . import ANN_ADDRESS, compose, inbound
+
+
+def _ticket(desk, number: str, client: str = ANN_ADDRESS, collaborators=()) -> None:
+    assert desk.tickets.create(Ticket(
+        number=number, subject="Printer on fire", status=Status.OPEN, priority=Priority.NORMAL,
+        department="Support", client=Party("Ann Client", client),
+        created=datetime.now(timezone.utc), collaborators=list(collaborators),
+    ))
+
+
+def test_in_reply_to_a_known_message_id(ctx):
+    ctx.index.record("first@example.org", "482913", "inbound")
+    mail = inbound(compose(subject="Re: Printer", in_reply_to="<first@example.org>"))
+
+    threading(mail, ctx)
+
+    assert mail.thread == ThreadMatch("482913", "in-reply-to")
+    assert mail.outcome is None
+
+
+def test_in_reply_to_an_outbound_notification(ctx):
+    ctx.index.record("auto-response-1@deskmail.local", "482913", "outbound")
+    mail = inbound(compose(subject="Re: [#482913] received", in_reply_to="<auto-response-1@deskmail.local>"))
+
+    threading(mail, ctx)
+
+    assert mail.thread == ThreadMatch("482913", "in-reply-to")
+
+
+def test_references_are_tried_newest_first(ctx):
+    ctx.index.record("oldest@example.org", "111111", "inbound")
+    ctx.index.record("newest@example.org", "222222", "outbound")
+    mail = inbound(compose(subject="Re: x", in_reply_to="<unknown@example.org>",
+                           references="<oldest@example.org> <unknown@example.org> <newest@example.org>"))
+
+    threading(mail, ctx)
+
+    assert mail.thread == ThreadMatch("222222", "references")
+
+
+def test_in_reply_to_wins_over_references(ctx):
+    ctx.index.record("parent@example.org", "111111", "inbound")
+    ctx.index.record("other@example.org", "222222", "inbound")
+    mail = inbound(compose(in_reply_to="<parent@example.org>", references="<other@example.org>"))
+
+    threading(mail, ctx)
+
+    assert mail.thread == ThreadMatch("111111", "in-reply-to")
+
+
+def test_unknown_ids_and_no_tag_mean_a_new_ticket(ctx):
+    mail = inbound(compose(subject="Re: something", in_reply_to="<nope@example.org>",
+                           references="<nope2@example.org>"))
+
+    threading(mail, ctx)
+
+    assert mail.thread is None
+    assert mail.outcome is None
+
+
+@pytest.mark.parametrize("sender", ["Ann Client <ann@example.org>", "Bob <BOB@example.org>"])
+def test_the_subject_tag_threads_mail_of_participants(desk, ctx, sender):
+    _ticket(desk, "482913", collaborators=["bob@example.org"])
+    mail = inbound(compose(subject="[#482913] more info", sender=sender))
+
+    threading(mail, ctx)
+
+    assert mail.thread == ThreadMatch("482913", "subject-tag")
+
+
+def test_the_subject_tag_is_ignored_for_a_stranger(desk, ctx):
+    _ticket(desk, "482913")
+    mail = inbound(compose(subject="[#482913] hijack", sender="Mallory <mallory@example.net>"))
+
+    threading(mail, ctx)
+
+    assert mail.thread is None
+
+
+def test_the_subject_tag_threads_mail_of_staff(desk, ctx):
+    _ticket(desk, "482913")
+    ctx.staff_addresses.add("agent@contoso.example")
+    mail = inbound(compose(subject="Re: [#482913] Printer", sender="Agent <agent@contoso.example>"))
+
+    threading(mail, ctx)
+
+    assert mail.thread == ThreadMatch("482913", "subject-tag")
+
+
+def test_the_subject_tag_of_a_missing_ticket_is_ignored(ctx):
+    mail = inbound(compose(subject="[#999999] hello"))
+
+    threading(mail, ctx)
+
+    assert mail.thread is None
+
+
+def test_a_replay_of_a_threaded_mail_uses_its_claim(ctx):
+    """The claim fixed the ticket; the index may have changed since (here: it knows nothing)."""
+    mail = inbound(compose(subject="no headers to match on"))
+    mail.claim = {"ticket": "482913", "new_ticket": False, "matched_by": "references", "entry_id": "E"}
+
+    threading(mail, ctx)
+
+    assert mail.thread == ThreadMatch("482913", "references")
+
+
+def test_a_replay_of_a_new_ticket_stays_a_new_ticket(ctx):
+    """Its In-Reply-To became known after the claim: the mail still becomes the claimed ticket."""
+    ctx.index.record("parent@example.org", "111111", "inbound")
+    mail = inbound(compose(in_reply_to="<parent@example.org>"))
+    mail.claim = {"ticket": "482913", "new_ticket": True, "matched_by": "", "entry_id": "E"}
+
+    threading(mail, ctx)
+
+    assert mail.thread is None
