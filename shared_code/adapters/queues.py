@@ -32,8 +32,10 @@ class QueueSender:
             self._clients[name] = client
         return client
 
-    def send(self, queue: str, message: dict) -> None:
-        self._client(queue).send_message(json.dumps(message, sort_keys=True).encode("utf-8"))
+    def send(self, queue: str, message: dict, visibility_timeout: int | None = None) -> None:
+        """Enqueue; `visibility_timeout` delays delivery (seconds), e.g. to pace sending."""
+        self._client(queue).send_message(json.dumps(message, sort_keys=True).encode("utf-8"),
+                                         visibility_timeout=visibility_timeout)
 
     def receive(self, queue: str, max_messages: int = 32, visibility_timeout: int = 60) -> list[tuple[dict, object]]:
         """Messages with their handles, for `delete`; used by the CLI and tests to drain a queue."""
