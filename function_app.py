@@ -2,6 +2,8 @@
 import azure.functions as func
 
 from functions.fetch import blueprint as fetch_blueprint
+from functions.tickets import blueprint as tickets_blueprint
 
 app = func.FunctionApp()
 app.register_functions(fetch_blueprint)
+app.register_functions(tickets_blueprint)

@@ -140,7 +140,7 @@ def ticket_json(ticket, entries=None) -> dict:
         "client": {"name": ticket.client.name, "email": ticket.client.email},
         "created": _iso(ticket.created), "account": ticket.account,
         "collaborators": ticket.collaborators, "last_message": _iso(ticket.last_message_at),
-        "message_count": ticket.message_count,
+        "message_count": ticket.message_count, "assignee": ticket.assignee,
     }
     if entries is not None:
         data["entries"] = [{
@@ -179,6 +179,132 @@ def cmd_tickets_show(args) -> None:
                   for a in e.attachments]
         lines += [f"[not stored] {reason}" for reason in e.rejected_attachments]
     _print(args, ticket_json(ticket, entries), lines)
+
+
+def cmd_tickets_reply(args) -> None:
+    from .services.actions import reply
+
+    text = open(args.text_file, encoding="utf-8").read() if args.text_file else args.text
+    entry = reply(_desk(), args.number, args.staff, text or "")
+    _print(args, {"ticket": entry.ticket_number, "message_id": entry.message_id},
+           [f"response added to #{entry.ticket_number}; mail to the client queued"])
+
+
+def cmd_tickets_assign(args) -> None:
+    from .services.actions import assign
+
+    ticket = assign(_desk(), args.number, args.staff, by=args.by)
+    _print(args, ticket_json(ticket), [f"#{ticket.number} assigned to {ticket.assignee}"])
+
+
+def cmd_tickets_transfer(args) -> None:
+    from .services.actions import transfer
+
+    ticket = transfer(_desk(), args.number, args.department, by=args.by)
+    _print(args, ticket_json(ticket), [f"#{ticket.number} transferred to {ticket.department}"])
+
+
+def cmd_tickets_close(args) -> None:
+    from .services.actions import close
+
+    ticket = close(_desk(), args.number, by=args.by)
+    _print(args, ticket_json(ticket), [f"#{ticket.number} closed; notice to the client queued"])
+
+
+def cmd_tickets_overdue(args) -> None:
+    from .services.actions import check_overdue
+
+    tickets = check_overdue(_desk())
+    _print(args, [ticket_json(t) for t in tickets],
+           [f"overdue alert queued for #{t.number}" for t in tickets] or ["no new SLA breaches"])
+
+
+# ---------------------------------------------------------------- directory
+
+
+def department_json(department) -> dict:
+    return {"name": department.name, "email": department.email, "manager": department.manager,
+            "alert_recipients": department.alert_recipients, "sla_hours": department.sla_hours}
+
+
+def _apply_department_options(department, args) -> None:
+    for option in ("email", "manager", "sla_hours"):
+        value = getattr(args, option, None)
+        if value is not None:
+            setattr(department, option, value)
+    if args.alert_recipients is not None:
+        department.alert_recipients = [a.strip() for a in args.alert_recipients.split(",")]
+
+
+def cmd_departments_add(args) -> None:
+    from .domain.model import Department
+
+    department = Department(name=args.name)
+    _apply_department_options(department, args)
+    _desk().directory.add_department(department)
+    _print(args, department_json(department), [f"added department {department.name}"])
+
+
+def cmd_departments_update(args) -> None:
+    desk = _desk()
+    department = desk.directory.get_department(args.name)
+    if department is None:
+        raise LookupError(f"no department {args.name}")
+    _apply_department_options(department, args)
+    desk.directory.save_department(department)
+    _print(args, department_json(department), [f"updated department {department.name}"])
+
+
+def cmd_departments_remove(args) -> None:
+    if not _desk().directory.remove_department(args.name):
+        raise LookupError(f"no department {args.name}")
+    print(f"removed department {args.name}")
+
+
+def cmd_departments_list(args) -> None:
+    departments = _desk().directory.list_departments()
+    lines = [f"{d.name:16} email={d.email or '-'} manager={d.manager or '-'} "
+             f"alerts={','.join(d.alert_recipients) or '-'} sla={d.sla_hours}h" for d in departments]
+    _print(args, [department_json(d) for d in departments], lines or ["no departments"])
+
+
+def staff_json(staff) -> dict:
+    return {"name": staff.name, "email": staff.email, "department": staff.department,
+            "active": staff.active}
+
+
+def cmd_staff_add(args) -> None:
+    from .domain.model import Staff
+
+    staff = Staff(name=args.name, email=args.email, department=args.department)
+    _desk().directory.add_staff(staff)
+    _print(args, staff_json(staff), [f"added staff {staff.email}"])
+
+
+def cmd_staff_update(args) -> None:
+    desk = _desk()
+    staff = desk.directory.get_staff(args.email)
+    if staff is None:
+        raise LookupError(f"no staff member {args.email}")
+    for option in ("name", "department", "active"):
+        value = getattr(args, option, None)
+        if value is not None:
+            setattr(staff, option, value)
+    desk.directory.save_staff(staff)
+    _print(args, staff_json(staff), [f"updated staff {staff.email}"])
+
+
+def cmd_staff_remove(args) -> None:
+    if not _desk().directory.remove_staff(args.email):
+        raise LookupError(f"no staff member {args.email}")
+    print(f"removed staff {args.email}")
+
+
+def cmd_staff_list(args) -> None:
+    staff = _desk().directory.list_staff()
+    lines = [f"{s.email:32} {s.name:24} {s.department:16} {'active' if s.active else 'inactive'}"
+             for s in staff]
+    _print(args, [staff_json(s) for s in staff], lines or ["no staff"])
 
 
 # ---------------------------------------------------------------- logs
@@ -260,6 +386,49 @@ def build_parser() -> argparse.ArgumentParser:
     tickets = sub.add_parser("tickets", help="tickets").add_subparsers(dest="action", required=True)
     command(tickets, "list", cmd_tickets_list, "list tickets")
     command(tickets, "show", cmd_tickets_show, "show a ticket and its thread").add_argument("number")
+    reply = command(tickets, "reply", cmd_tickets_reply, "answer the client (Response/Reply mail)")
+    reply.add_argument("number")
+    reply.add_argument("--staff", required=True, help="the replying staff member's address")
+    text = reply.add_mutually_exclusive_group(required=True)
+    text.add_argument("--text")
+    text.add_argument("--text-file")
+    assign = command(tickets, "assign", cmd_tickets_assign, "assign to a staff member")
+    assign.add_argument("number")
+    assign.add_argument("--staff", required=True)
+    assign.add_argument("--by", help="the staff member assigning")
+    transfer = command(tickets, "transfer", cmd_tickets_transfer, "move to another department")
+    transfer.add_argument("number")
+    transfer.add_argument("--department", required=True)
+    transfer.add_argument("--by", help="the staff member transferring")
+    close = command(tickets, "close", cmd_tickets_close, "close (Ticket Closed mail to the client)")
+    close.add_argument("number")
+    close.add_argument("--by", help="the staff member closing")
+    command(tickets, "overdue", cmd_tickets_overdue, "run the SLA check once, as its timer does")
+
+    departments = sub.add_parser("departments", help="departments").add_subparsers(dest="action", required=True)
+    for name, func, help_text in (("add", cmd_departments_add, "add a department"),
+                                  ("update", cmd_departments_update, "change a department")):
+        p = command(departments, name, func, help_text)
+        p.add_argument("name")
+        p.add_argument("--email", help="the department's email account address")
+        p.add_argument("--manager", help="the manager's staff address")
+        p.add_argument("--alert-recipients", help="comma-separated staff addresses for alerts")
+        p.add_argument("--sla-hours", type=int, help="grace hours before a ticket is overdue (default 24)")
+    command(departments, "remove", cmd_departments_remove, "remove a department").add_argument("name")
+    command(departments, "list", cmd_departments_list, "list departments")
+
+    staff = sub.add_parser("staff", help="staff members").add_subparsers(dest="action", required=True)
+    staff_add = command(staff, "add", cmd_staff_add, "add a staff member")
+    staff_add.add_argument("--name", required=True)
+    staff_add.add_argument("--email", required=True)
+    staff_add.add_argument("--department", required=True)
+    staff_update = command(staff, "update", cmd_staff_update, "change a staff member")
+    staff_update.add_argument("email")
+    staff_update.add_argument("--name")
+    staff_update.add_argument("--department")
+    _bool_pair(staff_update, "active", "whether the staff member gets alerts and can act")
+    command(staff, "remove", cmd_staff_remove, "remove a staff member").add_argument("email")
+    command(staff, "list", cmd_staff_list, "list staff members")
 
     syslog = command(sub, "syslog", cmd_syslog, "show the system log, newest first")
     syslog.add_argument("--limit", type=int, default=50)

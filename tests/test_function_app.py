@@ -15,13 +15,16 @@ def _indexed():
 
 def test_functions_are_indexed_with_their_triggers():
     functions = _indexed()
-    assert set(functions) == {"fetch_mail", "fetch_mailbox"}
+    assert {"fetch_mail", "fetch_mailbox", "check_overdue"} <= set(functions)
 
     timer = functions["fetch_mail"].get_trigger().get_dict_repr()
     assert timer["type"] == "timerTrigger"
     assert timer["schedule"] == "0 */1 * * * *"
     assert timer["runOnStartup"] is False
     assert timer["useMonitor"] is True
+
+    overdue = functions["check_overdue"].get_trigger().get_dict_repr()
+    assert (overdue["type"], overdue["schedule"]) == ("timerTrigger", "0 */5 * * * *")
 
     queue = functions["fetch_mailbox"].get_trigger().get_dict_repr()
     assert queue["type"] == "queueTrigger"

@@ -73,3 +73,9 @@ def validate_notification(data: object) -> dict:
     if not isinstance(data.get("references", []), list):
         raise NotificationError("references must be a list of Message-IDs")
     return data
+
+
+def outbound_message_id(notification_id: str, system_domain: str) -> str:
+    """The Message-ID of the mail a notification sends (no angle brackets): on the system's
+    domain and derived from the notification id, so a retried send reuses it."""
+    return f"deskmail.{notification_id}@{system_domain}"

@@ -1,0 +1,174 @@
+"""Staff actions on tickets and the overdue check; each enqueues its templated notification.
+
+The HTTP API of a later issue calls these same operations; the CLI's `tickets reply|assign|
+transfer|close|overdue` calls them today.
+"""
+from __future__ import annotations
+
+import html
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from ..adapters.queues import OUTBOUND_MAIL
+from ..adapters.tables import digest
+from ..domain.model import Department, Entry, Party, Staff, Status, Ticket, ValidationError
+from ..domain.notifications import new_notification, outbound_message_id
+from .helpdesk import Helpdesk
+
+MAX_UPDATE_TRIES = 10
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ticket(desk: Helpdesk, number: str) -> Ticket:
+    ticket = desk.tickets.get(number.lstrip("#"))
+    if ticket is None:
+        raise LookupError(f"no ticket #{number.lstrip('#')}")
+    return ticket
+
+
+def _staff(desk: Helpdesk, email: str) -> Staff:
+    staff = desk.directory.get_staff(email)
+    if staff is None or not staff.active:
+        raise ValidationError(f"{email} is not an active staff member (see `staff list`)")
+    return staff
+
+
+def _actor(desk: Helpdesk, email: str | None) -> Party | None:
+    if not email:
+        return None
+    staff = _staff(desk, email)
+    return Party(staff.name, staff.email)
+
+
+def _update(desk: Helpdesk, number: str, change) -> Ticket:
+    """Apply `change(ticket)` with optimistic concurrency: re-read and retry on a conflict."""
+    for _ in range(MAX_UPDATE_TRIES):
+        ticket = _ticket(desk, number)
+        change(ticket)
+        if desk.tickets.update(ticket):
+            return ticket
+    raise RuntimeError(f"ticket #{number} kept changing; try again")
+
+
+def _enqueue(desk: Helpdesk, notification: dict) -> dict:
+    if not desk.outbox.is_enqueued(notification["id"]):
+        desk.queues.send(OUTBOUND_MAIL, notification)
+        desk.outbox.mark_enqueued(notification)
+    return notification
+
+
+def _client_references(desk: Helpdesk, ticket: Ticket) -> list[str]:
+    return [e.message_id for e in desk.tickets.entries(ticket.number) if e.message_id][-20:]
+
+
+def reply(desk: Helpdesk, number: str, staff_email: str, text: str) -> Entry:
+    """A staff response: stored on the thread, mailed to the client as Response/Reply."""
+    if not text.strip():
+        raise ValidationError("a reply needs some text")
+    ticket = _ticket(desk, number)
+    staff = _staff(desk, staff_email)
+    notification_id = uuid.uuid4().hex
+    message_id = outbound_message_id(notification_id, desk.settings.system_domain)
+    now = _now()
+    entry = Entry(
+        ticket_number=ticket.number,
+        entry_id=f"{now:%Y%m%dT%H%M%S%fZ}-{digest(message_id, 12)}",
+        type="response",
+        sender=Party(staff.name, staff.email),
+        message_id=message_id,
+        date=now,
+        subject=f"Re: {ticket.subject}",
+        body_text=text,
+        body_html="<p>" + html.escape(text).replace("\n", "<br>") + "</p>",
+    )
+    references = _client_references(desk, ticket)
+    desk.tickets.add_entry(entry)
+    desk.index.record(message_id, ticket.number, "outbound", entry.entry_id)
+    _enqueue(desk, new_notification(
+        "response", ticket, {"role": "client"}, event="ticket.responded",
+        notification_id=notification_id, entry_id=entry.entry_id,
+        actor=Party(staff.name, staff.email), references=references,
+        extra={"message_id": message_id, "response_entry_id": entry.entry_id},
+    ))
+    return entry
+
+
+def assign(desk: Helpdesk, number: str, staff_email: str, by: str | None = None) -> Ticket:
+    staff = _staff(desk, staff_email)
+    actor = _actor(desk, by)
+
+    def change(ticket: Ticket) -> None:
+        ticket.assignee = staff.email
+
+    ticket = _update(desk, number, change)
+    _enqueue(desk, new_notification(
+        "assignment_alert", ticket, {"role": "staff", "email": staff.email, "name": staff.name},
+        event="ticket.assigned", actor=actor))
+    return ticket
+
+
+def transfer(desk: Helpdesk, number: str, department: str, by: str | None = None) -> Ticket:
+    target = desk.directory.get_department(department)
+    if target is None:
+        raise LookupError(f"no department {department} (see `departments list`)")
+    actor = _actor(desk, by)
+    previous: list[str] = []
+
+    def change(ticket: Ticket) -> None:
+        previous[:] = [ticket.department]
+        ticket.department = target.name
+
+    ticket = _update(desk, number, change)
+    _enqueue(desk, new_notification(
+        "transfer_alert", ticket, {"role": "department_alerts"}, event="ticket.transferred",
+        actor=actor, extra={"previous_department": previous[0]}))
+    return ticket
+
+
+def close(desk: Helpdesk, number: str, by: str | None = None) -> Ticket:
+    actor = _actor(desk, by)
+    if _ticket(desk, number).status == Status.CLOSED:
+        raise ValidationError(f"ticket #{number} is already closed")
+
+    def change(ticket: Ticket) -> None:
+        ticket.status = Status.CLOSED
+        ticket.closed_at = _now()
+
+    ticket = _update(desk, number, change)
+    _enqueue(desk, new_notification("ticket_closed", ticket, {"role": "client"},
+                                    event="ticket.closed", actor=actor))
+    return ticket
+
+
+def due_time(ticket: Ticket, department: Department | None) -> datetime:
+    """When an open ticket breaches its department's SLA: its last client message plus the grace hours."""
+    hours = department.sla_hours if department else Department(name="default").sla_hours
+    return (ticket.last_message_at or ticket.created) + timedelta(hours=hours)
+
+
+def check_overdue(desk: Helpdesk, now: datetime | None = None) -> list[Ticket]:
+    """Alert the assignee and manager once per SLA breach (a new client message starts a new one)."""
+    now = now or _now()
+    departments = {d.name.lower(): d for d in desk.directory.list_departments()}
+    alerted = []
+    for ticket in desk.tickets.list():
+        if ticket.status != Status.OPEN:
+            continue
+        due = due_time(ticket, departments.get(ticket.department.lower()))
+        breach = due.isoformat()
+        if now < due or ticket.overdue_alerted_for == breach:
+            continue
+        notification = new_notification(
+            "overdue_alert", ticket, {"role": "assignee_and_manager"}, event="ticket.overdue",
+            notification_id=digest(f"overdue|{ticket.number}|{breach}", 32),
+            extra={"due": breach})
+        _enqueue(desk, notification)
+
+        def mark(fresh: Ticket) -> None:
+            fresh.overdue_alerted_for = breach
+
+        alerted.append(_update(desk, ticket.number, mark))
+    return alerted

@@ -1,0 +1,100 @@
+"""Staff actions and the SLA check: ticket changes and the notifications they queue."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.services.actions import check_overdue
+from shared_code.services.fetch import fetch_all
+
+from .helpers import SUPPORT, make_mail, run_cli
+
+AGENT, MANAGER = "agent@contoso.example", "boss@contoso.example"
+
+
+@pytest.fixture
+def ticket(desk, graph):
+    """A ticket from a client mail, with the Support and Billing departments and two staff."""
+    for args in (["departments", "add", "Support", "--manager", MANAGER, "--alert-recipients",
+                  f"{MANAGER},{AGENT}", "--sla-hours", "4"],
+                 ["departments", "add", "Billing", "--alert-recipients", "billing-lead@contoso.example"],
+                 ["staff", "add", "--name", "Andy Agent", "--email", AGENT, "--department", "Support"],
+                 ["staff", "add", "--name", "Bea Boss", "--email", MANAGER, "--department", "Support"]):
+        assert run_cli(*args)[0] == 0
+    raw, message_id = make_mail()
+    graph.add_message(SUPPORT, raw)
+    fetch_all(desk)
+    [created] = desk.tickets.list()
+    created.client_message_id = message_id
+    return created
+
+
+def _queued(desk, template):
+    return [n for n in desk.queues.peek_all(OUTBOUND_MAIL) if n["template"] == template]
+
+
+def test_reply_adds_a_response_and_queues_the_mail(desk, graph, ticket):
+    code, out = run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text",
+                        "Please switch it off.", "--json")
+    assert code == 0
+    entries = desk.tickets.entries(ticket.number)
+    assert [e.type for e in entries] == ["message", "response"]
+    assert entries[1].sender.email == AGENT and entries[1].message_id == out["message_id"]
+    [notification] = _queued(desk, "response")
+    assert notification["recipient"] == {"role": "client"}
+    assert notification["message_id"] == out["message_id"]
+    assert notification["in_reply_to"] == ticket.client_message_id
+    assert notification["actor"]["email"] == AGENT
+    # the client's answer to that mail threads by In-Reply-To alone
+    answer, _ = make_mail(subject="Re: something else", in_reply_to=f"<{out['message_id']}>")
+    graph.add_message(SUPPORT, answer)
+    assert fetch_all(desk)[0].threaded == 1
+
+
+def test_reply_by_someone_not_staff_is_refused(desk, ticket, capsys):
+    assert run_cli("tickets", "reply", ticket.number, "--staff", "who@example.net", "--text", "x")[0] == 1
+    assert "not an active staff member" in capsys.readouterr().err
+
+
+def test_staff_may_post_by_subject_tag(desk, graph, ticket):
+    graph.add_message(SUPPORT, make_mail(subject=f"[#{ticket.number}] internal detail",
+                                         sender=f"Andy <{AGENT}>")[0])
+    assert fetch_all(desk)[0].threaded == 1
+
+
+def test_assign_transfer_close(desk, ticket):
+    assert run_cli("tickets", "assign", ticket.number, "--staff", AGENT, "--by", MANAGER)[0] == 0
+    [assignment] = _queued(desk, "assignment_alert")
+    assert assignment["recipient"] == {"role": "staff", "email": AGENT, "name": "Andy Agent"}
+    assert assignment["actor"]["email"] == MANAGER
+
+    assert run_cli("tickets", "transfer", ticket.number, "--department", "Billing")[0] == 0
+    [transfer] = _queued(desk, "transfer_alert")
+    assert (transfer["department"], transfer["previous_department"]) == ("Billing", "Support")
+
+    assert run_cli("tickets", "close", ticket.number)[0] == 0
+    shown = run_cli("tickets", "show", ticket.number, "--json")[1]
+    assert (shown["status"], shown["department"], shown["assignee"]) == ("closed", "Billing", AGENT)
+    assert len(_queued(desk, "ticket_closed")) == 1
+    assert run_cli("tickets", "close", ticket.number)[0] == 1
+
+
+def test_overdue_alert_once_per_breach(desk, graph, ticket):
+    later = datetime.now(timezone.utc) + timedelta(hours=5)
+    assert [t.number for t in check_overdue(desk, now=later)] == [ticket.number]
+    assert check_overdue(desk, now=later + timedelta(minutes=5)) == []
+    [alert] = _queued(desk, "overdue_alert")
+    assert alert["recipient"] == {"role": "assignee_and_manager"}
+    # a new client message starts the clock again: a later breach alerts again
+    graph.add_message(SUPPORT, make_mail(subject="Re: x", in_reply_to=f"<{ticket.client_message_id}>")[0])
+    fetch_all(desk)
+    assert check_overdue(desk, now=datetime.now(timezone.utc) + timedelta(hours=1)) == []
+    assert len(check_overdue(desk, now=later + timedelta(minutes=10))) == 1
+    assert len(_queued(desk, "overdue_alert")) == 2
+
+
+def test_closed_tickets_are_never_overdue(desk, ticket):
+    run_cli("tickets", "close", ticket.number)
+    assert check_overdue(desk, now=datetime.now(timezone.utc) + timedelta(days=30)) == []
