@@ -43,6 +43,18 @@ def safe_key(value: str) -> str:
     return "".join(out)
 
 
+def utf16_len(text: str) -> int:
+    """Length as Table Storage counts it: UTF-16 code units, not characters."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def clip(text: str, limit: int = MAX_INLINE_CHARS) -> str:
+    """Cut a string to fit a property of `limit` UTF-16 units."""
+    if utf16_len(text) <= limit:
+        return text
+    return text.encode("utf-16-le", "surrogatepass")[: limit * 2].decode("utf-16-le", "ignore")
+
+
 def digest(value: str, length: int = 40) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:length]
 
@@ -115,13 +127,11 @@ class _Table:
             raise
 
     def delete(self, partition: str, row: str) -> bool:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            self.client.delete_entity(partition, row)
-            return True
-        except ResourceNotFoundError:
+        """Delete; False when there was no such row (the SDK itself ignores a missing one)."""
+        if self.get(partition, row) is None:
             return False
+        self.client.delete_entity(partition, row)
+        return True
 
     def query(self, partition: str | None = None, select: list[str] | None = None) -> Iterator[dict]:
         if partition is None:
@@ -269,7 +279,7 @@ class TicketRepository:
         return {
             "PartitionKey": TicketRepository.PARTITION,
             "RowKey": ticket.number,
-            "subject": ticket.subject[:MAX_INLINE_CHARS],
+            "subject": clip(ticket.subject),
             "status": ticket.status.value,
             "priority": ticket.priority.value,
             "department": ticket.department,
@@ -277,7 +287,7 @@ class TicketRepository:
             "client_email": ticket.client.email,
             "created": ticket.created,
             "account": ticket.account,
-            "collaborators": json.dumps(ticket.collaborators),
+            "collaborators": json.dumps(ticket.collaborators[:100]),
             "last_message_at": ticket.last_message_at,
             "last_message_id": ticket.last_message_id,
             "last_message_entry": ticket.last_message_entry,
@@ -340,7 +350,7 @@ class TicketRepository:
     # entries
     def _body_ref(self, number: str, entry_id: str, kind: str, text: str) -> tuple[str, str]:
         """Small bodies stay in the entity; large ones go to a blob and the entity keeps its name."""
-        if len(text) <= MAX_INLINE_CHARS:
+        if utf16_len(text) <= MAX_INLINE_CHARS:
             return text, ""
         from .blobs import BODIES
 
@@ -352,6 +362,9 @@ class TicketRepository:
         """Write an entry; idempotent, so a replay after a crash rewrites the same row."""
         text, text_blob = self._body_ref(entry.ticket_number, entry.entry_id, "txt", entry.body_text)
         html, html_blob = self._body_ref(entry.ticket_number, entry.entry_id, "html", entry.body_html)
+        attachments, attachments_blob = self._body_ref(
+            entry.ticket_number, entry.entry_id, "attachments.json",
+            _attachments_to_json(entry.attachments))
         self._entries.upsert({
             "PartitionKey": entry.ticket_number,
             "RowKey": entry.entry_id,
@@ -360,13 +373,14 @@ class TicketRepository:
             "from_email": entry.sender.email,
             "message_id": entry.message_id,
             "date": entry.date,
-            "subject": entry.subject[:MAX_INLINE_CHARS],
+            "subject": clip(entry.subject),
             "body_text": text,
             "body_text_blob": text_blob,
             "body_html": html,
             "body_html_blob": html_blob,
-            "attachments": _attachments_to_json(entry.attachments),
-            "rejected_attachments": json.dumps(entry.rejected_attachments),
+            "attachments": attachments,
+            "attachments_blob": attachments_blob,
+            "rejected_attachments": json.dumps([clip(r, 200) for r in entry.rejected_attachments[:100]]),
             "source_account": entry.source_account,
             "raw_blob": entry.raw_blob,
         }, merge=False)
@@ -382,6 +396,9 @@ class TicketRepository:
                 text = self._blobs.get(BODIES, e["body_text_blob"]).decode("utf-8")
             if e.get("body_html_blob"):
                 html = self._blobs.get(BODIES, e["body_html_blob"]).decode("utf-8")
+            attachments = e.get("attachments")
+            if e.get("attachments_blob"):
+                attachments = self._blobs.get(BODIES, e["attachments_blob"]).decode("utf-8")
             out.append(Entry(
                 ticket_number=number,
                 entry_id=e["RowKey"],
@@ -392,12 +409,17 @@ class TicketRepository:
                 subject=e.get("subject", ""),
                 body_text=text,
                 body_html=html,
-                attachments=_attachments_from_json(e.get("attachments")),
+                attachments=_attachments_from_json(attachments),
                 rejected_attachments=json.loads(e.get("rejected_attachments") or "[]"),
                 source_account=e.get("source_account", ""),
                 raw_blob=e.get("raw_blob", ""),
             ))
         return out
+
+    def count_messages(self, number: str) -> int:
+        """Client messages on the thread (responses and notes not counted)."""
+        return sum(1 for e in self._entries.query(number, select=["type"])
+                   if e.get("type", "message") == "message")
 
     # clients
     def upsert_client(self, client: Party, seen: datetime) -> None:
@@ -612,7 +634,7 @@ class SystemLog:
         self._table.upsert({
             "PartitionKey": now.strftime("%Y%m%d"),
             "RowKey": f"{inverted:017d}-{uuid.uuid4().hex[:8]}",
-            "time": now, "level": level, "title": title, "message": message[:MAX_INLINE_CHARS],
+            "time": now, "level": level, "title": title, "message": clip(message),
             **{key: str(value) for key, value in context.items()},
         })
 

@@ -5,6 +5,8 @@ from .context import InboundMail, PipelineContext
 
 
 def from_ourselves(mail: InboundMail, ctx: PipelineContext) -> None:
+    if mail.claim is not None:
+        return  # passed this rule in the run that claimed it
     sender = mail.parsed.from_address
     if sender and sender in ctx.system_addresses:
         mail.outcome = "ignored"

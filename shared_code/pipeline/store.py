@@ -68,6 +68,9 @@ def _create_ticket(mail: InboundMail, ctx: PipelineContext) -> Ticket:
             )
             if ctx.tickets.create(ticket):
                 return ctx.tickets.get(number)
+            existing = ctx.tickets.get(number)
+            if existing is not None and existing.source_key == mail.key:
+                return existing  # another worker stored this same mail a moment ago
         # the number belongs to another ticket: draw again and re-point the claim
         mail.claim["ticket"] = new_ticket_number()
         ctx.index.update(mail.key, {"ticket": mail.claim["ticket"]})
@@ -75,18 +78,20 @@ def _create_ticket(mail: InboundMail, ctx: PipelineContext) -> Ticket:
 
 
 def _record_message(ticket: Ticket, entry: Entry, ctx: PipelineContext) -> Ticket:
-    """Point the ticket's last-message fields at the entry and reopen it; replay-safe."""
+    """Count the message, point the last-message fields at it when it is the newest, and
+    reopen the ticket; replay-safe, because the count is read from the thread itself."""
     for _ in range(10):
-        if ticket.last_message_entry == entry.entry_id or (
-            ticket.last_message_entry and ticket.last_message_entry > entry.entry_id
-        ):
-            return ticket  # already counted (replay), or a newer message is the last one
-        ticket.last_message_at = entry.date
-        ticket.last_message_id = entry.message_id
-        ticket.last_message_entry = entry.entry_id
-        ticket.message_count += 1
-        if ticket.status == Status.CLOSED:
-            ticket.status = Status.OPEN
+        count = ctx.tickets.count_messages(ticket.number)
+        newest = entry.entry_id > (ticket.last_message_entry or "")
+        if not newest and ticket.message_count == count:
+            return ticket  # already recorded (a replay)
+        if newest:
+            ticket.last_message_at = entry.date
+            ticket.last_message_id = entry.message_id
+            ticket.last_message_entry = entry.entry_id
+            if ticket.status == Status.CLOSED:
+                ticket.status = Status.OPEN
+        ticket.message_count = count
         if entry.sender.email and entry.sender.email not in (
             [ticket.client.email] + ticket.collaborators
         ):
@@ -113,7 +118,8 @@ def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
         else:
             mail.outcome = "threaded"
     sender = Party(parsed.from_name, parsed.from_address)
-    ctx.tickets.upsert_client(sender, mail.received)
+    if sender.email:
+        ctx.tickets.upsert_client(sender, mail.received)
     entry = Entry(
         ticket_number=ticket.number,
         entry_id=mail.claim["entry_id"],

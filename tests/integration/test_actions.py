@@ -89,7 +89,8 @@ def test_overdue_alert_once_per_breach(desk, graph, ticket):
     assert alert["recipient"] == {"role": "assignee_and_manager"}
     # a new client message starts the clock again: a later breach alerts again
     graph.add_message(SUPPORT, make_mail(subject="Re: x", in_reply_to=f"<{ticket.client_message_id}>")[0])
-    fetch_all(desk)
+    summary = fetch_all(desk)[0]
+    assert summary.threaded == 1, summary
     assert check_overdue(desk, now=datetime.now(timezone.utc) + timedelta(hours=1)) == []
     assert len(check_overdue(desk, now=later + timedelta(minutes=10))) == 1
     assert len(_queued(desk, "overdue_alert")) == 2
