@@ -59,7 +59,7 @@ class BlobStore:
         except ResourceExistsError:
             pass
         try:
-            return Lease(blob.acquire_lease(lease_duration=seconds))
+            return Lease(blob.acquire_lease(lease_duration=seconds), seconds)
         except HttpResponseError as error:
             if error.status_code == 409:
                 return None
@@ -67,17 +67,32 @@ class BlobStore:
 
 
 class Lease:
-    """A held blob lease; renew it during long work, release it when done."""
+    """A held blob lease, renewed by a background thread until released, so a slow
+    mail (big attachments, Graph throttling) never lets it lapse mid-run."""
 
-    def __init__(self, lease):
+    def __init__(self, lease, seconds: int):
+        import threading
+
         self._lease = lease
+        self._stopped = threading.Event()
+        self._keeper = threading.Thread(target=self._keep, args=(seconds / 3,), daemon=True,
+                                        name="lease-keeper")
+        self._keeper.start()
 
-    def renew(self) -> None:
-        self._lease.renew()
+    def _keep(self, interval: float) -> None:
+        from azure.core.exceptions import AzureError
+
+        while not self._stopped.wait(interval):
+            try:
+                self._lease.renew()
+            except AzureError:
+                return  # lost or storage down: the run's own storage calls will fail too
 
     def release(self) -> None:
         from azure.core.exceptions import HttpResponseError
 
+        self._stopped.set()
+        self._keeper.join()
         try:
             self._lease.release()
         except HttpResponseError:

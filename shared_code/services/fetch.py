@@ -127,7 +127,7 @@ def fetch_account(desk: Helpdesk, address: str, deadline: float | None = None,
         summary.skipped = "another worker is fetching this account"
         return summary
     try:
-        _MailboxRun(desk, account, summary, deadline, lease, checkpoint).run()
+        _MailboxRun(desk, account, summary, deadline, checkpoint).run()
         _record_success(desk, account, summary)
     except Exception as error:  # one broken account must not stop the others
         _record_failure(desk, account, summary, error)
@@ -172,12 +172,11 @@ class _MailboxRun:
     """One fetch run of one account."""
 
     def __init__(self, desk: Helpdesk, account: EmailAccount, summary: FetchSummary,
-                 deadline: float, lease, checkpoint: Callable[[str, str], None] | None):
+                 deadline: float, checkpoint: Callable[[str, str], None] | None):
         self.desk, self.account, self.summary = desk, account, summary
-        self.deadline, self.lease = deadline, lease
+        self.deadline = deadline
         self.checkpoint = checkpoint or (lambda step, mail: None)
         self.settings = desk.settings
-        self._lease_renewed = time.monotonic()
 
     def run(self) -> None:
         from ..adapters.graph import GraphMailClient
@@ -193,7 +192,6 @@ class _MailboxRun:
             for ref, download in self._downloads(pool, pending):
                 if self._out_of_time():
                     break
-                self._renew_lease()
                 handled = self._handle(ref, download, ctx)
                 if handled and ref.id in self._to_mark:
                     marks.append((ref, pool.submit(self.graph.mark_read, ref.id)))
@@ -204,9 +202,26 @@ class _MailboxRun:
                 elif not watermark_blocked:
                     self.account.fetch_watermark = ref.received
             for ref, future in marks:
-                future.result()
-                self.desk.ledger.update(self.account.address, ref.id, {"state": DONE})
-                self.checkpoint("marked_read", ref.id)
+                if self._marked_read(ref, future):
+                    self.desk.ledger.update(self.account.address, ref.id, {"state": DONE})
+                    self.checkpoint("marked_read", ref.id)
+
+    def _marked_read(self, ref, future: Future) -> bool:
+        """True when the mail is read (or gone); a failure is retried by the next run only,
+        because the mail itself is already safely stored."""
+        from ..adapters.graph import GraphError
+
+        try:
+            future.result()
+            return True
+        except GraphError as error:
+            if _vanished(error):
+                return True
+            self.desk.syslog.write("warning", "Mark as read failed",
+                                   f"{self.account.address}: mail {ref.internet_message_id or ref.id}"
+                                   f" is stored but could not be marked read: {error}",
+                                   account=self.account.address)
+            return False
 
     # -- listing
     def _new_messages(self, folder: str) -> Iterator:
@@ -330,8 +345,3 @@ class _MailboxRun:
 
     def _out_of_time(self) -> bool:
         return time.monotonic() > self.deadline - DEADLINE_MARGIN_SECONDS
-
-    def _renew_lease(self) -> None:
-        if time.monotonic() - self._lease_renewed > LEASE_SECONDS / 3:
-            self.lease.renew()
-            self._lease_renewed = time.monotonic()

@@ -256,3 +256,16 @@ def test_mark_as_read_off_leaves_mail_unread_but_fetches_once(desk, graph):
     assert fetch_all(desk)[0].created == 1
     assert fetch_all(desk)[0].fetched == 0
     assert graph.get_message(SUPPORT, graph_id)["isRead"] is False
+
+
+def test_a_failed_mark_as_read_is_retried_without_failing_the_run(desk, graph):
+    graph_id = graph.add_message(SUPPORT, make_mail()[0])
+    graph.fail_next(403, count=1, method="PATCH", code="ErrorAccessDenied")
+    summary = fetch_all(desk)[0]
+    assert summary.created == 1 and summary.errors == []
+    assert graph.get_message(SUPPORT, graph_id)["isRead"] is False
+    _, log = run_cli("syslog", "--json")
+    assert any(e["title"] == "Mark as read failed" for e in log)
+    again = fetch_all(desk)[0]
+    assert again.fetched == 0 and graph.get_message(SUPPORT, graph_id)["isRead"] is True
+    assert len(_tickets()) == 1
