@@ -69,7 +69,9 @@ SUBJECT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                                   r"nondeliverable|message not delivered|could not send message|"
                                   r"warning: could not send|delayed mail|unable to deliver|"
                                   r"unzustellbar|nicht zustellbar|non remis|onbestelbaar|"
-                                  r"non recapitabile|no se puede entregar)"),
+                                  r"non recapitabile|no se puede entregar|"
+                                  r"メールエラー通知|未配達|配信不能)"),
+        ("subject:complaint", r"^complaint about message from\b"),
     )
 )
 
@@ -190,6 +192,16 @@ def other_report(mail: ParsedMail) -> bool:
     return mail.content_type == "multipart/report"
 
 
+def list_server(mail: ParsedMail) -> bool:
+    """List managers that write no RFC 2369 headers (fml: X-MLServer / X-ML-Info)."""
+    return _has(mail, "x-mlserver", "x-ml-server", "x-ml-info")
+
+
+def machine_notification(mail: ParsedMail) -> bool:
+    """Cloud notification services (Amazon SNS writes x-amz-sns-message-type)."""
+    return _has(mail, "x-amz-sns-message-type", "x-amz-sns-message-id")
+
+
 def mailer_daemon_sender(mail: ParsedMail) -> bool:
     """From MAILER-DAEMON@ / postmaster@ (also without a domain, as some MTAs write it)."""
     return bool(_BOUNCE_LOCAL_PARTS.match(_sender_local_part(mail)))
@@ -221,8 +233,11 @@ RULES: tuple[Rule, ...] = (
     Rule("subject:out-of-office", _subject_rule("subject:out-of-office")),
     Rule("subject:automatic-reply", _subject_rule("subject:automatic-reply")),
     Rule("subject:undeliverable", _subject_rule("subject:undeliverable")),
+    Rule("subject:complaint", _subject_rule("subject:complaint"), bypassable=False),
+    Rule("machine-notification", machine_notification),
     Rule("empty-return-path", empty_return_path),
     Rule("mailing-list", mailing_list),
+    Rule("list-server", list_server),
     Rule("x-loop", x_loop),
 )
 

@@ -125,11 +125,50 @@ def is_forward_subject(subject: str) -> bool:
     return bool(_FORWARD_SUBJECT.match(subject or ""))
 
 
+# --- img tags ---------------------------------------------------------------------------------
+#
+# Img tags are found with a pattern that stops at the next "<" (linear on hostile markup), then
+# their src attribute is read by skipping the other attributes whole, so "src=" inside alt="..."
+# or data-src is never taken for it.
+
+_IMG_TAG = re.compile(r"""(?i)<img\b(?:"[^"]*"|'[^']*'|[^<>"'])*>?""")
+_OTHER_ATTRIBUTE = r"""\s+(?!src\s*=)[^\s=>"'<]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>"'<][^\s>]*))?"""
+_SRC = re.compile(rf"""(?is)(<img\b(?:{_OTHER_ATTRIBUTE})*\s+src\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""")
+_KEEP = object()
+
+
+def _img_sources(markup: str) -> list[str]:
+    """The src values of all img tags, as written (entities not decoded)."""
+    sources = []
+    for tag in _IMG_TAG.finditer(markup):
+        match = _SRC.match(tag.group(0))
+        if match:
+            sources.append(next(g for g in match.groups()[1:] if g is not None))
+    return sources
+
+
+def _map_img_src(markup: str, change: Callable[[str], object]) -> str:
+    """Rewrite img src values: `change(src)` returns a new URL, None to drop the attribute, or
+    _KEEP. New URLs are escaped, so the result stays well-formed."""
+
+    def per_tag(tag: re.Match[str]) -> str:
+        text = tag.group(0)
+        match = _SRC.match(text)
+        if not match:
+            return text
+        result = change(next(g for g in match.groups()[1:] if g is not None))
+        if result is _KEEP:
+            return text
+        if result is None:
+            return re.sub(r"\s*\bsrc\s*=\s*$", "", match.group(1)) + text[match.end():]
+        return f'{match.group(1)}"{html_lib.escape(str(result), quote=True)}"' + text[match.end():]
+
+    return _IMG_TAG.sub(per_tag, markup)
+
+
 # --- data: images -----------------------------------------------------------------------------
 
-_DATA_IMG = re.compile(
-    r"""(?is)(<img\b[^>]*?\bsrc\s*=\s*)(["'])\s*data:(image/[a-z0-9.+-]+)((?:;[^,;"']*)*?);base64,([^"']*)\2"""
-)
+_DATA_URI = re.compile(r"(?is)^data:(image/[a-z0-9.+-]+)((?:;[^,;]*)*?);base64,(.*)$")
 _INLINE_TYPES = {"image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp", "image/bmp"}
 _DATA_EXT = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/svg+xml": "svg"}
 
@@ -139,22 +178,24 @@ def _extract_data_images(markup: str, taken: set[str]) -> tuple[str, list[MailPa
     stored and served like any inline image. SVG is kept as an attachment, never inline."""
     parts: list[MailPart] = []
 
-    def convert(match: re.Match[str]) -> str:
-        ctype = match.group(3).lower()
+    def convert(source: str) -> object:
+        match = _DATA_URI.match(html_lib.unescape(source).strip())
+        if not match:
+            return _KEEP
+        ctype = match.group(1).lower()
         try:
-            data = base64.b64decode(re.sub(r"[^A-Za-z0-9+/=]", "", html_lib.unescape(match.group(5))) + "==")
+            data = base64.b64decode(re.sub(r"[^A-Za-z0-9+/]", "", match.group(3)) + "==")
         except (binascii.Error, ValueError):
-            return match.group(1) + match.group(2) + match.group(2)
+            return None
         number = len(parts) + 1
         extension = _DATA_EXT.get(ctype, ctype.split("/", 1)[1].split("+", 1)[0])
         name = _unique_name(f"embedded-image-{number}.{extension}", taken)
         content_id = f"embedded-image-{number}@deskmail.invalid"
         inline = ctype in _INLINE_TYPES
         parts.append(MailPart(filename=name, content_type=ctype, data=data, content_id=content_id, inline=inline))
-        source = f"cid:{content_id}" if inline else ""
-        return f"{match.group(1)}{match.group(2)}{source}{match.group(2)}"
+        return f"cid:{content_id}" if inline else None
 
-    return _DATA_IMG.sub(convert, markup), parts
+    return _map_img_src(markup, convert), parts
 
 
 def _unique_name(name: str, taken: set[str]) -> str:
@@ -168,11 +209,6 @@ def _unique_name(name: str, taken: set[str]) -> str:
 
 
 # --- references -------------------------------------------------------------------------------
-
-# The src attribute of an <img>, skipping other attributes whole (so "src=" inside alt="..." or
-# data-src is never taken for it).
-_OTHER_ATTRIBUTE = r"""\s+(?!src\s*=)[^\s=>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+))?"""
-_IMG_SRC = re.compile(rf"""(?is)(<img\b(?:{_OTHER_ATTRIBUTE})*\s+src\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 
 
 class _Resolver:
@@ -202,35 +238,26 @@ class _Resolver:
         return self.by_cid.get(key) or self.by_name.get(key)
 
 
-def _img_sources(markup: str) -> list[str]:
-    return [next(g for g in m.groups()[1:] if g is not None) for m in _IMG_SRC.finditer(markup)]
-
-
 def _referenced(markup: str, resolver: _Resolver) -> list[MailPart]:
     """Parts shown by the HTML, in order of first reference, each once."""
-    found: list[MailPart] = []
+    found: dict[int, MailPart] = {}
     for source in _img_sources(markup):
         part = resolver.resolve(source)
-        if part is not None and all(part is not seen for seen in found):
-            found.append(part)
-    return found
+        if part is not None:
+            found.setdefault(id(part), part)
+    return list(found.values())
 
 
 def _rewrite_sources(markup: str, resolver: _Resolver, urls: dict[int, str | None]) -> str:
-    """Point each resolved img src at its stored part; drop the src of refused parts.
-    Runs on sanitized markup, so attribute values are always double-quoted and escaped."""
+    """Point each resolved img src at its stored part; drop the src of refused parts."""
 
-    def rewrite(match: re.Match[str]) -> str:
-        source = next(g for g in match.groups()[1:] if g is not None)
+    def change(source: str) -> object:
         part = resolver.resolve(source)
         if part is None or id(part) not in urls:
-            return match.group(0)
-        url = urls[id(part)]
-        if url is None:
-            return re.sub(r"\s*\bsrc\s*=\s*$", "", match.group(1))
-        return f'{match.group(1)}"{html_lib.escape(url, quote=True)}"'
+            return _KEEP
+        return urls[id(part)]
 
-    return _IMG_SRC.sub(rewrite, markup)
+    return _map_img_src(markup, change)
 
 
 # --- limits -----------------------------------------------------------------------------------
@@ -294,13 +321,11 @@ def build_content(
     parts = [replace(p) for p in list(mail.parts) + embedded]  # copies: the ParsedMail is not changed
     resolver = _Resolver(parts)
     markup = sanitize_html(markup)  # before resolving: only images that survive it are shown
-    shown = _referenced(markup, resolver)
-    inline = [part for part in parts if any(part is s for s in shown)]
-    others = [part for part in parts if all(part is not s for s in shown)]
-    for part in inline:
-        part.inline = True
-    for part in others:
-        part.inline = False
+    shown = {id(part) for part in _referenced(markup, resolver)}
+    for part in parts:
+        part.inline = id(part) in shown  # a cid part the kept HTML never shows is an attachment
+    inline = [part for part in parts if part.inline]
+    others = [part for part in parts if not part.inline]
     kept, rejected = _apply_limits(inline + others, max_attachment_bytes, max_attachments)
     kept_ids = {id(part) for part in kept}
     urls = {id(part): (url_for(part) if id(part) in kept_ids else None) for part in inline}

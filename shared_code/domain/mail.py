@@ -21,7 +21,6 @@ from email.header import Header
 from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_tz
-from html.parser import HTMLParser
 from io import BytesIO
 
 
@@ -70,6 +69,8 @@ MAX_DEPTH = 20  # nesting of multiparts; real mail rarely exceeds 6
 MAX_PARTS = 500  # leaf parts walked; the rest is ignored with a defect
 MAX_CONTENT_TYPES = 5000  # more Content-Type headers than this is a MIME bomb: headers only
 MAX_FALLBACK_TEXT = 1_000_000  # characters of raw body kept when MIME parsing is abandoned
+MAX_PARAMETER_HEADER = 2048  # Content-Type / -Disposition characters given to the stdlib parser
+MAX_ADDRESS_HEADER = 100_000  # characters of an address header given to the stdlib parser
 
 _GEN_POLICY = compat32.clone(max_line_length=None)
 _MIME_TYPES = mimetypes.MimeTypes()  # built-in table only: same answer on every machine
@@ -212,6 +213,25 @@ def _clean_text(text: str) -> str:
 
 # --- headers --------------------------------------------------------------------------------
 
+
+class _BoundedMessage(Message):
+    """compat32 Message whose Content-Type / Content-Disposition values are cut to a sane length
+    before the stdlib parameter parser sees them: that parser is quadratic in the value's length
+    (a 40 kB hostile header takes seconds), and the feed parser calls it for every boundary."""
+
+    def get(self, name, failobj=None):
+        value = super().get(name, failobj)
+        if value is not failobj and name.lower() in ("content-type", "content-disposition"):
+            text = str(value)
+            if len(text) > MAX_PARAMETER_HEADER:
+                return text[:MAX_PARAMETER_HEADER]
+        return value
+
+
+def _message_from_bytes(data: bytes) -> Message:
+    return message_from_bytes(data, _class=_BoundedMessage, policy=compat32)
+
+
 _ENCODED_WORD = re.compile(
     r"=\?(?P<charset>[^?\s]{1,64})\?(?P<enc>[qQbB])\?(?P<text>[^?]*)(?:\?=|(?=\s|$))"
 )
@@ -315,11 +335,15 @@ def normalize_message_id(value: str | None) -> str | None:
 
 
 def _message_ids(value: str) -> list[str]:
-    """All message ids in a References / In-Reply-To value: bracketed, comma-separated or bare."""
-    text = re.sub(r"\([^()]*\)", " ", value)  # comments
+    """All message ids in a References / In-Reply-To value: bracketed, comma-separated or bare
+    (bare ones need an '@'). Comments are dropped."""
+    text = re.sub(r"\([^()]*\)", " ", value)
     found = []
-    for match in re.finditer(r"<([^<>]*)>|([^\s,<>;]+@[^\s,<>;]+)", text):
-        ident = re.sub(r"\s+", "", match.group(1) if match.group(1) is not None else match.group(2))
+    for match in re.finditer(r"<([^<>]*)>|[^\s,<>;]+", text):
+        if match.group(1) is not None:
+            ident = re.sub(r"\s+", "", match.group(1))
+        else:
+            ident = match.group(0) if "@" in match.group(0).strip("@") else ""
         if ident:
             found.append(ident)
     return list(dict.fromkeys(found))
@@ -328,18 +352,21 @@ def _message_ids(value: str) -> list[str]:
 def _parse_addresses(raw: str) -> list[tuple[str, str]]:
     """(display name, lower-case address) pairs; names RFC 2047 decoded; garbage skipped."""
     pairs = []
+    raw = raw[:MAX_ADDRESS_HEADER]
     try:
         parsed = getaddresses([raw])
-    except Exception:  # noqa: BLE001 - stdlib address parser on hostile input
+    except Exception:  # noqa: BLE001 - stdlib address parser on hostile input (RecursionError)
         parsed = []
     for name, address in parsed:
         address = address.strip().strip("<>").strip().lower()
         if "@" in address and " " not in address:
             pairs.append((decode_header_value(name).strip().strip('"').strip(), address))
     if not pairs:
-        match = re.search(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+", raw)
-        if match:
-            pairs.append(("", match.group(0).lower().rstrip(".")))
+        for token in re.findall(r"[^\s<>\"'(),;:]+", raw):
+            local, _, domain = token.partition("@")
+            if local and domain:
+                pairs.append(("", token.lower().rstrip(".")))
+                break
     return pairs
 
 
@@ -473,6 +500,45 @@ def _param(part: Message, name: str, header: str = "content-type") -> str | None
 
 
 # --- HTML to text ---------------------------------------------------------------------------
+#
+# A small tokenizer instead of html.parser: HTMLParser in this Python is quadratic on input such
+# as "<a<a<a..." (200 kB took over a minute), and mail HTML is hostile input. Every alternative
+# below consumes at least one character and stops at the next "<", so tokenizing is linear.
+
+_HTML_TOKEN = re.compile(
+    r"(?P<comment><!--.*?(?:-->|\Z))"
+    r"|(?P<decl><[!?][^<>]*>?)"
+    r"|<(?P<end>/?)(?P<tag>[a-zA-Z][^\s/<>]*)(?P<attrs>(?:\"[^\"]*\"|'[^']*'|[^<>\"'])*)>?"
+    r"|(?P<text>[^<]+|<)",
+    re.S,
+)
+_RAW_TEXT = ("script", "style", "title", "textarea", "xmp")
+_RAW_TEXT_END = {tag: re.compile(rf"</{tag}\s*>", re.I) for tag in _RAW_TEXT}
+
+
+def iter_html(markup: str):
+    """Yield (kind, value, attributes, offset) for each token of an HTML string, where kind is
+    "start", "end" (value: lower-case tag name) or "text" (value: text with entities decoded).
+    Comments and declarations are skipped; script/style/title content is one text token."""
+    position, length = 0, len(markup)
+    while position < length:
+        match = _HTML_TOKEN.match(markup, position)
+        if match.group("text") is not None:
+            yield "text", html.unescape(match.group("text")), "", position
+        elif match.group("tag") is not None:
+            tag = match.group("tag").lower()
+            if match.group("end"):
+                yield "end", tag, "", position
+            else:
+                yield "start", tag, match.group("attrs"), position
+                if tag in _RAW_TEXT:
+                    closing = _RAW_TEXT_END[tag].search(markup, match.end())
+                    stop = closing.start() if closing else length
+                    yield "text", markup[match.end():stop], "", match.end()
+                    position = stop
+                    continue
+        position = match.end()
+
 
 _BLOCK = {
     "div", "tr", "li", "dt", "dd", "section", "article", "header", "footer", "address", "center",
@@ -482,26 +548,27 @@ _PARAGRAPH = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table", "u
 _SKIP = {"script", "style", "title", "xml", "template"}
 
 
-class _TextExtractor(HTMLParser):
+class _TextExtractor:
     """Collects visible text: <br> breaks a line, block elements start a new line, paragraphs
-    are separated by a blank line and blockquotes are rendered as '> ' quotes."""
+    are separated by a blank line and blockquotes are rendered as '> ' quotes. The current line
+    is a list of chunks, so long lines stay linear."""
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.lines: list[tuple[int, str]] = []
-        self.line = ""
+        self.chunks: list[str] = []
+        self.has_text = False
         self.depth = 0
         self.line_depth = 0
         self.skip = 0
         self.pre = 0
 
     def hard_break(self) -> None:
-        self.lines.append((self.line_depth, self.line.strip()))
-        self.line = ""
+        self.lines.append((self.line_depth, "".join(self.chunks).strip()))
+        self.chunks, self.has_text = [], False
         self.line_depth = self.depth
 
     def soft_break(self) -> None:
-        if self.line.strip():
+        if self.has_text:
             self.hard_break()
 
     def paragraph_break(self) -> None:
@@ -509,13 +576,19 @@ class _TextExtractor(HTMLParser):
         if self.lines and self.lines[-1][1]:
             self.lines.append((0, ""))
 
-    def handle_starttag(self, tag, attrs):
+    def add(self, chunk: str) -> None:
+        if chunk.strip() and not self.has_text:
+            self.has_text = True
+            self.line_depth = self.depth
+        self.chunks.append(chunk)
+
+    def start(self, tag: str) -> None:
         if tag in _SKIP:
             self.skip += 1
         elif tag == "br":
             self.hard_break()
-        elif tag in ("td", "th") and self.line.strip():
-            self.line += "\t"
+        elif tag in ("td", "th") and self.has_text:
+            self.chunks.append("\t")
         elif tag in _PARAGRAPH:
             self.paragraph_break()
             self.depth += tag == "blockquote"
@@ -524,9 +597,9 @@ class _TextExtractor(HTMLParser):
             self.soft_break()
             self.pre += tag == "pre"
             if tag == "li":
-                self.line = "- "
+                self.add("- ")
 
-    def handle_endtag(self, tag):
+    def end(self, tag: str) -> None:
         if tag in _SKIP:
             self.skip = max(0, self.skip - 1)
         elif tag in _PARAGRAPH:
@@ -539,7 +612,7 @@ class _TextExtractor(HTMLParser):
             if tag == "pre":
                 self.pre = max(0, self.pre - 1)
 
-    def handle_data(self, data):
+    def data(self, data: str) -> None:
         if self.skip:
             return
         data = data.replace("\xa0", " ")
@@ -547,11 +620,9 @@ class _TextExtractor(HTMLParser):
             for index, chunk in enumerate(data.split("\n")):
                 if index:
                     self.hard_break()
-                self.line += chunk
+                self.add(chunk)
             return
-        if not self.line.strip():
-            self.line_depth = self.depth
-        self.line += re.sub(r"\s+", " ", data)
+        self.add(_WHITESPACE.sub(" ", data))
 
     def text(self) -> str:
         self.soft_break()
@@ -559,17 +630,16 @@ class _TextExtractor(HTMLParser):
         return re.sub(r"\n{3,}", "\n\n", "\n".join(rendered)).strip()
 
 
+_WHITESPACE = re.compile(r"\s+")
+
+
 def html_to_text(markup: str) -> str:
     """Plain text of an HTML body, keeping paragraph and line breaks; never raises."""
-    try:
-        parser = _TextExtractor()
-        parser.feed(markup or "")
-        parser.close()
-        return parser.text()
-    except Exception:  # noqa: BLE001 - HTMLParser on hostile markup
-        text = re.sub(r"(?is)<(script|style|head)\b.*?</\1\s*>", "", markup or "")
-        text = re.sub(r"(?i)<br\s*/?>|</(p|div|tr|li|h\d)>", "\n", text)
-        return html.unescape(re.sub(r"<[^>]*>", "", text)).strip()
+    extractor = _TextExtractor()
+    handlers = {"start": extractor.start, "end": extractor.end, "text": extractor.data}
+    for kind, value, _, _ in iter_html(markup or ""):
+        handlers[kind](value)
+    return _clean_text(extractor.text())
 
 
 # --- walking the MIME tree ------------------------------------------------------------------
@@ -630,7 +700,7 @@ def _recover_multipart(part: Message, ctype: str, depth: int, walk: _Walk) -> No
         if boundary.endswith(b"--"):
             boundary = boundary[:-2]
         header = b"Content-Type: " + ctype.encode() + b'; boundary="' + boundary + b'"\n\n'
-        rebuilt = message_from_bytes(header + body, policy=compat32)
+        rebuilt = _message_from_bytes(header + body)
         if isinstance(rebuilt.get_payload(), list):
             walk.defect(f"{ctype} boundary missing or wrong: guessed {boundary.decode('ascii', 'replace')!r}")
             for child in rebuilt.get_payload():
@@ -736,7 +806,7 @@ def _parse(data: bytes, defects: list[str]) -> ParsedMail:
     if sum(1 for _ in re.finditer(rb"(?im)^content-type[ \t]*:", data)) > MAX_CONTENT_TYPES:
         defects.append(f"more than {MAX_CONTENT_TYPES} MIME parts (MIME bomb?): headers only")
         return _parse_headers_only(data, defects)
-    msg = message_from_bytes(data, policy=compat32)
+    msg = _message_from_bytes(data)
     walk = _Walk(defects=defects)
     _walk(msg, 0, "", walk)
     if msg.get_content_type() == "multipart/report":
@@ -749,7 +819,7 @@ def _parse_headers_only(data: bytes, defects: list[str]) -> ParsedMail:
     try:
         pieces = re.split(rb"\r?\n\r?\n", data, maxsplit=1)
         head, body = pieces[0], (pieces[1] if len(pieces) > 1 else b"")
-        msg = message_from_bytes(head + b"\n\n", policy=compat32)
+        msg = _message_from_bytes(head + b"\n\n")
         walk = _Walk(defects=defects)
         walk.texts.append(decode_bytes(body[:MAX_FALLBACK_TEXT], None)[0].replace("\r\n", "\n"))
         return _build(msg, walk)

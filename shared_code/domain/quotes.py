@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from html.parser import HTMLParser
+
+from .mail import iter_html
 
 DEFAULT_SEPARATOR = "-- reply above this line --"
 
@@ -57,49 +58,52 @@ _SUBJECT_LINE = re.compile(r"^\*?(?:subject|betreff|objet|asunto|onderwerp|ogget
 _RULE_LINE = re.compile(r"^[\s_=\-]{5,}$")
 
 
+_QUOTE_MARKERS = re.compile(r"^[\s>]*")
+_SPACES = re.compile(r"\s+")
+_ATTRIBUTION_START = re.compile(r"(?i)^(?:on|am|le|el|il|op|em|den)\b")
+
+
 def _normalize_line(line: str) -> str:
     """Visible content of a line: quote markers, surrounding space and nbsp removed."""
-    return re.sub(r"\s+", " ", re.sub(r"^[\s>]*", "", line.replace("\xa0", " "))).strip()
+    return _SPACES.sub(" ", _QUOTE_MARKERS.sub("", line.replace("\xa0", " "))).strip()
 
 
-def _is_separator(line: str, separator: str) -> bool:
-    wanted = re.sub(r"\s+", " ", (separator or "").strip()).lower()
-    return bool(wanted) and wanted in _normalize_line(line).lower()
-
-
-def _is_attribution(lines: list[str], index: int) -> bool:
-    first = _normalize_line(lines[index])
-    if not re.match(r"(?i)^(?:on|am|le|el|il|op|em|den)\b", first):
+def _is_attribution(visible: list[str], index: int) -> bool:
+    if not _ATTRIBUTION_START.match(visible[index]):
         return False
     for span in (1, 2, 3):
-        joined = " ".join(_normalize_line(line) for line in lines[index:index + span])
+        joined = " ".join(visible[index:index + span])
         if len(joined) <= 500 and re.search(r"\d", joined) and any(p.match(joined) for p in _ATTRIBUTIONS):
             return True
     return False
 
 
-def _is_outlook_header(lines: list[str], index: int) -> bool:
+def _is_outlook_header(visible: list[str], index: int) -> bool:
     """'From: ...' followed within a few lines by 'Sent:'/'Date:' and 'Subject:' (any language)."""
-    if not _FROM_LINE.match(_normalize_line(lines[index])):
+    if not _FROM_LINE.match(visible[index]):
         return False
-    following = [_normalize_line(line) for line in lines[index + 1:index + 7]]
+    following = visible[index + 1:index + 7]
     return any(_SENT_LINE.match(line) for line in following) and any(_SUBJECT_LINE.match(line) for line in following)
 
 
-def _quote_start(lines: list[str], separator: str) -> tuple[int | None, bool]:
-    """(index of the first line to cut, whether a forward marker came first)."""
-    for index, line in enumerate(lines):
-        visible = _normalize_line(line)
-        if _FORWARD.match(visible):
-            return None, True
-        if (
-            _is_separator(line, separator)
-            or _ORIGINAL_MESSAGE.match(visible)
-            or _is_attribution(lines, index)
-            or _is_outlook_header(lines, index)
+def _markers(lines: list[str], separator: str) -> tuple[int | None, int | None]:
+    """(index of the first line where quoted history starts, index of the first forward marker)."""
+    visible = [_normalize_line(line) for line in lines]
+    wanted = _SPACES.sub(" ", (separator or "").strip()).lower()
+    cut = forward = None
+    for index, line in enumerate(visible):
+        if forward is None and _FORWARD.match(line):
+            forward = index
+        if cut is None and (
+            (wanted and wanted in line.lower())
+            or _ORIGINAL_MESSAGE.match(line)
+            or _is_attribution(visible, index)
+            or _is_outlook_header(visible, index)
         ):
-            return index, False
-    return None, False
+            cut = index
+        if cut is not None and (forward is not None or cut < index):
+            break
+    return cut, forward
 
 
 def _trailing_quote_start(lines: list[str]) -> int | None:
@@ -116,9 +120,10 @@ def _trailing_quote_start(lines: list[str]) -> int | None:
 
 def _strip_trailing_rules(lines: list[str]) -> list[str]:
     """Drop blank lines and '____' / '-----' rules left above the cut (Outlook puts one there)."""
-    while lines and (not lines[-1].strip() or _RULE_LINE.match(lines[-1])):
-        lines = lines[:-1]
-    return lines
+    end = len(lines)
+    while end and (not lines[end - 1].strip() or _RULE_LINE.match(lines[end - 1])):
+        end -= 1
+    return lines[:end]
 
 
 def cut_reply_text(text: str, separator: str = DEFAULT_SEPARATOR) -> str:
@@ -127,8 +132,10 @@ def cut_reply_text(text: str, separator: str = DEFAULT_SEPARATOR) -> str:
     if not text:
         return text or ""
     lines = text.split("\n")
-    cut, forwarded = _quote_start(lines, separator)
-    if cut is None and not forwarded:
+    cut, forward = _markers(lines, separator)
+    if forward is not None and (cut is None or forward <= cut):
+        return text  # a forward: the quoted mail is the content
+    if cut is None:
         cut = _trailing_quote_start(lines)
     if cut is None:
         return text
@@ -138,159 +145,127 @@ def cut_reply_text(text: str, separator: str = DEFAULT_SEPARATOR) -> str:
 
 
 # --- HTML ------------------------------------------------------------------------------------
+#
+# Works on the tokens of mail.iter_html (linear time, offsets into the original markup), never on
+# regular expressions over the whole markup or html.parser: both can be quadratic on hostile HTML.
 
-# Quote containers of mail clients; the cut goes before the element.
-_HTML_CONTAINERS = tuple(
-    re.compile(pattern, re.I)
-    for pattern in (
-        r"<div\b[^>]*\bclass\s*=\s*[\"']?[^\"'>]*\bgmail_quote\b",  # Gmail
-        r"<blockquote\b[^>]*\btype\s*=\s*[\"']?cite\b",  # Apple Mail, Thunderbird
-        r"<div\b[^>]*\bid\s*=\s*[\"']?(?:divRplyFwdMsg|appendonsend)\b",  # Outlook web / new
-        r"<div\b[^>]*\bstyle\s*=\s*[\"'][^\"'>]*border-top\s*:\s*solid\s+#(?:E1E1E1|B5C4DF)",  # Outlook
-        r"<div\b[^>]*\bid\s*=\s*[\"']?mail-editor-reference-message-container\b",  # Outlook for Mac
-        r"<[a-z]+\b[^>]*\bid\s*=\s*[\"']?OLK_SRC_BODY_SECTION\b",  # older Outlook for Mac
-        r"<div\b[^>]*\bclass\s*=\s*[\"']?[^\"'>]*\b(?:yahoo_quoted|moz-cite-prefix)\b",  # Yahoo, Thunderbird
-        r"<hr\b[^>]*\bid\s*=\s*[\"']?zwchr\b",  # Zimbra
-    )
-)
+_QUOTE_CLASSES = {"gmail_quote", "yahoo_quoted", "moz-cite-prefix"}  # Gmail, Yahoo, Thunderbird
+_QUOTE_IDS = {
+    "divrplyfwdmsg", "appendonsend",  # Outlook on the web / new Outlook
+    "mail-editor-reference-message-container", "olk_src_body_section",  # Outlook for Mac
+    "zwchr",  # Zimbra
+}
+_OUTLOOK_BORDER = re.compile(r"border-top\s*:\s*solid\s+#(?:e1e1e1|b5c4df)", re.I)  # Outlook desktop
+_ATTRIBUTE = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
 _BLOCK_TAGS = {
     "p", "div", "br", "tr", "li", "table", "blockquote", "hr", "pre", "ul", "ol", "dl", "dt", "dd",
     "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "header", "footer", "center", "body",
 }
 _INVISIBLE = {"script", "style", "title", "head", "xml", "template"}
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
+_NOISE = {"div", "p", "span", "font", "o:p", "b", "i", "u", "strong", "em", "br", "hr"}
 
 
-class _LineMapper(HTMLParser):
-    """Visible text lines of an HTML body, each with the offset in the markup where it begins
-    (the first block tag after the previous line), so a text rule can cut the markup."""
-
-    def __init__(self, markup: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", markup)]
-        self.lines: list[tuple[str, int]] = []
-        self.text = ""
-        self.start: int | None = None
-        self.hidden = 0
-
-    def position(self) -> int:
-        line, column = self.getpos()
-        return self.line_starts[line - 1] + column
-
-    def mark(self) -> None:
-        if self.start is None:
-            self.start = self.position()
-
-    def newline(self) -> None:
-        if self.text.strip():
-            self.lines.append((self.text, self.start if self.start is not None else 0))
-            self.text, self.start = "", None
-
-    def handle_starttag(self, tag, attrs):
-        if tag in _INVISIBLE:
-            self.hidden += 1
-        elif tag in _BLOCK_TAGS:
-            self.newline()
-        self.mark()
-
-    def handle_startendtag(self, tag, attrs):
-        if tag in _BLOCK_TAGS:
-            self.newline()
-        self.mark()
-
-    def handle_endtag(self, tag):
-        if tag in _INVISIBLE:
-            self.hidden = max(0, self.hidden - 1)
-        elif tag in _BLOCK_TAGS:
-            self.newline()
-
-    def handle_data(self, data):
-        if self.hidden:
-            return
-        self.mark()
-        self.text += data
-
-    def result(self) -> list[tuple[str, int]]:
-        self.newline()
-        return self.lines
+def _attributes(attrs: str) -> dict[str, str]:
+    found = {}
+    for match in _ATTRIBUTE.finditer(attrs):
+        value = next((g for g in match.groups()[1:] if g is not None), "")
+        found.setdefault(match.group(1).lower(), html_lib.unescape(value))
+    return found
 
 
-class _OpenTags(HTMLParser):
-    """Elements left open at the end of a markup prefix, outermost first."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag not in _VOID:
-            self.stack.append(tag)
-
-    def handle_endtag(self, tag):
-        if tag in self.stack:
-            while self.stack and self.stack.pop() != tag:
-                pass
+def _is_quote_container(tag: str, attrs: str) -> bool:
+    """The element a mail client wraps quoted history in."""
+    if tag not in ("div", "blockquote", "hr", "span"):
+        return False
+    attributes = _attributes(attrs)
+    if _QUOTE_CLASSES & set(attributes.get("class", "").split()):
+        return True
+    if tag == "blockquote" and attributes.get("type", "").strip().lower() == "cite":
+        return True
+    if attributes.get("id", "").strip().lower() in _QUOTE_IDS:
+        return True
+    return tag == "div" and bool(_OUTLOOK_BORDER.search(attributes.get("style", "")))
 
 
-def _text_cut_offset(markup: str, separator: str) -> tuple[int | None, int | None]:
+def _visible_lines(tokens: list) -> list[tuple[str, int]]:
+    """Visible text lines, each with the offset in the markup where it begins (the first tag
+    after the previous line), so a text rule can cut the markup."""
+    lines: list[tuple[str, int]] = []
+    chunks: list[str] = []
+    has_text, start, hidden = False, None, 0
+    for kind, value, _, offset in tokens:
+        if kind == "text":
+            if hidden:
+                continue
+            start = offset if start is None else start
+            chunks.append(value)
+            has_text = has_text or bool(value.strip())
+            continue
+        if value in _INVISIBLE:
+            hidden = max(0, hidden + (1 if kind == "start" else -1))
+        elif value == "body":
+            hidden = 0
+        if value in _BLOCK_TAGS and has_text:
+            lines.append(("".join(chunks), start or 0))
+            chunks, has_text, start = [], False, None
+        if kind == "start" and start is None:
+            start = offset
+    if has_text:
+        lines.append(("".join(chunks), start or 0))
+    return lines
+
+
+def _text_markers(tokens: list, separator: str) -> tuple[int | None, int | None]:
     """(offset of the first text quote marker, offset of the first forward marker)."""
-    mapper = _LineMapper(markup)
-    mapper.feed(markup)
-    mapper.close()
-    entries = mapper.result()
-    lines = [text for text, _ in entries]
-    cut = forward = None
-    for index, line in enumerate(lines):
-        visible = _normalize_line(line)
-        if forward is None and _FORWARD.match(visible):
-            forward = entries[index][1]
-        if cut is None and (
-            _is_separator(line, separator)
-            or _ORIGINAL_MESSAGE.match(visible)
-            or _is_attribution(lines, index)
-            or _is_outlook_header(lines, index)
-        ):
-            cut = entries[index][1]
-    return cut, forward
-
-
-def _outside_tag(markup: str, offset: int) -> int:
-    """Move an offset that falls inside a tag back to that tag's '<'."""
-    opening = markup.rfind("<", 0, offset)
-    if opening != -1 and markup.rfind(">", opening, offset) == -1:
-        return opening
-    return offset
+    entries = _visible_lines(tokens)
+    cut, forward = _markers([text for text, _ in entries], separator)
+    return (
+        entries[cut][1] if cut is not None else None,
+        entries[forward][1] if forward is not None else None,
+    )
 
 
 def _close_open_tags(prefix: str) -> str:
-    parser = _OpenTags()
-    parser.feed(prefix)
-    parser.close()
-    return prefix + "".join(f"</{tag}>" for tag in reversed(parser.stack))
+    """Append end tags for the elements left open in a markup prefix."""
+    stack: list[str] = []
+    counts: dict[str, int] = {}
+    for kind, tag, _, _ in iter_html(prefix):
+        if kind == "start" and tag not in _VOID:
+            stack.append(tag)
+            counts[tag] = counts.get(tag, 0) + 1
+        elif kind == "end" and counts.get(tag):
+            while stack:
+                popped = stack.pop()
+                counts[popped] -= 1
+                if popped == tag:
+                    break
+    return prefix + "".join(f"</{tag}>" for tag in reversed(stack))
 
 
 def _has_visible_content(markup: str) -> bool:
-    if re.search(r"(?i)<img\b", markup):
-        return True
-    text = re.sub(r"(?is)<(script|style|title|head)\b.*?</\1\s*>", "", markup)
-    text = html_lib.unescape(re.sub(r"<[^>]*>", "", text))
-    return bool(text.replace("\xa0", " ").strip())
-
-
-_TRAILING_NOISE = re.compile(
-    r"(?is)(?:\s|&nbsp;|&#160;|<br\s*/?>|<hr\b[^>]*>"  # space, line breaks, rules
-    r"|<(?:div|p|span|font|o:p|b|i|u)\b[^>]*>"  # an element opened just before the cut
-    r"|<(div|p|span|font|o:p)\b[^>]*>(?:\s|&nbsp;|&#160;|<(?!img\b)[^>]*>)*</\1>)+$"  # an empty one
-)
+    hidden = 0
+    for kind, value, _, _ in iter_html(markup):
+        if kind == "start" and value == "img":
+            return True
+        if kind != "text" and value in _INVISIBLE:
+            hidden = max(0, hidden + (1 if kind == "start" else -1))
+        elif kind == "text" and not hidden and value.replace("\xa0", " ").strip():
+            return True
+    return False
 
 
 def _trim_trailing_space(prefix: str) -> str:
-    """Remove <br>s, &nbsp;, rules and empty or just-opened elements above the cut."""
-    while True:
-        trimmed = _TRAILING_NOISE.sub("", prefix)
-        if trimmed == prefix:
-            return trimmed
-        prefix = trimmed
+    """Remove <br>s, &nbsp;, rules and empty or just-opened elements just above the cut; the
+    elements whose end tags go are closed again by _close_open_tags."""
+    cut = len(prefix)
+    for kind, value, _, offset in reversed(list(iter_html(prefix))):
+        if kind == "text" and value.replace("\xa0", " ").strip():
+            break
+        if kind != "text" and value not in _NOISE:
+            break
+        cut = offset
+    return prefix[:cut]
 
 
 def cut_reply_html(html: str, separator: str = DEFAULT_SEPARATOR) -> str:
@@ -300,22 +275,21 @@ def cut_reply_html(html: str, separator: str = DEFAULT_SEPARATOR) -> str:
         return html or ""
     try:
         return _cut_html(html, separator)
-    except Exception:  # noqa: BLE001 - HTMLParser on hostile markup: keep everything
+    except Exception:  # noqa: BLE001 - never lose a message over a markup oddity: keep everything
         return html
 
 
 def _cut_html(markup: str, separator: str) -> str:
-    text_cut, forward = _text_cut_offset(markup, separator)
-    candidates = [m.start() for pattern in _HTML_CONTAINERS for m in [pattern.search(markup)] if m]
-    if text_cut is not None:
-        candidates.append(text_cut)
+    tokens = list(iter_html(markup))
+    text_cut, forward = _text_markers(tokens, separator)
+    containers = (offset for kind, tag, attrs, offset in tokens if kind == "start" and _is_quote_container(tag, attrs))
+    candidates = [offset for offset in (next(containers, None), text_cut) if offset is not None]
     if not candidates:
         return markup
-    cut = _outside_tag(markup, min(candidates))
+    cut = min(candidates)
     if forward is not None and forward <= cut:  # the quote container is the forwarded mail
         return markup
     prefix = _trim_trailing_space(markup[:cut])
     if not _has_visible_content(prefix):
         return markup
     return _close_open_tags(prefix)
-

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 
@@ -285,3 +286,21 @@ def test_inline_images_count_first():
 )
 def test_format_size(size, text):
     assert format_size(size) == text
+
+
+@pytest.mark.parametrize(
+    "html",
+    ["<img " * 50_000, '<img "' * 50_000, "<img " + "a='x' " * 20_000 + "src",
+     '<img src="data:image/png;base64,' + "A" * 2_000_000, "<img src=cid:x>" * 20_000],
+    ids=lambda h: repr(h[:8]),
+)
+def test_build_content_is_fast_on_hostile_markup(html):
+    started = time.monotonic()
+    build(html_mail(html, [image("x.png", "x")]))
+    assert time.monotonic() - started < 10
+
+
+def test_src_inside_alt_is_not_taken_for_the_src():
+    content = build(html_mail('<img alt="x src=cid:image001.png@01DB6234.5A8B2C40" src="https://example.com/a.png">', [image()]))
+    assert content.inline == []
+    assert 'src="https://example.com/a.png"' in content.body_html

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -459,3 +460,41 @@ def test_message_rfc822_encoded_in_base64_is_decoded():
     )
     mail = parse_mail(raw)
     assert parse_mail(mail.parts[0].data).subject == "inner"
+
+
+# --- no quadratic blow-ups on hostile input ------------------------------------------------------
+
+HOSTILE_HTML = [
+    "<a" * 100_000,
+    "</" * 100_000,
+    "< a" * 100_000,
+    "<!" * 100_000,
+    "<div>" * 100_000,
+    "<img " * 50_000,
+    '<a x="' * 50_000,
+    "<p>" + "word " * 200_000,
+]
+
+
+@pytest.mark.parametrize("markup", HOSTILE_HTML, ids=lambda m: repr(m[:6]))
+def test_html_only_mail_with_hostile_markup_is_fast(markup):
+    raw = b"From: a@example.com\nSubject: s\nContent-Type: text/html; charset=utf-8\n\n" + markup.encode()
+    started = time.monotonic()
+    mail = parse_mail(raw)
+    assert time.monotonic() - started < 5
+    assert mail.text_from_html
+
+
+def test_hostile_content_type_parameters_are_fast():
+    raw = b'From: a@example.com\nContent-Type: multipart/mixed; a="' + b";" * 200_000 + b'"; boundary=x\n\n--x\n\nhi\n--x--\n'
+    started = time.monotonic()
+    parse_mail(raw)
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("header", ["References", "In-Reply-To", "From", "To", "Message-ID"])
+def test_hostile_id_and_address_headers_are_fast(header):
+    for value in ("a" * 300_000, "(" * 50_000, "<" * 300_000, "a@" * 100_000):
+        started = time.monotonic()
+        parse_mail(f"{header}: {value}\nSubject: s\n\nx".encode())
+        assert time.monotonic() - started < 5, value[:5]

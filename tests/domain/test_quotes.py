@@ -1,6 +1,8 @@
 """cut_reply_text / cut_reply_html: keep the new text of a reply, never lose a whole message."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from shared_code.domain.mail import parse_mail
@@ -168,3 +170,29 @@ def test_html_trailing_empty_elements_removed_and_tags_closed():
 def test_html_garbage_never_raises():
     for html in ["<", "<div", "<<<>>>", "<blockquote type=cite", "</div></div>", '<div class="gmail_quote"']:
         assert isinstance(cut_reply_html(html, SEP), str)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<div class="' + "x " * 100_000,
+        "<div>" * 50_000 + "x",
+        ("<p>On Mon, 2025 Bob wrote:</p><div>x</div>") * 5_000,
+        "x" + "<br>" * 100_000 + '<blockquote type="cite">q',
+        "<a" * 100_000,
+        "<div><div></div></div>" * 30_000 + '<blockquote type="cite">',
+        "x" + "</span>" * 100_000,
+    ],
+    ids=lambda h: repr(h[:8]),
+)
+def test_html_cut_is_fast_on_hostile_markup(html):
+    started = time.monotonic()
+    assert isinstance(cut_reply_html(html, SEP), str)
+    assert time.monotonic() - started < 5
+
+
+def test_text_cut_is_fast_on_long_lines():
+    started = time.monotonic()
+    cut_reply_text(("On " + "1 " * 100_000 + "\n") * 3 + "> q", SEP)
+    cut_reply_text("From: x\n" * 50_000, SEP)
+    assert time.monotonic() - started < 5
