@@ -42,7 +42,7 @@ WELL_KNOWN_FOLDERS = {
     for name in ("Inbox", "Archive", "JunkEmail", "SentItems", "DeletedItems", "Drafts")
 }
 
-MESSAGE_FIELDS = "id,internetMessageId,receivedDateTime,isRead,subject,from"
+MESSAGE_FIELDS = "id,internetMessageId,receivedDateTime,lastModifiedDateTime,isRead,subject,from"
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -227,6 +227,7 @@ class GraphMessageRef:
     is_read: bool
     subject: str | None
     from_address: str | None
+    modified: datetime | None = None  # lastModifiedDateTime: arrival, a move into the folder, a flag
 
     @classmethod
     def from_graph(cls, item: dict) -> "GraphMessageRef":
@@ -238,6 +239,7 @@ class GraphMessageRef:
             is_read=bool(item.get("isRead")),
             subject=item.get("subject"),
             from_address=sender or None,
+            modified=parse_graph_datetime(item.get("lastModifiedDateTime") or item.get("receivedDateTime")),
         )
 
 
@@ -389,11 +391,13 @@ class GraphMailClient:
     # -- messages -------------------------------------------------------------------------------
     def list_messages(self, folder_id: str, since: datetime, top: int = 50
                       ) -> Iterator[GraphMessageRef]:
-        """Messages received at or after `since`, oldest first, page by page (lazily)."""
+        """Messages that arrived in the folder or changed at or after `since`, by last change,
+        oldest first, page by page (lazily). Listing by change time rather than received time
+        also finds mail moved into the folder later (Junk → Inbox, restored from Deleted Items)."""
         top = max(1, min(int(top), 1000))
         query = _query({
-            "$filter": f"receivedDateTime ge {format_graph_datetime(since)}",
-            "$orderby": "receivedDateTime asc",
+            "$filter": f"lastModifiedDateTime ge {format_graph_datetime(since)}",
+            "$orderby": "lastModifiedDateTime asc",
             "$top": top,
             "$select": MESSAGE_FIELDS,
         })

@@ -2,10 +2,10 @@
 
 Per account and run (the guide's "Email Fetching Schedule"):
 1. take the account's lease, so two workers never fetch the same mailbox;
-2. list the folder by received time (oldest first) from the account's watermark,
+2. list the folder by last change (oldest first) from the account's watermark,
    minus an overlap, regardless of the unread flag, skipping mail the ingest
-   ledger has finished: a mail someone opened in Outlook first is still ingested,
-   exactly once;
+   ledger has finished: a mail someone opened in Outlook first, or moved into the
+   folder days after it arrived, is still ingested, exactly once;
 3. for up to `batch_size` new mails: download the raw MIME and keep it in Blob
    before anything else (downloads run ahead, up to Graph's 4 concurrent
    requests), run the inbound pipeline, then mark the mail read;
@@ -200,7 +200,7 @@ class _MailboxRun:
                 if not handled:
                     watermark_blocked = True
                 elif not watermark_blocked:
-                    self.account.fetch_watermark = ref.received
+                    self.account.fetch_watermark = ref.modified or ref.received
             for ref, future in marks:
                 if self._marked_read(ref, future):
                     self.desk.ledger.update(self.account.address, ref.id, {"state": DONE})

@@ -245,8 +245,8 @@ def test_list_messages_follows_every_page_lazily(client, graph):
     assert [r.id for r in refs] == ids
     listing = [r for r in graph.requests if r.path.split("?")[0].endswith("/messages")]
     assert len(listing) == 3  # 3 + 3 + 1
-    assert "$orderby=receivedDateTime asc" in listing[0].path
-    assert "receivedDateTime ge 2026-03-02T09:00:00Z" in listing[0].path
+    assert "$orderby=lastModifiedDateTime asc" in listing[0].path
+    assert "lastModifiedDateTime ge 2026-03-02T09:00:00Z" in listing[0].path
     ref = refs[2]
     assert isinstance(ref, GraphMessageRef)
     assert ref.internet_message_id == "q2@example.org"

@@ -229,7 +229,7 @@ class FakeGraph(FakeServer):
             self._seq += 1
             message = _Message(_new_id("AAMk"), raw, target.id, is_read,
                                received.astimezone(timezone.utc), self._seq, meta,
-                               modified=datetime.now(timezone.utc))
+                               modified=received.astimezone(timezone.utc))  # delivery is its last change
             box.messages[message.id] = message
             return message.id
 
@@ -574,9 +574,10 @@ class FakeGraph(FakeServer):
             prop, op, value = match.group(1), match.group(2), match.group(3)
             compare = ops[op]
             key = prop.lower()
-            if key == "receiveddatetime":
+            if key in ("receiveddatetime", "lastmodifieddatetime"):
                 when = _parse_datetime(value)
-                predicates.append(lambda m, c=compare, w=when: c(_seconds(m.received), w))
+                attr = "received" if key == "receiveddatetime" else "modified"
+                predicates.append(lambda m, c=compare, w=when, a=attr: c(_seconds(getattr(m, a)), w))
             elif key in ("isread", "hasattachments"):
                 if value not in ("true", "false") or op not in ("eq", "ne"):
                     raise GraphError(400, "BadRequest", f"Invalid filter clause: {clause!r}.")
@@ -608,7 +609,7 @@ class FakeGraph(FakeServer):
             parts = item.split()
             if len(parts) > 2 or (len(parts) == 2 and parts[1] not in ("asc", "desc")):
                 raise GraphError(400, "BadRequest", f"Invalid $orderby: {text!r}.")
-            if parts[0].lower() != "receiveddatetime":
+            if parts[0].lower() not in ("receiveddatetime", "lastmodifieddatetime"):
                 raise GraphError(400, "BadRequest",
                                  f"$orderby on '{parts[0]}' is not supported by the fake Graph.")
             properties.append(parts[0].lower())
@@ -631,7 +632,9 @@ class FakeGraph(FakeServer):
                                  "The restriction or sort order is too complex for this operation.")
         items = [m for m in box.messages.values()
                  if (folder is None or m.folder_id == folder.id) and all(p(m) for p in predicates)]
-        items.sort(key=lambda m: (m.received, m.seq), reverse=descending)
+        by_modified = "$orderby" in query and order_props[0] == "lastmodifieddatetime"
+        items.sort(key=lambda m: (m.modified if by_modified else m.received, m.seq),
+                   reverse=descending)
         where = f"('{folder.well_known or folder.id}')" if folder else ""
         context = (f"{self.graph_url}/$metadata#users('{quote(box.address)}')"
                    f"{'/mailFolders' + where if folder else ''}/messages")

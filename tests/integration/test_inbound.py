@@ -269,3 +269,21 @@ def test_a_failed_mark_as_read_is_retried_without_failing_the_run(desk, graph):
     again = fetch_all(desk)[0]
     assert again.fetched == 0 and graph.get_message(SUPPORT, graph_id)["isRead"] is True
     assert len(_tickets()) == 1
+
+
+def test_mail_moved_into_the_inbox_later_is_ingested(desk, graph):
+    """Junk → Inbox ("Not junk") days after it arrived: its received time is old, it still counts."""
+    from datetime import datetime, timedelta, timezone
+
+    graph.add_message(SUPPORT, make_mail(subject="first")[0])
+    fetch_all(desk)
+    old = datetime.now(timezone.utc) - timedelta(days=3)
+    graph_id = graph.add_message(SUPPORT, make_mail(subject="was junk")[0], folder="junkemail",
+                                 received=old)
+    assert fetch_all(desk)[0].fetched == 0
+    graph.move_message(SUPPORT, graph_id, "inbox")
+    assert fetch_all(desk)[0].created == 1
+    assert sorted(t["subject"] for t in _tickets()) == ["first", "was junk"]
+    graph.move_message(SUPPORT, graph_id, "archive")
+    graph.move_message(SUPPORT, graph_id, "inbox")
+    assert fetch_all(desk)[0].fetched == 0
