@@ -1,20 +1,31 @@
-"""Rule 1: a mail whose Message-ID was already processed only gets marked read."""
+"""Rule 1: a mail whose Message-ID was already processed only gets marked read.
+
+The same mail delivered twice (two helpdesk mailboxes, a client's resend) carries the same
+Message-ID, sender, subject and date. Some scanners and bulk senders reuse one Message-ID for
+different mails: when the stored fingerprint differs, the mail is new and gets its own key.
+"""
 from __future__ import annotations
 
 from ..adapters.tables import digest
 from .context import InboundMail, PipelineContext
 
 
-def message_key(mail: InboundMail, ctx: PipelineContext) -> str:
-    """The Message-ID, or for a mail without one an id derived from its Graph id."""
-    if mail.parsed.message_id:
-        return mail.parsed.message_id
+def fingerprint(mail: InboundMail) -> str:
+    parsed = mail.parsed
+    date = parsed.date.isoformat() if parsed.date else ""
+    return digest(f"{parsed.from_address}|{parsed.subject}|{date}", 24)
+
+
+def _graph_key(mail: InboundMail, ctx: PipelineContext) -> str:
     return f"graph-{digest(mail.account.address + '/' + mail.graph_id, 32)}@{ctx.settings.system_domain}"
 
 
 def already_seen(mail: InboundMail, ctx: PipelineContext) -> None:
-    mail.key = message_key(mail, ctx)
+    mail.key = mail.parsed.message_id or _graph_key(mail, ctx)
     row = ctx.index.get(mail.key)
+    if row is not None and row.get("fingerprint") and row["fingerprint"] != fingerprint(mail):
+        mail.key = _graph_key(mail, ctx)  # a different mail reusing a Message-ID
+        row = ctx.index.get(mail.key)
     if row is None:
         return
     if row.get("state") == "done":

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from ..adapters.tables import digest
 from ..domain.model import Entry, Party, Status, Ticket
+from .already_seen import fingerprint
 from .context import InboundMail, PipelineContext
 
 MAX_NUMBER_DRAWS = 20
@@ -33,7 +34,8 @@ def _claim(mail: InboundMail, ctx: PipelineContext) -> None:
     if mail.claim is not None:
         return
     fields = {"entry_id": _entry_id(mail), "graph_id": mail.graph_id,
-              "account": mail.account.address, "direction": "inbound"}
+              "account": mail.account.address, "direction": "inbound",
+              "fingerprint": fingerprint(mail)}
     if mail.thread:
         fields.update(ticket=mail.thread.ticket_number, new_ticket=False,
                       matched_by=mail.thread.matched_by)

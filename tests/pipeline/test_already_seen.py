@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared_code.pipeline.already_seen import already_seen, message_key
+from shared_code.pipeline.already_seen import already_seen, fingerprint
 
 from . import SALES, compose, inbound, support_account
 
@@ -31,7 +31,7 @@ def test_a_mail_without_message_id_gets_a_stable_id_from_its_graph_id(ctx):
     assert first.parsed.message_id is None
     assert first.key.startswith("graph-")
     assert first.key.endswith("@" + ctx.settings.system_domain)
-    assert first.key == again.key == message_key(first, ctx)
+    assert first.key == again.key
     assert len({first.key, other.key, elsewhere.key}) == 3
     assert first.outcome is None
 
@@ -86,3 +86,19 @@ def test_a_claimed_row_is_loaded_to_finish_the_earlier_run(ctx):
     assert mail.claim["entry_id"] == "20261127T020304000001Z-ab12cd34ef56"
     assert mail.claim["new_ticket"] is True
     assert ctx.index.get("half-done@example.org")["state"] == "claimed"  # not changed by the rule
+
+
+def test_a_different_mail_reusing_a_message_id_is_not_a_duplicate(ctx):
+    first = inbound(compose(message_id="<reused@scanner.example>", subject="Scan 1"))
+    ctx.index.claim("reused@scanner.example", {"ticket": "482913", "entry_id": "E1",
+                                               "fingerprint": fingerprint(first)})
+    ctx.index.update("reused@scanner.example", {"state": "done"})
+
+    same = inbound(compose(message_id="<reused@scanner.example>", subject="Scan 1"))
+    already_seen(same, ctx)
+    other = inbound(compose(message_id="<reused@scanner.example>", subject="Scan 2"),
+                    graph_id="AAMkAD-other")
+    already_seen(other, ctx)
+
+    assert same.outcome == "duplicate"
+    assert other.outcome is None and other.key.startswith("graph-")
