@@ -81,7 +81,10 @@ def azurite():
 @pytest.fixture
 def storage(azurite) -> str:
     """Azurite's connection string, with no tables, containers or queues left over."""
+    from shared_code.adapters.storage import forget_created_resources
+
     clear_storage(azurite.connection_string)
+    forget_created_resources()
     return azurite.connection_string
 
 

@@ -12,18 +12,10 @@ LEASES = "fetch-leases"
 class BlobStore:
     def __init__(self, connection: StorageConnection):
         self._connection = connection
-        self._ready: set[str] = set()
 
     def _container(self, name: str):
         client = self._connection.blob_service.get_container_client(name)
-        if name not in self._ready:
-            from azure.core.exceptions import ResourceExistsError
-
-            try:
-                client.create_container()
-            except ResourceExistsError:
-                pass
-            self._ready.add(name)
+        self._connection.ensure_once("container", name, client.create_container)
         return client
 
     def put(self, container: str, name: str, data: bytes, content_type: str = "application/octet-stream",
@@ -37,8 +29,14 @@ class BlobStore:
 
     def put_once(self, container: str, name: str, data: bytes, content_type: str) -> None:
         """Upload unless present: content-addressed blobs are identical by name."""
-        if not self.exists(container, name):
-            self.put(container, name, data, content_type)
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import ContentSettings
+
+        try:
+            self._container(container).upload_blob(
+                name, data, overwrite=False, content_settings=ContentSettings(content_type=content_type))
+        except ResourceExistsError:
+            pass
 
     def get(self, container: str, name: str) -> bytes:
         return self._container(container).download_blob(name).readall()

@@ -17,7 +17,6 @@ class QueueSender:
     def _client(self, name: str):
         client = self._clients.get(name)
         if client is None:
-            from azure.core.exceptions import ResourceExistsError
             from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy
 
             client = self._connection.queue_service.get_queue_client(
@@ -25,10 +24,7 @@ class QueueSender:
                 message_encode_policy=BinaryBase64EncodePolicy(),
                 message_decode_policy=BinaryBase64DecodePolicy(),
             )
-            try:
-                client.create_queue()
-            except ResourceExistsError:
-                pass
+            self._connection.ensure_once("queue", name, client.create_queue)
             self._clients[name] = client
         return client
 

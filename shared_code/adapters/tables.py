@@ -74,13 +74,8 @@ class _Table:
     @property
     def client(self):
         if self._client is None:
-            from azure.core.exceptions import ResourceExistsError
-
             service = self._connection.table_service
-            try:
-                service.create_table(self.name)
-            except ResourceExistsError:
-                pass
+            self._connection.ensure_once("table", self.name, lambda: service.create_table(self.name))
             self._client = service.get_table_client(self.name)
         return self._client
 
@@ -92,15 +87,15 @@ class _Table:
         except ResourceNotFoundError:
             return None
 
-    def create(self, entity: dict) -> bool:
-        """Insert; False when the key already exists (the store enforces uniqueness)."""
+    def create(self, entity: dict) -> dict | None:
+        """Insert; the new entity's metadata (with its etag), or None when the key already
+        exists (the store enforces uniqueness)."""
         from azure.core.exceptions import ResourceExistsError
 
         try:
-            self.client.create_entity(entity)
-            return True
+            return self.client.create_entity(entity) or {"etag": None}
         except ResourceExistsError:
-            return False
+            return None
 
     def upsert(self, entity: dict, merge: bool = True) -> None:
         from azure.data.tables import UpdateMode
@@ -215,7 +210,7 @@ class AccountRepository:
     def add(self, account: EmailAccount) -> None:
         account.validate()
         account.created = account.created or utcnow()
-        if not self._table.create(self._to_entity(account)):
+        if self._table.create(self._to_entity(account)) is None:
             raise ValidationError(f"an email account {account.address} already exists")
 
     def get(self, address: str) -> EmailAccount | None:
@@ -323,8 +318,19 @@ class TicketRepository:
         return ticket
 
     def create(self, ticket: Ticket) -> bool:
-        """Insert a new ticket; False when its number is taken."""
-        return self._tickets.create(self._ticket_entity(ticket))
+        """Insert a new ticket; False when its number is taken. On success the ticket can be
+        passed to `update` without reading it again."""
+        from azure.data.tables import TableEntity
+
+        entity = self._ticket_entity(ticket)
+        metadata = self._tickets.create(entity)
+        if metadata is None:
+            return False
+        if metadata.get("etag"):
+            stored = TableEntity(entity)
+            stored._metadata = metadata
+            ticket._entity = stored
+        return True
 
     def get(self, number: str) -> Ticket | None:
         entity = self._tickets.get(self.PARTITION, number)
@@ -449,7 +455,7 @@ class DirectoryRepository:
     # departments
     def add_department(self, department: Department) -> None:
         department.validate()
-        if not self._departments.create(self._department_entity(department)):
+        if self._departments.create(self._department_entity(department)) is None:
             raise ValidationError(f"a department {department.name} already exists")
 
     def save_department(self, department: Department) -> None:
@@ -484,7 +490,7 @@ class DirectoryRepository:
     # staff
     def add_staff(self, staff: Staff) -> None:
         staff.validate()
-        if not self._staff.create(self._staff_entity(staff)):
+        if self._staff.create(self._staff_entity(staff)) is None:
             raise ValidationError(f"a staff member {staff.email} already exists")
 
     def save_staff(self, staff: Staff) -> None:
@@ -543,7 +549,7 @@ class MessageIndex:
         """Create the claim; return None on success or the existing row when one was there."""
         pk, rk = self._keys(message_id)
         entity = {"PartitionKey": pk, "RowKey": rk, "message_id": message_id, "state": "claimed", **fields}
-        if self._table.create(entity):
+        if self._table.create(entity) is not None:
             return None
         return self._table.get(pk, rk)
 

@@ -34,3 +34,4 @@ def already_seen(mail: InboundMail, ctx: PipelineContext) -> None:
         mail.reason = f"Message-ID {mail.key} was already processed{where}"
     else:
         mail.claim = dict(row)  # an earlier run stopped half-way: finish its work
+        mail.resumed = True

@@ -21,6 +21,7 @@ class InboundMail:
     parsed: ParsedMail
     key: str = ""  # the Message-ID, or a synthetic id when the mail has none
     claim: dict | None = None  # the Message-ID index row this mail claimed
+    resumed: bool = False  # the claim was made by an earlier run or another worker
     outcome: str | None = None  # created | threaded | duplicate | ignored | discarded
     reason: str = ""
     thread: ThreadMatch | None = None

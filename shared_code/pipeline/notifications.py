@@ -47,8 +47,8 @@ def plan_notifications(mail: InboundMail, ctx: PipelineContext) -> list[dict]:
 def notifications(mail: InboundMail, ctx: PipelineContext) -> None:
     mail.notifications = plan_notifications(mail, ctx)
     for notification in mail.notifications:
-        if ctx.outbox.is_enqueued(notification["id"]):
-            continue
+        if mail.resumed and ctx.outbox.is_enqueued(notification["id"]):
+            continue  # enqueued by the run that stopped half-way
         ctx.queues.send(OUTBOUND_MAIL, notification)
         ctx.outbox.mark_enqueued(notification)
         ctx.checkpoint("notification_enqueued", mail.key)

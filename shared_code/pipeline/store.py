@@ -43,6 +43,7 @@ def _claim(mail: InboundMail, ctx: PipelineContext) -> None:
         fields.update(ticket=new_ticket_number(), new_ticket=True, matched_by="")
     existing = ctx.index.claim(mail.key, fields)
     mail.claim = fields if existing is None else dict(existing)
+    mail.resumed = existing is not None
 
 
 def _create_ticket(mail: InboundMail, ctx: PipelineContext) -> Ticket:
@@ -50,29 +51,29 @@ def _create_ticket(mail: InboundMail, ctx: PipelineContext) -> Ticket:
     parsed, account = mail.parsed, mail.account
     for _ in range(MAX_NUMBER_DRAWS):
         number = mail.claim["ticket"]
-        existing = ctx.tickets.get(number)
-        if existing is not None and existing.source_key == mail.key:
-            return existing
-        if existing is None:
-            cc = [addr for _, addr in parsed.cc + parsed.to
-                  if addr and addr != parsed.from_address and addr not in ctx.system_addresses]
-            ticket = Ticket(
-                number=number,
-                subject=parsed.subject.strip() or "(no subject)",
-                status=Status.OPEN,
-                priority=account.priority,
-                department=account.department,
-                client=Party(parsed.from_name, parsed.from_address),
-                created=mail.received,
-                account=account.address,
-                collaborators=sorted(set(cc)),
-                source_key=mail.key,
-            )
-            if ctx.tickets.create(ticket):
-                return ctx.tickets.get(number)
+        if mail.resumed:  # an earlier run or another worker may have created it already
             existing = ctx.tickets.get(number)
             if existing is not None and existing.source_key == mail.key:
-                return existing  # another worker stored this same mail a moment ago
+                return existing
+        cc = [addr for _, addr in parsed.cc + parsed.to
+              if addr and addr != parsed.from_address and addr not in ctx.system_addresses]
+        ticket = Ticket(
+            number=number,
+            subject=parsed.subject.strip() or "(no subject)",
+            status=Status.OPEN,
+            priority=account.priority,
+            department=account.department,
+            client=Party(parsed.from_name, parsed.from_address),
+            created=mail.received,
+            account=account.address,
+            collaborators=sorted(set(cc)),
+            source_key=mail.key,
+        )
+        if ctx.tickets.create(ticket):
+            return ticket
+        existing = ctx.tickets.get(number)
+        if existing is not None and existing.source_key == mail.key:
+            return existing  # another worker stored this same mail a moment ago
         # the number belongs to another ticket: draw again and re-point the claim
         mail.claim["ticket"] = new_ticket_number()
         ctx.index.update(mail.key, {"ticket": mail.claim["ticket"]})

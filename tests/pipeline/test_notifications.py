@@ -127,9 +127,11 @@ def test_a_reply_alerts_the_assignee_or_department_only(desk, ctx):
 
 
 def test_running_twice_enqueues_each_notification_once(desk, ctx):
+    """The second run is a replay: the mail comes back with its claim (resumed)."""
     mail = _new_ticket(ctx)
 
     notifications(mail, ctx)
+    mail.resumed = True
     notifications(mail, ctx)
 
     assert sorted(n["template"] for n in _queued(desk)) == ["new_ticket_alert", "new_ticket_auto_response"]
