@@ -152,7 +152,7 @@ class Ticket:
     source_key: str = ""
     assignee: str = ""  # staff email
     closed_at: datetime | None = None
-    overdue_alerted_for: str = ""  # the SLA breach already alerted (its due time, ISO)
+    overdue_alerted_for: str = ""  # the SLA breach already alerted: due time | entry that started it
 
 
 @dataclass

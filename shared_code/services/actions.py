@@ -158,13 +158,13 @@ def check_overdue(desk: Helpdesk, now: datetime | None = None) -> list[Ticket]:
         if ticket.status != Status.OPEN:
             continue
         due = due_time(ticket, departments.get(ticket.department.lower()))
-        breach = due.isoformat()
+        breach = f"{due.isoformat()}|{ticket.last_message_entry}"  # the message that started the clock
         if now < due or ticket.overdue_alerted_for == breach:
             continue
         notification = new_notification(
             "overdue_alert", ticket, {"role": "assignee_and_manager"}, event="ticket.overdue",
             notification_id=digest(f"overdue|{ticket.number}|{breach}", 32),
-            extra={"due": breach})
+            extra={"due": due.isoformat()})
         _enqueue(desk, notification)
 
         def mark(fresh: Ticket) -> None:
