@@ -1,7 +1,7 @@
 """Outbound benchmark: notifications rendered and sent per second, and process CPU per one.
 
 Starts Azurite and, in a child process (so its CPU is not counted as the app's), the Graph and
-identity stand-ins with no injected latency. Sets up DEPARTMENTS departments, each with its own
+identity stand-ins with no injected latency; the CPU of both is reported separately. Sets up DEPARTMENTS departments, each with its own
 sending account (Exchange Online allows 30 messages a minute per mailbox, so the run spreads
 over mailboxes as a real helpdesk does) and tickets with a staff reply each; their Response
 notifications, plus a Ticket Closed notice per ticket, wait on `outbound-mail`. Then one
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+from collections import Counter
 import os
 import sys
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.inbound import StorageCounter, proc_cpu_seconds  # noqa: E402
 from tests.fakes.azurite import Azurite  # noqa: E402
 
 TENANT, CLIENT_ID, SECRET_NAME, SECRET = "bench-tenant", "bench-app", "bench-secret", "bench-secret-value"
@@ -78,17 +80,19 @@ def _setup(departments: int, tickets: int) -> int:
     return departments * tickets * 2
 
 
-def _drain(ready, go, done, workers: int) -> None:
-    """One "Functions instance": drain the queue with `workers` threads; report its results."""
+def _drain(ready, go, done, workers: int, ports: dict[int, str]) -> None:
+    """One "Functions instance": drain the queue with `workers` threads; report its outcomes,
+    CPU seconds and storage requests (counted by the inbound benchmark's transport wrapper)."""
     from shared_code.services.helpdesk import Helpdesk
     from shared_code.services.send import drain_outbound
 
     desk = Helpdesk.from_env()
+    counter = StorageCounter(ports).install()
     ready.set()
     go.wait()
     cpu = time.process_time()
     results = drain_outbound(desk, max_messages=100_000, workers=workers)
-    done.put(([r.outcome for r in results], time.process_time() - cpu))
+    done.put(([r.outcome for r in results], time.process_time() - cpu, counter.snapshot()))
 
 
 def main() -> int:
@@ -116,16 +120,21 @@ def main() -> int:
         expected = _setup(args.departments, args.tickets)
 
         go, done = spawn.Event(), spawn.Queue()
+        ports = {azurite.blob_port: "blob", azurite.queue_port: "queue",
+                 azurite.table_port: "table"}
         drains = []
         for _ in range(args.processes):
             ready = spawn.Event()
-            drains.append(spawn.Process(target=_drain, args=(ready, go, done, args.workers)))
+            drains.append(spawn.Process(target=_drain, args=(ready, go, done, args.workers, ports)))
             drains[-1].start()
             ready.wait(60)
+        others = {"Azurite": azurite.process.pid, "the Graph/identity fakes": cloud.pid}
+        before = {name: proc_cpu_seconds(pid) for name, pid in others.items()}
         wall = time.perf_counter()
         go.set()
         reports = [done.get(timeout=3600) for _ in drains]
         wall = time.perf_counter() - wall
+        spent = {name: proc_cpu_seconds(pid) - before[name] for name, pid in others.items()}
         for drain in drains:
             drain.join(10)
 
@@ -139,6 +148,12 @@ def main() -> int:
         print(f"outcomes {counts}; the Graph fake received {received}")
         print(f"wall {wall:.2f} s -> {expected / wall:.1f} notifications/s")
         print(f"process CPU {cpu:.2f} s -> {cpu * 1000 / expected:.1f} ms per notification")
+        for name, seconds in spent.items():
+            print(f"  CPU of {name}: {seconds * 1000 / expected:.1f} ms per notification")
+        requests = sum((report[2] for report in reports), start=Counter())
+        print(f"storage requests: {sum(requests.values()) / expected:.2f} per notification")
+        for label, count in requests.most_common():
+            print(f"  {count / expected:6.3f}  {label}")
         return 0 if counts == {"sent": expected} and received == expected else 1
     finally:
         azurite.stop()

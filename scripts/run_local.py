@@ -1,9 +1,12 @@
 """deskmail on its embedded defaults: everything local, nothing to configure.
 
 Starts Azurite (in memory), the Graph / identity-platform stand-ins the tests use (TLS with a
-throwaway CA), puts demo mail in support@contoso.example, configures that account, then every
-minute runs what Azure would: the timer function `fetch_mail` queues a job per account and
-the queue function `fetch_mailbox` fetches it. A new demo mail arrives now and then.
+throwaway CA), puts demo mail in support@contoso.example, configures that account, a system
+account for staff alerts, the Support department and a staff member, then every minute runs
+what Azure would: the timer function `fetch_mail` queues a job per account, the queue function
+`fetch_mailbox` fetches it, and the queue function `send_notification` sends what that queued
+(auto-responses, alerts); the Graph stand-in's outbox is printed. A new demo mail arrives now
+and then.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ from tests.fakes import FakeCloud  # noqa: E402
 from tests.fakes.azurite import Azurite  # noqa: E402
 
 MAILBOX = "support@contoso.example"
+SYSTEM_MAILBOX = "helpdesk@contoso.example"
+AGENT = "agent@contoso.example"
 TENANT, CLIENT, SECRET_NAME, SECRET = "contoso-tenant", "deskmail-app", "deskmail-graph-secret", "local-demo-secret"
 # a 1x1 PNG, as an inline logo
 PIXEL = base64.b64decode(
@@ -85,6 +90,24 @@ def run_functions(app) -> None:
         queues.delete(FETCH_JOBS, handle)
 
 
+def send_notifications(graph, shown: list[int]) -> None:
+    """What the queue trigger `send_notification` does with each queued notification, then
+    what the Graph stand-in received since the last call."""
+    from email import message_from_bytes, policy
+
+    from shared_code.services.helpdesk import Helpdesk
+    from shared_code.services.send import drain_outbound
+
+    for result in drain_outbound(Helpdesk.from_env()):
+        say(f"notification {result.template}: {result.outcome}"
+            + (f" ({result.reason})" if result.reason else ""))
+    for mailbox, raw in graph.sent[shown[0]:]:
+        mail = message_from_bytes(raw, policy=policy.default)
+        say(f"Graph sendMail by {mailbox}: to {mail['To']}: {mail['Subject']!r} "
+            f"(Auto-Submitted: {mail['Auto-Submitted'] or '-'})")
+    shown[0] = len(graph.sent)
+
+
 def report(seen: set[str]) -> None:
     from shared_code.services.helpdesk import Helpdesk
 
@@ -117,14 +140,22 @@ def main() -> int:
         os.environ.pop("KEY_VAULT_URL", None)
         cloud.identity.register_app(TENANT, CLIENT, SECRET)
         cloud.graph.add_mailbox(MAILBOX)
+        cloud.graph.add_mailbox(SYSTEM_MAILBOX)
 
         from function_app import app
-        from shared_code.domain.model import EmailAccount
+        from shared_code.domain.model import Department, EmailAccount, Staff
         from shared_code.services.helpdesk import Helpdesk
 
-        Helpdesk.from_env().accounts.add(EmailAccount(
+        desk = Helpdesk.from_env()
+        desk.accounts.add(EmailAccount(
             address=MAILBOX, name="Contoso Support", purpose="department", department="Support",
             tenant_id=TENANT, client_id=CLIENT, client_secret_name=SECRET_NAME))
+        desk.accounts.add(EmailAccount(
+            address=SYSTEM_MAILBOX, name="Contoso Helpdesk", purpose="system",
+            department="Support", fetch_enabled=False, tenant_id=TENANT, client_id=CLIENT,
+            client_secret_name=SECRET_NAME))
+        desk.directory.add_department(Department(name="Support", email=MAILBOX, manager=AGENT))
+        desk.directory.add_staff(Staff(name="Andy Agent", email=AGENT, department="Support"))
         mails = seed(cloud.graph)
         for raw, _ in mails[:3]:
             cloud.graph.add_message(MAILBOX, raw)
@@ -140,9 +171,12 @@ def main() -> int:
         print("  .venv/bin/python -m shared_code.cli tickets list", flush=True)
 
         seen: set[str] = set()
+        shown = [0]
         while True:
             say("fetch run: timer fetch_mail → queue fetch-jobs → fetch_mailbox")
             run_functions(app)
+            say("send run: queue outbound-mail → Graph sendMail (what send_notification does)")
+            send_notifications(cloud.graph, shown)
             report(seen)
             if args.once:
                 return 0

@@ -10,6 +10,7 @@ import json
 import sys
 from datetime import datetime
 
+from . import cli_templates
 from .config import SettingError
 from .domain.model import EmailAccount, ValidationError
 
@@ -435,6 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     quarantine = sub.add_parser("quarantine", help="mail set aside").add_subparsers(dest="action", required=True)
     command(quarantine, "list", cmd_quarantine_list, "list quarantined mail")
+    from .cli_notifications import register as register_outbound  # it imports this module
+
+    register_outbound(sub, emails, command)
+    cli_templates.register(sub, command)
     return parser
 
 

@@ -27,6 +27,14 @@ def _https_url(name: str, default: str | None) -> str:
     return value.rstrip("/")
 
 
+def _web_url(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip() or default
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingError(f"setting {name} must be an http(s) URL, got {value!r}")
+    return value
+
+
 def _int(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -63,6 +71,9 @@ class Settings:
     graph_max_retries: int
     max_processing_attempts: int
     auto_reply_allowed_senders: tuple[str, ...]
+    ticket_url_base: str
+    auto_response_limit: int
+    auto_response_window_minutes: int
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -87,4 +98,7 @@ class Settings:
             graph_max_retries=_int("GRAPH_MAX_RETRIES", 4, minimum=0, maximum=10),
             max_processing_attempts=_int("MAX_PROCESSING_ATTEMPTS", 3, minimum=1),
             auto_reply_allowed_senders=_list("AUTO_REPLY_ALLOWED_SENDERS"),
+            ticket_url_base=_web_url("TICKET_URL_BASE", "http://localhost:7071/tickets.php"),
+            auto_response_limit=_int("AUTO_RESPONSE_LIMIT", 5, minimum=0),
+            auto_response_window_minutes=_int("AUTO_RESPONSE_WINDOW_MINUTES", 60, minimum=1),
         )

@@ -15,7 +15,8 @@ def _indexed():
 
 def test_functions_are_indexed_with_their_triggers():
     functions = _indexed()
-    assert {"fetch_mail", "fetch_mailbox", "check_overdue"} <= set(functions)
+    assert set(functions) == {"fetch_mail", "fetch_mailbox", "check_overdue", "send_notification",
+                              "record_failed_notification", "enqueue_notification"}
 
     timer = functions["fetch_mail"].get_trigger().get_dict_repr()
     assert timer["type"] == "timerTrigger"
@@ -30,6 +31,18 @@ def test_functions_are_indexed_with_their_triggers():
     assert queue["type"] == "queueTrigger"
     assert queue["queueName"] == "fetch-jobs"
     assert queue["connection"] == "AzureWebJobsStorage"
+
+    for name, queue_name in (("send_notification", "outbound-mail"),
+                             ("record_failed_notification", "outbound-mail-poison")):
+        trigger = functions[name].get_trigger().get_dict_repr()
+        assert (trigger["type"], trigger["queueName"], trigger["connection"]) == (
+            "queueTrigger", queue_name, "AzureWebJobsStorage")
+
+    http = functions["enqueue_notification"].get_trigger().get_dict_repr()
+    assert http["type"] == "httpTrigger"
+    assert http["route"] == "notifications"
+    assert [str(m.value) for m in http["methods"]] == ["POST"]
+    assert http["authLevel"].value == "function"
 
 
 def test_importing_the_app_creates_no_clients():

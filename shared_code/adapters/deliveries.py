@@ -21,6 +21,7 @@ gets a 500/502/504, after which Exchange may or may not have taken the mail.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -133,12 +134,15 @@ class SendCounters:
     The last version this instance wrote (or read) of each counter is remembered with its
     ETag, so a run sending many mails pays one round trip per update instead of two. That
     is safe because counters only grow: a stale copy that says "full" is full, and a stale
-    copy that leads to a write fails on its ETag and is read again.
+    copy that leads to a write fails on its ETag and is read again. Threads sharing the
+    instance take turns per counter, so only other processes cause such conflicts.
     """
 
     def __init__(self, connection: StorageConnection):
         self._table = _Table(connection, "sendcounters")
         self._known: dict[tuple[str, str], tuple[dict, str | None]] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def _write(self, partition: str, row: str, fields: dict, etag: str | None) -> str | None:
         """Insert (etag None) or replace if unchanged; the new ETag, or None on a conflict."""
@@ -163,12 +167,18 @@ class SendCounters:
     def _change(self, partition: str, row: str, change: Callable[[dict], tuple[dict | None, object]]):
         """Apply `change(fields) -> (new fields or None to write nothing, result)` atomically."""
         key = (partition, row)
+        with self._locks_lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            return self._change_locked(key, change)
+
+    def _change_locked(self, key: tuple[str, str], change):
+        partition, row = key
         for _ in range(MAX_CONFLICTS):
             known = self._known.get(key)
             if known is None:
                 entity = self._table.get(partition, row)
-                known = ({k: v for k, v in entity.items()}, entity.metadata["etag"]) if entity \
-                    else ({}, None)
+                known = (dict(entity), entity.metadata["etag"]) if entity else ({}, None)
             fields, etag = known
             new, result = change(dict(fields))
             if new is None:

@@ -53,9 +53,9 @@ def tagged_subject(number: str, subject: str) -> str:
     return f"{tag} {rest}" if rest else tag
 
 
-def clean_message_id(value: str) -> str | None:
+def clean_message_id(value: object) -> str | None:
     """A Message-ID without brackets, or None when it is not one we can safely write."""
-    text = (value or "").strip().strip("<>").strip()
+    text = str(value or "").strip().strip("<>").strip()
     return text if _MESSAGE_ID.match(text) else None
 
 

@@ -1,0 +1,69 @@
+"""Outbound mail triggers.
+
+`send_notification` (queue `outbound-mail`) sends one notification; a raised error makes the
+host retry it (host.json: visibilityTimeout 30 s, maxDequeueCount 5) and then move it to
+`outbound-mail-poison`, where `record_failed_notification` marks it failed. A notification
+deferred by mailbox pacing is re-queued with a delay and the invocation succeeds.
+`enqueue_notification` (HTTP POST /api/notifications, function key) queues a templated
+notification for a ticket and answers 202 with its id.
+"""
+import json
+import logging
+
+import azure.functions as func
+
+blueprint = func.Blueprint()
+log = logging.getLogger("deskmail.functions")
+
+
+def _json(message: func.QueueMessage):
+    try:
+        return json.loads(message.get_body().decode("utf-8"))
+    except ValueError:  # not JSON: refused as an invalid notification, not retried
+        return None
+
+
+@blueprint.function_name("send_notification")
+@blueprint.queue_trigger(arg_name="msg", queue_name="outbound-mail", connection="AzureWebJobsStorage")
+def send_notification(msg: func.QueueMessage) -> None:
+    from shared_code.services.helpdesk import Helpdesk
+    from shared_code.services.send import handle_queue_message
+
+    result = handle_queue_message(Helpdesk.from_env(), _json(msg), msg.dequeue_count or 1)
+    log.info("notification %s (%s): %s %s", result.id, result.template, result.outcome,
+             result.reason)
+
+
+@blueprint.function_name("record_failed_notification")
+@blueprint.queue_trigger(arg_name="msg", queue_name="outbound-mail-poison",
+                         connection="AzureWebJobsStorage")
+def record_failed_notification(msg: func.QueueMessage) -> None:
+    from shared_code.services.helpdesk import Helpdesk
+    from shared_code.services.send import record_poison
+
+    notification = _json(msg)
+    record_poison(Helpdesk.from_env(), notification if isinstance(notification, dict) else {})
+
+
+def _answer(status: int, payload: dict) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(payload), status_code=status, mimetype="application/json")
+
+
+@blueprint.function_name("enqueue_notification")
+@blueprint.route(route="notifications", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def enqueue_notification(req: func.HttpRequest) -> func.HttpResponse:
+    from shared_code.domain.notifications import NotificationError
+    from shared_code.services.helpdesk import Helpdesk
+    from shared_code.services.send import enqueue_request
+
+    try:
+        body = req.get_json()
+    except ValueError:
+        return _answer(400, {"error": "the request body must be JSON"})
+    try:
+        notification = enqueue_request(Helpdesk.from_env(), body)
+    except NotificationError as error:
+        return _answer(400, {"error": str(error)})
+    except LookupError as error:
+        return _answer(404, {"error": str(error)})
+    return _answer(202, {"id": notification["id"]})

@@ -1,0 +1,137 @@
+"""`templates list|show|set|reset|preview`: the admin CLI for email templates.
+
+Registered by shared_code/cli.py's build_parser; errors are raised as ValidationError /
+LookupError subclasses and printed there as `error: ...` with exit code 1.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .domain.model import ValidationError
+from .domain.templates import (
+    DEFAULT_TICKET_URL_BASE,
+    TEMPLATE_KEYS,
+    TEMPLATES,
+    Template,
+    render,
+    sample_values,
+)
+
+
+def _cli():
+    from . import cli  # imported late: cli imports this module
+
+    return cli
+
+
+def _store():
+    from .adapters.template_store import TemplateStore
+
+    return TemplateStore(_cli()._desk().connection)
+
+
+def _print(args, data, text_lines) -> None:
+    _cli()._print(args, data, text_lines)
+
+
+def _where(department: str | None) -> str:
+    return department or "all departments"
+
+
+def _template_json(key: str, department: str | None, template: Template, source: str) -> dict:
+    info = TEMPLATES[key]
+    return {"key": key, "title": info.title, "audience": info.audience,
+            "sent_when": info.trigger, "department": department or "", "source": source,
+            "subject": template.subject, "html": template.html, "text": template.text}
+
+
+def _show_lines(data: dict) -> list[str]:
+    return [f"{data['key']} ({data['title']}, to {data['audience']}) for "
+            f"{_where(data['department'])}: {data['source']}", f"sent when {data['sent_when']}",
+            f"subject: {data['subject']}", "--- html ---", data["html"], "--- text ---", data["text"]]
+
+
+def _known_department(name: str) -> str:
+    """The department's own spelling; a typo would store an override no ticket ever uses."""
+    desk = _cli()._desk()
+    names = {d.name for d in desk.directory.list_departments()}
+    names |= {a.department for a in desk.accounts.list() if a.department}
+    for known in names:
+        if known.lower() == name.strip().lower():
+            return known
+    raise LookupError(f"no department {name} (known: {', '.join(sorted(names)) or 'none'})")
+
+
+def cmd_templates_list(args) -> None:
+    rows = [{"key": key, "title": TEMPLATES[key].title, "audience": TEMPLATES[key].audience,
+             "source": source} for key, source in _store().list(args.department)]
+    lines = [f"{'KEY':26} {'TO':6} {'SOURCE':16} TITLE"]
+    lines += [f"{r['key']:26} {r['audience']:6} {r['source']:16} {r['title']}" for r in rows]
+    _print(args, rows, lines)
+
+
+def cmd_templates_show(args) -> None:
+    template, source = _store().resolve(args.key, args.department)
+    data = _template_json(args.key, args.department, template, source)
+    _print(args, data, _show_lines(data))
+
+
+def cmd_templates_set(args) -> None:
+    if args.subject is None and args.html_file is None and args.text_file is None:
+        raise ValidationError("nothing to change: give --subject, --html-file or --text-file")
+    department = _known_department(args.department) if args.department else None
+    store = _store()
+    current = store.get(args.key, department)
+    template = Template(
+        subject=current.subject if args.subject is None else args.subject,
+        html=current.html if args.html_file is None else Path(args.html_file).read_text("utf-8"),
+        text=current.text if args.text_file is None else Path(args.text_file).read_text("utf-8"),
+    )
+    store.set(args.key, template, department)
+    data = _template_json(args.key, department, template, department or "default")
+    _print(args, data, [f"saved {args.key} for {_where(department)}"])
+
+
+def cmd_templates_reset(args) -> None:
+    store = _store()
+    if not store.reset(args.key, args.department):
+        raise LookupError(f"{args.key} has no stored template for {_where(args.department)}")
+    source = store.resolve(args.key, args.department)[1]
+    _print(args, {"key": args.key, "department": args.department or "", "source": source},
+           [f"reset {args.key} for {_where(args.department)}: now uses {source}"])
+
+
+def cmd_templates_preview(args) -> None:
+    template, source = _store().resolve(args.key, args.department)
+    values = sample_values(os.environ.get("TICKET_URL_BASE", "").strip() or DEFAULT_TICKET_URL_BASE)
+    rendered = render(template, values)
+    # the sender puts the ticket tag in front (the guide's Thread Subject Format)
+    subject = f"[#{values['ticket.number']}] {rendered.subject}"
+    data = {"key": args.key, "department": args.department or "", "source": source,
+            "subject": subject, "html": rendered.html, "text": rendered.text}
+    _print(args, data, [f"subject: {subject}", "--- html ---", rendered.html,
+                        "--- text ---", rendered.text])
+
+
+def register(subparsers, command) -> None:
+    """Add `templates ...` to the admin CLI; `command` is build_parser's helper."""
+    templates = subparsers.add_parser("templates", help="email templates").add_subparsers(
+        dest="action", required=True)
+
+    def with_key(name, func, help_text):
+        p = command(templates, name, func, help_text)
+        p.add_argument("key", choices=TEMPLATE_KEYS, metavar="KEY",
+                       help=f"one of {', '.join(TEMPLATE_KEYS)}")
+        p.add_argument("--department", help="a department's own version (default: all departments)")
+        return p
+
+    command(templates, "list", cmd_templates_list, "list templates and where each comes from") \
+        .add_argument("--department", help="as this department's mail would use them")
+    with_key("show", cmd_templates_show, "show the template in effect")
+    set_ = with_key("set", cmd_templates_set, "change a template (parts not given are kept)")
+    set_.add_argument("--subject")
+    set_.add_argument("--html-file", help="UTF-8 file with the HTML body")
+    set_.add_argument("--text-file", help="UTF-8 file with the plain-text body")
+    with_key("reset", cmd_templates_reset, "drop the stored version (back to default/built-in)")
+    with_key("preview", cmd_templates_preview, "render the template with a sample ticket")

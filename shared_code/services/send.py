@@ -1,0 +1,524 @@
+"""Sending notifications: what the `outbound-mail` queue trigger does with each message.
+
+validate → claim (sent at most once) → ticket, department, accounts → sender and recipients
+→ loop-safety suppressions → template values → render → MIME → size check → mailbox pacing
+→ Graph sendMail → record `sent` and index the Message-ID, so a client's reply threads by
+In-Reply-To. A Graph failure is recorded (code and account, no secret) and raised: the queue
+retries it, and after its maximum dequeue count it lands in `outbound-mail-poison`, where
+`record_poison` marks it failed for `notifications failed` / `notifications requeue`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+
+from ..adapters.deliveries import Deliveries, SendCounters
+from ..adapters.queues import OUTBOUND_MAIL
+from ..adapters.template_store import TemplateStore
+from ..domain.autoreply import is_no_reply_sender
+from ..domain.model import (
+    Department,
+    EmailAccount,
+    Entry,
+    Party,
+    Staff,
+    Ticket,
+    ValidationError,
+    normalize_address,
+)
+from ..domain.notifications import (
+    NotificationError,
+    new_notification,
+    outbound_message_id,
+    validate_notification,
+)
+from ..domain.outbound_mail import (
+    AUTO_SUBMITTED,
+    MAX_SENDMAIL_BYTES,
+    build_mime,
+    tagged_subject,
+)
+from ..domain.routing import CLIENT_TEMPLATES, RoutingError, choose_sender, resolve_recipients
+from ..domain.templates import Template, build_url, render
+from .helpdesk import Helpdesk
+
+log = logging.getLogger("deskmail.send")
+
+OUTBOUND_POISON = "outbound-mail-poison"
+#: host.json extensions.queues.maxDequeueCount: the host moves the message to the poison queue.
+MAX_DEQUEUE_COUNT = 5
+#: A send (with Graph's own retries, e.g. after a 429) never waits past this; see deliveries.py.
+SEND_DEADLINE_SECONDS = 120
+AUTO_RESPONSE = "new_ticket_auto_response"
+#: Fields an HTTP caller may set; the server sets id, schema, created, event and department.
+REQUEST_FIELDS = {"template", "ticket_number", "recipient", "actor", "in_reply_to", "references",
+                  "previous_department"}
+
+
+@dataclass
+class SendResult:
+    id: str
+    template: str
+    sender: str = ""
+    recipients: list[str] = field(default_factory=list)
+    subject: str = ""
+    outcome: str = ""  # sent | duplicate | suppressed | deferred | failed
+    reason: str = ""
+    retry_after_seconds: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Outbound:
+    """What one run of the sender shares between its notifications (and threads): adapters,
+    Graph clients per mailbox, and the accounts, departments, staff and templates, read once
+    per run since they change rarely and each read is a storage round trip."""
+
+    def __init__(self, desk: Helpdesk):
+        self.desk = desk
+        self._graph: dict[str, object] = {}
+        self._templates: dict[tuple[str, str], Template] = {}
+        self._lock = threading.Lock()
+
+    @cached_property
+    def deliveries(self) -> Deliveries:
+        return Deliveries(self.desk.connection)
+
+    @cached_property
+    def counters(self) -> SendCounters:
+        return SendCounters(self.desk.connection)
+
+    @cached_property
+    def templates(self) -> TemplateStore:
+        return TemplateStore(self.desk.connection)
+
+    @cached_property
+    def accounts(self) -> list[EmailAccount]:
+        return self.desk.accounts.list()
+
+    @cached_property
+    def departments(self) -> dict[str, Department]:
+        return {d.name.lower(): d for d in self.desk.directory.list_departments()}
+
+    @cached_property
+    def staff(self) -> dict[str, Staff]:
+        return {s.email: s for s in self.desk.directory.list_staff()}
+
+    def template(self, key: str, department: str) -> Template:
+        cached = self._templates.get((key, department))
+        if cached is None:
+            cached = self.templates.get(key, department=department)
+            self._templates[(key, department)] = cached
+        return cached
+
+    def graph(self, account: EmailAccount):
+        """A Graph client per sending mailbox, kept for the run (its HTTP connections too)."""
+        from ..adapters.graph import GraphMailClient
+
+        with self._lock:
+            client = self._graph.get(account.address)
+            if client is None:
+                secret = self.desk.secrets.get(account.client_secret_name)
+                client = self._graph[account.address] = GraphMailClient(
+                    self.desk.settings, account, secret)
+        client.deadline = time.monotonic() + SEND_DEADLINE_SECONDS
+        return client
+
+    def close(self) -> None:
+        for client in self._graph.values():
+            client.close()
+
+
+# ---------------------------------------------------------------- one notification
+
+
+def send_notification(desk: Helpdesk, notification: dict, dequeue_count: int = 1) -> SendResult:
+    """Send one notification; raises on a failure worth retrying (Graph, storage)."""
+    out = _Outbound(desk)
+    try:
+        return _send(out, notification, dequeue_count)
+    finally:
+        out.close()
+
+
+def _send(out: _Outbound, notification: dict, dequeue_count: int) -> SendResult:
+    desk = out.desk
+    result = SendResult(id=str(notification.get("id") or "") if isinstance(notification, dict) else "",
+                        template=str(notification.get("template") or "")
+                        if isinstance(notification, dict) else "")
+    try:
+        validate_notification(notification)
+        if len(result.id) > 200:
+            raise NotificationError("field 'id' is longer than 200 characters")
+    except NotificationError as error:
+        result.outcome, result.reason = "failed", f"invalid notification: {error}"
+        desk.syslog.write("error", "Notification refused", f"{result.id or '(no id)'}: {error}")
+        return result
+
+    claim = out.deliveries.claim(notification)
+    if claim.status == "finished":
+        result.outcome, result.reason = "duplicate", f"already {claim.row.get('state')}"
+        return result
+    if claim.status == "busy":
+        result.outcome, result.reason = "deferred", "another worker is sending it"
+        result.retry_after_seconds = claim.wait_seconds
+        return result
+    sending = _Delivery(out, notification, result, dequeue_count)
+    try:
+        return sending.run()
+    except BaseException as error:
+        sending.failed(error)
+        raise
+
+
+class _Delivery:
+    """One claimed notification on its way out."""
+
+    def __init__(self, out: _Outbound, notification: dict, result: SendResult, dequeue_count: int):
+        self.out, self.desk, self.n, self.result = out, out.desk, notification, result
+        self.dequeue_count = dequeue_count
+        self.sender: EmailAccount | None = None
+        self.accepted = False  # Graph took the mail: never release the claim after this
+
+    # -- outcomes
+    def _finish(self, outcome: str, reason: str = "", **fields) -> SendResult:
+        self.result.outcome, self.result.reason = outcome, reason
+        self.out.deliveries.update(self.n["id"], outcome, reason=reason, **self._what(), **fields)
+        return self.result
+
+    def _what(self) -> dict:
+        return {"sender": self.result.sender, "recipients": ", ".join(self.result.recipients),
+                "subject": self.result.subject}
+
+    def _fail(self, code: str, reason: str) -> SendResult:
+        self.desk.syslog.write("error", "Notification failed",
+                               f"notification {self.n['id']} ({self.n['template']}, ticket "
+                               f"#{self.n['ticket_number']}): {reason}",
+                               account=self.result.sender)
+        return self._finish("failed", reason, error_code=code, error=reason)
+
+    def failed(self, error: BaseException) -> None:
+        """Record why a send raised; unless Graph accepted the mail, let the retry claim it."""
+        from ..adapters.graph import GraphError
+        from ..adapters.secrets import SecretNotFound
+
+        if self.accepted:
+            return
+        code = getattr(error, "code", "") or type(error).__name__
+        text = f"{type(error).__name__}: {error}"
+        if isinstance(error, (GraphError, SecretNotFound)):
+            self.desk.syslog.write(
+                "error", "Send failed",
+                f"notification {self.n['id']} ({self.n['template']}, ticket "
+                f"#{self.n['ticket_number']}) from {self.result.sender}: {code}: {error} "
+                f"(attempt {self.dequeue_count} of {MAX_DEQUEUE_COUNT})",
+                account=self.result.sender)
+        try:
+            self.out.deliveries.update(self.n["id"], "queued", error_code=code, error=text,
+                                       **self._what())
+        except Exception:  # storage is down too; the lease expires and the retry claims it
+            log.exception("could not record the failure of notification %s", self.n["id"])
+
+    # -- the steps
+    def run(self) -> SendResult:
+        n, desk = self.n, self.desk
+        ticket = desk.tickets.get(str(n["ticket_number"]))
+        if ticket is None:
+            return self._fail("TicketNotFound", f"no ticket #{n['ticket_number']}")
+        department = self.out.departments.get(ticket.department.lower())
+        try:
+            self.sender = choose_sender(n["template"], ticket.department, department,
+                                        self.out.accounts)
+            recipients = resolve_recipients(n["recipient"], ticket, department,
+                                            lambda email: self.out.staff.get(email.lower()))
+        except RoutingError as error:
+            return self._fail("NoSender", str(error))
+        self.result.sender = self.sender.address
+        recipients = self._allowed(recipients, {a.address for a in self.out.accounts})
+        self.result.recipients = [p.email for p in recipients]
+        if not recipients:
+            return self._finish("suppressed", self.result.reason or "no recipients for "
+                                f"{n['recipient'].get('role')!r} on ticket #{ticket.number}")
+
+        template = self.out.template(n["template"], ticket.department)
+        rendered = render(template, self._values(ticket, department, recipients, template))
+        self.result.subject = tagged_subject(ticket.number, rendered.subject)
+        message_id = n.get("message_id") or outbound_message_id(n["id"], desk.settings.system_domain)
+        try:
+            raw = build_mime(
+                sender=Party(self.sender.name, self.sender.address), recipients=recipients,
+                subject=self.result.subject, text=rendered.text, html=rendered.html,
+                message_id=message_id, in_reply_to=n.get("in_reply_to", ""),
+                references=n.get("references") or [],
+                auto_submitted=AUTO_SUBMITTED.get(n["template"]),
+                separator=desk.settings.reply_separator if n["template"] in CLIENT_TEMPLATES else None,
+            )
+        except ValueError as error:
+            return self._fail("InvalidMessage", str(error))
+        if len(raw) > MAX_SENDMAIL_BYTES:
+            return self._fail("MessageTooLarge",
+                              f"MessageTooLarge: the mail is {len(raw):,} bytes, over the "
+                              f"{MAX_SENDMAIL_BYTES:,} bytes Graph's sendMail takes; not sent")
+
+        wait = self.out.counters.take_send_slot(self.sender.address, len(recipients))
+        if wait:
+            self.result.retry_after_seconds = wait
+            return self._finish("deferred", f"{self.sender.address} reached Exchange Online's "
+                                "sending limit; sending later", retry_after=wait)
+
+        # indexed first: a reply must thread even if recording `sent` fails after the send
+        desk.index.record(message_id, ticket.number, "outbound",
+                          entry_id=n.get("response_entry_id") or "")
+        self.out.graph(self.sender).send_mime(raw)
+        self.accepted = True
+        return self._finish("sent", message_id=message_id, sent=datetime.now(timezone.utc),
+                            error="", error_code="")
+
+    def _allowed(self, recipients: list[Party], system: set[str]) -> list[Party]:
+        """Drop recipients that would start or feed a mail loop; log each with its reason."""
+        settings = self.desk.settings
+        auto = self.n["template"] == AUTO_RESPONSE
+        staff = {s.email for s in self.out.staff.values() if s.active}
+        kept = []
+        for party in recipients:
+            try:
+                email = normalize_address(party.email)
+            except ValidationError:
+                reason = f"{party.email!r} is not a valid address"
+            else:
+                if email in system:
+                    reason = f"{email} is one of the helpdesk's own addresses"
+                elif auto and email in staff:
+                    reason = f"{email} is a staff member"
+                elif auto and is_no_reply_sender(email):
+                    reason = f"{email} is a no-reply address"
+                elif auto and not self.out.counters.take_auto_response(
+                        email, self.n["id"], settings.auto_response_limit,
+                        settings.auto_response_window_minutes):
+                    reason = (f"{email} already got {settings.auto_response_limit} auto-responses "
+                              f"within {settings.auto_response_window_minutes} minutes")
+                else:
+                    kept.append(Party(party.name, email))
+                    continue
+            self.result.reason = reason
+            self.desk.syslog.write(
+                "info", "Auto-response suppressed" if auto else "Notification suppressed",
+                f"no {self.n['template']} for ticket #{self.n['ticket_number']}: {reason}",
+                account=self.result.sender)
+        return kept
+
+    def _values(self, ticket: Ticket, department, recipients: list[Party],
+                template: Template) -> dict[str, str]:
+        n, desk = self.n, self.desk
+        sender = n.get("sender") or {}
+        # the thread is read only when the template shows some of it (a round trip saved)
+        wanted = {"ticket.lastMessage", "message", "response"}
+        if not (sender.get("name") and sender.get("email")):
+            wanted |= {"sender.name", "sender.email"}
+        shown = template.subject + template.html + template.text
+        thread = any(f"%{{{name}}}" in shown for name in wanted)
+        entries = desk.tickets.entries(ticket.number) if thread else []
+        by_id = {e.entry_id: e for e in entries}
+        messages = [e for e in entries if e.type == "message"]
+        last = messages[-1] if messages else None
+        trigger = by_id.get(n.get("entry_id") or "")
+        message: Entry | None = trigger if trigger and trigger.type == "message" else last
+        response = by_id.get(n.get("response_entry_id") or "")
+        actor = n.get("actor") or {}
+        assignee = self.out.staff.get(ticket.assignee.lower()) if ticket.assignee else None
+        return {
+            "ticket.number": ticket.number,
+            "ticket.subject": ticket.subject,
+            "ticket.status": ticket.status.value.capitalize(),
+            "ticket.priority": ticket.priority.value.capitalize(),
+            "ticket.dept": ticket.department,
+            "ticket.staff": assignee.name if assignee else ticket.assignee,
+            "ticket.createDate": f"{ticket.created:%Y-%m-%d %H:%M} UTC" if ticket.created else "",
+            "ticket.lastMessage": last.body_text if last else "",
+            "ticket.client.name": ticket.client.name or ticket.client.email,
+            "ticket.client.email": ticket.client.email,
+            "recipient.name": ", ".join(p.name or p.email for p in recipients),
+            "recipient.email": ", ".join(p.email for p in recipients),
+            "url": build_url(desk.settings.ticket_url_base, ticket.number),
+            "response": response.body_text if response else "",
+            "message": message.body_text if message else "",
+            "sender.name": sender.get("name") or (message.sender.name if message else ""),
+            "sender.email": sender.get("email") or (message.sender.email if message else ""),
+            "staff.name": actor.get("name") or actor.get("email") or "",
+            "transfer.from": n.get("previous_department", ""),
+            "sla.hours": str(department.sla_hours if department else 24),
+        }
+
+
+# ---------------------------------------------------------------- the queue
+
+
+def handle_queue_message(desk: Helpdesk, notification: dict, dequeue_count: int = 1,
+                         out: _Outbound | None = None) -> SendResult:
+    """The queue trigger's work: send; a deferred notification goes back on the queue, delayed."""
+    if out is None:
+        result = send_notification(desk, notification, dequeue_count)
+    else:
+        result = _send(out, notification, dequeue_count)
+    if result.outcome == "deferred":
+        desk.queues.send(OUTBOUND_MAIL, notification,
+                         visibility_timeout=max(1, result.retry_after_seconds))
+    return result
+
+
+def drain_outbound(desk: Helpdesk, max_messages: int = 500, visibility_timeout: int = 30,
+                   workers: int = 8) -> list[SendResult]:
+    """What the Functions host does with `outbound-mail`, once, for the CLI, the local run and
+    tests: the visible messages are sent, `workers` at a time (like the host's batch; 8 stays
+    within the storage SDK's pool of 10 connections, Graph allows 4 per mailbox); a failing
+    one stays on the queue (visible again after `visibility_timeout`) until its dequeue count
+    reaches MAX_DEQUEUE_COUNT, then it moves to `outbound-mail-poison`, which is then
+    recorded as the poison trigger would."""
+    out = _Outbound(desk)
+    results: list[SendResult] = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
+        try:
+            while len(results) < max_messages:
+                batch = desk.queues.receive(OUTBOUND_MAIL,
+                                            max_messages=min(32, max_messages - len(results)),
+                                            visibility_timeout=visibility_timeout)
+                if not batch:
+                    break
+                results += pool.map(lambda item: _drain_one(desk, out, *item), batch)
+        finally:
+            out.close()
+    for notification, handle in desk.queues.receive(OUTBOUND_POISON, max_messages=32):
+        record_poison(desk, notification)
+        desk.queues.delete(OUTBOUND_POISON, handle)
+    return results
+
+
+def _drain_one(desk: Helpdesk, out: _Outbound, notification: dict, handle) -> SendResult:
+    count = int(handle.dequeue_count or 1)
+    try:
+        result = handle_queue_message(desk, notification, count, out)
+    except Exception as error:
+        result = SendResult(id=str(notification.get("id", "")), template=str(notification.get("template", "")),
+                            outcome="failed", reason=f"{type(error).__name__}: {error}")
+        if count < MAX_DEQUEUE_COUNT:
+            result.reason += f" (attempt {count} of {MAX_DEQUEUE_COUNT}; the queue retries it)"
+            return result
+        desk.queues.send(OUTBOUND_POISON, notification)
+        result.reason += f" (moved to {OUTBOUND_POISON} after {count} attempts)"
+    desk.queues.delete(OUTBOUND_MAIL, handle)
+    return result
+
+
+def record_poison(desk: Helpdesk, notification: dict) -> None:
+    """The poison trigger's work: the notification failed for good; log it, list it as failed."""
+    deliveries = Deliveries(desk.connection)
+    nid = str(notification.get("id", "")) if isinstance(notification, dict) else ""
+    row = deliveries.get(nid) if nid else None
+    if row is not None and row.get("state") in ("sent", "suppressed"):
+        return  # a copy of a notification that got through after all
+    last = f"; last error: {row.get('error')}" if row and row.get("error") else ""
+    reason = f"moved to {OUTBOUND_POISON} after {MAX_DEQUEUE_COUNT} attempts{last}"
+    if nid:
+        deliveries.record_failed(notification, reason)
+    desk.syslog.write("error", "Notification failed",
+                      f"notification {nid or '(no id)'} ({notification.get('template', '?')}, "
+                      f"ticket #{notification.get('ticket_number', '?')}): {reason}; re-queue it "
+                      f"with `notifications requeue {nid}`",
+                      account=row.get("sender", "") if row else "")
+
+
+def failed_notifications(desk: Helpdesk) -> list[dict]:
+    """Notifications that failed for good (poison, too large, no sender ...), oldest first."""
+    return [{
+        "id": row.get("id", ""), "template": row.get("template", ""), "ticket": row.get("ticket", ""),
+        "sender": row.get("sender", ""), "recipients": row.get("recipients", ""),
+        "subject": row.get("subject", ""), "attempts": int(row.get("attempts") or 0),
+        "error_code": row.get("error_code", ""), "error": row.get("error", ""),
+        "updated": row.get("updated"),
+    } for row in Deliveries(desk.connection).with_state("failed")]
+
+
+def requeue(desk: Helpdesk, notification_id: str) -> dict:
+    """Put a notification back on `outbound-mail` as it was first queued."""
+    deliveries = Deliveries(desk.connection)
+    row = deliveries.get(notification_id)
+    if row is None:
+        raise LookupError(f"no notification {notification_id}")
+    if row.get("state") in ("sent", "sending"):
+        raise ValidationError(f"notification {notification_id} is {row['state']}; not re-queued")
+    notification = json.loads(row["notification"])
+    deliveries.record_queued(notification)
+    desk.queues.send(OUTBOUND_MAIL, notification)
+    desk.syslog.write("info", "Notification re-queued",
+                      f"notification {notification_id} ({row.get('template')}, ticket "
+                      f"#{row.get('ticket')}) is queued again", account=row.get("sender", ""))
+    return notification
+
+
+# ---------------------------------------------------------------- requests and tests
+
+
+def enqueue_request(desk: Helpdesk, body: object) -> dict:
+    """The HTTP API's work: check a request, build the notification, put it on the queue.
+
+    Raises NotificationError (a bad request; the message names the field) or LookupError
+    (no such ticket)."""
+    if not isinstance(body, dict):
+        raise NotificationError("the request body must be a JSON object")
+    unknown = sorted(set(body) - REQUEST_FIELDS)
+    if unknown:
+        raise NotificationError(f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(REQUEST_FIELDS))})")
+    validate_notification({**body, "id": "request"})
+    for name in ("in_reply_to", "previous_department"):
+        if not isinstance(body.get(name, ""), str):
+            raise NotificationError(f"field {name!r} must be a string")
+    if not all(isinstance(item, str) for item in body.get("references", [])):
+        raise NotificationError("field 'references' must be a list of Message-IDs")
+    actor = body.get("actor") or {}
+    if not isinstance(actor, dict) or not all(isinstance(actor.get(k, ""), str) for k in ("name", "email")):
+        raise NotificationError("field 'actor' must be an object with 'name' and 'email'")
+    ticket = desk.tickets.get(str(body["ticket_number"]))
+    if ticket is None:
+        raise LookupError(f"no ticket #{body['ticket_number']}")
+    extra = {"previous_department": body["previous_department"]} if "previous_department" in body else {}
+    notification = new_notification(
+        body["template"], ticket, body["recipient"], event="api.request",
+        actor=Party(actor.get("name", ""), actor.get("email", "")) if actor else None,
+        in_reply_to=body.get("in_reply_to", ""), references=body.get("references"), extra=extra)
+    Deliveries(desk.connection).record_queued(notification)
+    desk.queues.send(OUTBOUND_MAIL, notification)
+    return notification
+
+
+def send_test_mail(desk: Helpdesk, address: str, to: str) -> str:
+    """The guide's "Send a test email to verify": a short mail from an account; returns its
+    Message-ID, raises GraphError (with the Graph error code) when Graph refuses."""
+    from ..adapters.graph import GraphMailClient
+
+    account = desk.accounts.get(address)
+    if account is None:
+        raise LookupError(f"no email account {address}")
+    if not (account.tenant_id and account.client_id and account.client_secret_name):
+        raise ValidationError(f"{account.address} has no Microsoft 365 OAuth credentials")
+    message_id = f"deskmail.test.{uuid.uuid4().hex}@{desk.settings.system_domain}"
+    text = (f"This is a test message from deskmail, sent as {account.address} through "
+            "Microsoft Graph. Sending works.")
+    raw = build_mime(sender=Party(account.name, account.address),
+                     recipients=[Party("", normalize_address(to))],
+                     subject=f"deskmail test message from {account.address}",
+                     text=text, html=f"<p>{text}</p>", message_id=message_id, in_reply_to="",
+                     references=[], auto_submitted="auto-generated", separator=None)
+    with GraphMailClient(desk.settings, account, desk.secrets.get(account.client_secret_name),
+                         deadline=time.monotonic() + SEND_DEADLINE_SECONDS) as graph:
+        graph.send_mime(raw)
+    desk.syslog.write("info", "Test mail sent", f"{account.address} sent a test message to {to}",
+                      account=account.address)
+    return message_id
