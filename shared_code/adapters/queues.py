@@ -36,7 +36,8 @@ class QueueSender:
     def receive(self, queue: str, max_messages: int = 32, visibility_timeout: int = 60) -> list[tuple[dict, object]]:
         """Messages with their handles, for `delete`; used by the CLI and tests to drain a queue."""
         client = self._client(queue)
-        batch = client.receive_messages(max_messages=max_messages, visibility_timeout=visibility_timeout)
+        batch = client.receive_messages(messages_per_page=min(max_messages, 32), max_messages=max_messages,
+                                        visibility_timeout=visibility_timeout)
         out = []
         for item in batch:
             out.append((json.loads(bytes(item.content).decode("utf-8")), item))

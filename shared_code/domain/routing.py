@@ -68,8 +68,11 @@ def resolve_recipients(recipient: dict, ticket: Ticket, department: Department |
     """Turn a notification's recipient role into addresses (deduplicated, in order)."""
     role = recipient.get("role", "")
 
-    def staff_party(email: str) -> Party:
+    def staff_party(email: str) -> Party | None:
+        """None for a staff member marked inactive: they get no mail."""
         member = staff_of(email)
+        if member is not None and not member.active:
+            return None
         return Party(member.name if member else "", email)
 
     def alerts() -> list[Party]:
@@ -83,12 +86,13 @@ def resolve_recipients(recipient: dict, ticket: Ticket, department: Department |
     elif role == "department_alerts":
         parties = alerts()
     elif role == "assignee_or_department":
-        parties = [staff_party(ticket.assignee)] if ticket.assignee else alerts()
+        assignee = staff_party(ticket.assignee) if ticket.assignee else None
+        parties = [assignee] if assignee else alerts()
     elif role == "staff":
         parties = [staff_party(recipient["email"])]
     elif role == "assignee_and_manager":
         parties = [staff_party(e) for e in (ticket.assignee, department.manager if department else "") if e]
-        parties = parties or alerts()
+        parties = [p for p in parties if p] or alerts()
     elif role == "address":
         parties = [Party(recipient.get("name", ""), recipient["email"])]
     else:
@@ -96,7 +100,7 @@ def resolve_recipients(recipient: dict, ticket: Ticket, department: Department |
     seen: set[str] = set()
     unique = []
     for party in parties:
-        if party.email and party.email.lower() not in seen:
+        if party is not None and party.email and party.email.lower() not in seen:
             seen.add(party.email.lower())
             unique.append(party)
     return unique
