@@ -54,6 +54,19 @@ def _list(name: str) -> tuple[str, ...]:
     return tuple(item.strip().lower() for item in raw.split(",") if item.strip())
 
 
+def _regex(name: str) -> str | None:
+    import re
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        re.compile(raw)
+    except re.error as error:
+        raise SettingError(f"setting {name} is not a valid regular expression: {error}") from None
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     graph_api_url: str
@@ -74,6 +87,7 @@ class Settings:
     ticket_url_base: str
     auto_response_limit: int
     auto_response_window_minutes: int
+    no_reply_pattern: str | None  # None: the built-in pattern of domain/autoreply.py
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -101,4 +115,5 @@ class Settings:
             ticket_url_base=_web_url("TICKET_URL_BASE", "http://localhost:7071/tickets.php"),
             auto_response_limit=_int("AUTO_RESPONSE_LIMIT", 5, minimum=0),
             auto_response_window_minutes=_int("AUTO_RESPONSE_WINDOW_MINUTES", 60, minimum=1),
+            no_reply_pattern=_regex("NO_REPLY_PATTERN"),
         )

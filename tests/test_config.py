@@ -51,3 +51,9 @@ def test_identity_based_storage_by_service_uris():
     partial = {"AzureWebJobsStorage__blobServiceUri": "https://blob.example"}
     with pytest.raises(SettingError):
         StorageConnection(partial)
+
+
+def test_no_reply_pattern_must_be_a_regex(monkeypatch):
+    monkeypatch.setenv("NO_REPLY_PATTERN", "(unclosed")
+    with pytest.raises(SettingError, match="NO_REPLY_PATTERN is not a valid regular expression"):
+        Settings.from_env()

@@ -31,7 +31,8 @@ def plan_notifications(mail: InboundMail, ctx: PipelineContext) -> list[dict]:
     client = {"role": "client", "name": mail.ticket.client.name, "email": mail.ticket.client.email}
     if mail.outcome == "created":
         planned = [_notification(mail, "new_ticket_alert", {"role": "department_alerts"})]
-        if mail.account.auto_response and is_no_reply_sender(mail.parsed.from_address):
+        if mail.account.auto_response and is_no_reply_sender(
+                mail.parsed.from_address, ctx.settings.no_reply_pattern):
             ctx.syslog.write(
                 "info", "Auto-response suppressed",
                 f"no auto-response to no-reply sender {mail.parsed.from_address} "

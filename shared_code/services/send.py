@@ -298,7 +298,7 @@ class _Delivery:
                     reason = f"{email} is one of the helpdesk's own addresses"
                 elif auto and email in staff:
                     reason = f"{email} is a staff member"
-                elif auto and is_no_reply_sender(email):
+                elif auto and is_no_reply_sender(email, settings.no_reply_pattern):
                     reason = f"{email} is a no-reply address"
                 elif auto and not self.out.counters.take_auto_response(
                         email, self.n["id"], settings.auto_response_limit,

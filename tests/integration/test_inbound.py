@@ -287,3 +287,15 @@ def test_mail_moved_into_the_inbox_later_is_ingested(desk, graph):
     graph.move_message(SUPPORT, graph_id, "archive")
     graph.move_message(SUPPORT, graph_id, "inbox")
     assert fetch_all(desk)[0].fetched == 0
+
+
+def test_no_reply_pattern_is_configurable(desk, graph, monkeypatch):
+    from shared_code.services.helpdesk import Helpdesk
+
+    monkeypatch.setenv("NO_REPLY_PATTERN", r"^(?:alerts|robot)\b")
+    graph.add_message(SUPPORT, make_mail(sender="Robot <robot@example.org>")[0])
+    fetch_all(Helpdesk.from_env())
+    assert [n["template"] for n in desk.queues.peek_all(OUTBOUND_MAIL)] == ["new_ticket_alert"]
+    _, log = run_cli("syslog", "--json")
+    assert any(e["title"] == "Auto-response suppressed" and "robot@example.org" in e["message"]
+               for e in log)
