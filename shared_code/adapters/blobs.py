@@ -72,6 +72,7 @@ class Lease:
         import threading
 
         self._lease = lease
+        self.lost = False  # set when a renewal failed: the holder must stop
         self._stopped = threading.Event()
         self._keeper = threading.Thread(target=self._keep, args=(seconds / 3,), daemon=True,
                                         name="lease-keeper")
@@ -84,7 +85,8 @@ class Lease:
             try:
                 self._lease.renew()
             except AzureError:
-                return  # lost or storage down: the run's own storage calls will fail too
+                self.lost = True
+                return
 
     def release(self) -> None:
         from azure.core.exceptions import HttpResponseError

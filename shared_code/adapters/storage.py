@@ -89,7 +89,12 @@ class StorageConnection:
 
     @property
     def endpoint(self) -> str:
-        return self._connection_string or self._account or self._uris["table"]
+        """Which storage account this is (a hash of the connection string: it holds the key)."""
+        import hashlib
+
+        if self._connection_string:
+            return hashlib.sha256(self._connection_string.encode()).hexdigest()[:16]
+        return self._account or self._uris["table"]
 
     @cached_property
     def _credential(self):

@@ -386,7 +386,8 @@ class TicketRepository:
             "body_html_blob": html_blob,
             "attachments": attachments,
             "attachments_blob": attachments_blob,
-            "rejected_attachments": json.dumps([clip(r, 200) for r in entry.rejected_attachments[:100]]),
+            "rejected_attachments": json.dumps([clip(r, 200) for r in entry.rejected_attachments[:100]],
+                                               ensure_ascii=False),
             "source_account": entry.source_account,
             "raw_blob": entry.raw_blob,
         }, merge=False)
@@ -578,7 +579,7 @@ class IngestLedger:
     """One row per fetched mailbox message: what became of it, so nothing is lost or doubled.
 
     Keyed by the Graph immutable id, it is how a mail someone already opened in
-    Outlook is still ingested exactly once: the fetch lists by received time, not by
+    Outlook is still ingested exactly once: the fetch lists by last change, not by
     the unread flag, and skips ids the ledger has finished.
     """
 

@@ -42,6 +42,8 @@ def plan_notifications(mail: InboundMail, ctx: PipelineContext) -> list[dict]:
         elif mail.account.auto_response:
             planned.insert(0, _notification(mail, "new_ticket_auto_response", client))
         return planned
+    if mail.entry.type == "note":
+        return []  # a staff member's own mail: nobody to alert
     return [_notification(mail, "new_message_alert", {"role": "assignee_or_department"})]
 
 

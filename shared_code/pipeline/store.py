@@ -9,7 +9,7 @@ uniqueness the store enforces (insert fails on a taken number; we draw again).
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from ..adapters.tables import digest
 from ..domain.model import Entry, Party, Status, Ticket
@@ -80,7 +80,17 @@ def _create_ticket(mail: InboundMail, ctx: PipelineContext) -> Ticket:
     raise RuntimeError("could not draw a free ticket number")
 
 
-def _record_message(ticket: Ticket, entry: Entry, ctx: PipelineContext) -> Ticket:
+def _entry_date(mail: InboundMail) -> datetime:
+    """The sender's Date header when it is plausible, else when the mailbox received it
+    (a forged or broken date must not move SLA clocks, and Table Storage refuses years < 1601)."""
+    date = mail.parsed.date
+    if date is None or date.year < 1970 or date > mail.received + timedelta(days=1):
+        return mail.received
+    return date
+
+
+def _record_message(ticket: Ticket, entry: Entry, received: datetime,
+                    ctx: PipelineContext) -> Ticket:
     """Count the message, point the last-message fields at it when it is the newest, and
     reopen the ticket; replay-safe, because the count is read from the thread itself."""
     for _ in range(10):
@@ -89,7 +99,7 @@ def _record_message(ticket: Ticket, entry: Entry, ctx: PipelineContext) -> Ticke
         if not newest and ticket.message_count == count:
             return ticket  # already recorded (a replay)
         if newest:
-            ticket.last_message_at = entry.date
+            ticket.last_message_at = received  # the mailbox's clock, not the sender's
             ticket.last_message_id = entry.message_id
             ticket.last_message_entry = entry.entry_id
             if ticket.status == Status.CLOSED:
@@ -121,15 +131,18 @@ def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
         else:
             mail.outcome = "threaded"
     sender = Party(parsed.from_name, parsed.from_address)
-    if sender.email:
+    # Staff answering an alert by mail write to colleagues, not to the client: an internal
+    # note, which neither reopens the ticket, restarts its SLA clock nor alerts staff again.
+    by_staff = mail.outcome == "threaded" and sender.email in ctx.staff_addresses
+    if sender.email and not by_staff:
         ctx.tickets.upsert_client(sender, mail.received)
     entry = Entry(
         ticket_number=ticket.number,
         entry_id=mail.claim["entry_id"],
-        type="message",
+        type="note" if by_staff else "message",
         sender=sender,
         message_id=mail.key,
-        date=parsed.date or mail.received,
+        date=_entry_date(mail),
         subject=parsed.subject,
         body_text=content.body_text,
         body_html=content.body_html,
@@ -139,7 +152,7 @@ def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
         raw_blob=mail.raw_blob,
     )
     ctx.tickets.add_entry(entry)
-    mail.ticket = _record_message(ticket, entry, ctx)
+    mail.ticket = ticket if by_staff else _record_message(ticket, entry, mail.received, ctx)
     ctx.checkpoint("ticket_written", mail.key)
     mail.entry = entry
     if mail.outcome == "threaded":

@@ -127,7 +127,7 @@ def fetch_account(desk: Helpdesk, address: str, deadline: float | None = None,
         summary.skipped = "another worker is fetching this account"
         return summary
     try:
-        _MailboxRun(desk, account, summary, deadline, checkpoint).run()
+        _MailboxRun(desk, account, summary, deadline, lease, checkpoint).run()
         _record_success(desk, account, summary)
     except Exception as error:  # one broken account must not stop the others
         _record_failure(desk, account, summary, error)
@@ -172,9 +172,9 @@ class _MailboxRun:
     """One fetch run of one account."""
 
     def __init__(self, desk: Helpdesk, account: EmailAccount, summary: FetchSummary,
-                 deadline: float, checkpoint: Callable[[str, str], None] | None):
+                 deadline: float, lease, checkpoint: Callable[[str, str], None] | None):
         self.desk, self.account, self.summary = desk, account, summary
-        self.deadline = deadline
+        self.deadline, self.lease = deadline, lease
         self.checkpoint = checkpoint or (lambda step, mail: None)
         self.settings = desk.settings
 
@@ -225,15 +225,16 @@ class _MailboxRun:
 
     # -- listing
     def _new_messages(self, folder: str) -> Iterator:
-        start = self.account.fetch_watermark or (
-            (self.account.created or datetime.now(timezone.utc))
-            - timedelta(hours=self.settings.fetch_lookback_hours)
-        )
+        window_start = ((self.account.created or datetime.now(timezone.utc))
+                        - timedelta(hours=self.settings.fetch_lookback_hours))
+        start = self.account.fetch_watermark or window_start
         since = start - timedelta(seconds=self.settings.fetch_overlap_seconds)
         self._to_mark: set[str] = set()
         self._ledger: dict[str, dict] = {}
         wanted = self.account.batch_size
         for ref in self.graph.list_messages(folder, since, top=min(wanted, 100)):
+            if ref.received < window_start:
+                continue  # mail from before the account was added, touched (read, flagged) now
             row = self.desk.ledger.get(self.account.address, ref.id)
             if row and row.get("state") == DONE:
                 continue
@@ -275,6 +276,7 @@ class _MailboxRun:
     def _handle(self, ref, download: Future, ctx: PipelineContext) -> bool:
         """Process one mail; True when it is finished (stored, discarded or quarantined)."""
         row = self._ledger.get(ref.id, {})
+        kept = None
         try:
             kept = download.result()
             if kept is None:
@@ -289,6 +291,10 @@ class _MailboxRun:
                 return self._vanished(ref)
             if _is_transient(error):
                 raise TransientError(f"{type(error).__name__}: {error}") from error
+            if kept is None:  # not downloaded: nothing kept yet, so never set aside; retry
+                self.summary.errors.append(f"mail {ref.internet_message_id or ref.id} not "
+                                           f"downloaded: {type(error).__name__}: {error}")
+                return False
             return self._failed(ref, row, error)
         self.summary.count(mail.outcome)
         self.desk.ledger.update(self.account.address, ref.id, {
@@ -344,4 +350,6 @@ class _MailboxRun:
         )
 
     def _out_of_time(self) -> bool:
+        if self.lease.lost:
+            raise TransientError("the fetch lease was lost; another worker may take over")
         return time.monotonic() > self.deadline - DEADLINE_MARGIN_SECONDS

@@ -58,10 +58,17 @@ def test_reply_by_someone_not_staff_is_refused(desk, ticket, capsys):
     assert "not an active staff member" in capsys.readouterr().err
 
 
-def test_staff_may_post_by_subject_tag(desk, graph, ticket):
+def test_staff_mail_on_a_ticket_is_an_internal_note(desk, graph, ticket):
+    run_cli("tickets", "close", ticket.number)
     graph.add_message(SUPPORT, make_mail(subject=f"[#{ticket.number}] internal detail",
                                          sender=f"Andy <{AGENT}>")[0])
     assert fetch_all(desk)[0].threaded == 1
+    entries = desk.tickets.entries(ticket.number)
+    assert [e.type for e in entries] == ["message", "note"]
+    fresh = desk.tickets.get(ticket.number)
+    assert (fresh.status.value, fresh.message_count) == ("closed", 1)
+    assert AGENT not in fresh.collaborators
+    assert _queued(desk, "new_message_alert") == []
 
 
 def test_assign_transfer_close(desk, ticket):

@@ -272,12 +272,13 @@ def test_a_failed_mark_as_read_is_retried_without_failing_the_run(desk, graph):
 
 
 def test_mail_moved_into_the_inbox_later_is_ingested(desk, graph):
-    """Junk → Inbox ("Not junk") days after it arrived: its received time is old, it still counts."""
+    """Junk → Inbox ("Not junk") hours after it arrived: its received time is older than the
+    watermark, it still counts."""
     from datetime import datetime, timedelta, timezone
 
     graph.add_message(SUPPORT, make_mail(subject="first")[0])
     fetch_all(desk)
-    old = datetime.now(timezone.utc) - timedelta(days=3)
+    old = datetime.now(timezone.utc) - timedelta(hours=2)
     graph_id = graph.add_message(SUPPORT, make_mail(subject="was junk")[0], folder="junkemail",
                                  received=old)
     assert fetch_all(desk)[0].fetched == 0
@@ -299,3 +300,14 @@ def test_no_reply_pattern_is_configurable(desk, graph, monkeypatch):
     _, log = run_cli("syslog", "--json")
     assert any(e["title"] == "Auto-response suppressed" and "robot@example.org" in e["message"]
                for e in log)
+
+
+def test_mail_from_before_the_account_was_added_stays_out_when_touched(desk, graph):
+    """Opening or flagging a months-old mail changes it in Exchange: it must not become a ticket."""
+    from datetime import datetime, timedelta, timezone
+
+    ancient = datetime.now(timezone.utc) - timedelta(days=60)
+    graph_id = graph.add_message(SUPPORT, make_mail(subject="old")[0], is_read=True, received=ancient)
+    graph.set_read(SUPPORT, graph_id, False)
+    assert fetch_all(desk)[0].fetched == 0
+    assert _tickets() == []
