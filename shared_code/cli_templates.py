@@ -5,12 +5,10 @@ LookupError subclasses and printed there as `error: ...` with exit code 1.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .domain.model import ValidationError
 from .domain.templates import (
-    DEFAULT_TICKET_URL_BASE,
     TEMPLATE_KEYS,
     TEMPLATES,
     Template,
@@ -104,10 +102,12 @@ def cmd_templates_reset(args) -> None:
 
 def cmd_templates_preview(args) -> None:
     template, source = _store().resolve(args.key, args.department)
-    values = sample_values(os.environ.get("TICKET_URL_BASE", "").strip() or DEFAULT_TICKET_URL_BASE)
+    from .config import Settings
+    from .domain.outbound_mail import tagged_subject
+
+    values = sample_values(Settings.from_env().ticket_url_base)
     rendered = render(template, values)
-    # the sender puts the ticket tag in front (the guide's Thread Subject Format)
-    subject = f"[#{values['ticket.number']}] {rendered.subject}"
+    subject = tagged_subject(values["ticket.number"], rendered.subject)  # exactly as sent
     data = {"key": args.key, "department": args.department or "", "source": source,
             "subject": subject, "html": rendered.html, "text": rendered.text}
     _print(args, data, [f"subject: {subject}", "--- html ---", rendered.html,

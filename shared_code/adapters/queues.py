@@ -46,7 +46,17 @@ class QueueSender:
         return out
 
     def delete(self, queue: str, handle) -> None:
-        self._client(queue).delete_message(handle)
+        """Remove a received message; one already gone (taken again after its visibility
+        timeout, or deleted by another worker) is not an error."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        try:
+            self._client(queue).delete_message(handle)
+        except ResourceNotFoundError:
+            pass
+        except HttpResponseError as error:
+            if getattr(error, "error_code", None) != "PopReceiptMismatch":
+                raise
 
     def peek_all(self, queue: str) -> list[dict]:
         client = self._client(queue)

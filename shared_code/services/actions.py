@@ -157,18 +157,29 @@ def check_overdue(desk: Helpdesk, now: datetime | None = None) -> list[Ticket]:
     for ticket in desk.tickets.list():
         if ticket.status != Status.OPEN:
             continue
-        due = due_time(ticket, departments.get(ticket.department.lower()))
-        breach = f"{due.isoformat()}|{ticket.last_message_entry}"  # the message that started the clock
-        if now < due or ticket.overdue_alerted_for == breach:
+        try:
+            flagged = _alert_if_overdue(desk, ticket, departments, now)
+        except Exception as error:  # one broken ticket must not stop the check for the others
+            desk.syslog.write("error", "Overdue check failed",
+                              f"ticket #{ticket.number}: {type(error).__name__}: {error}")
             continue
-        notification = new_notification(
-            "overdue_alert", ticket, {"role": "assignee_and_manager"}, event="ticket.overdue",
-            notification_id=digest(f"overdue|{ticket.number}|{breach}", 32),
-            extra={"due": due.isoformat()})
-        _enqueue(desk, notification)
-
-        def mark(fresh: Ticket) -> None:
-            fresh.overdue_alerted_for = breach
-
-        alerted.append(_update(desk, ticket.number, mark))
+        if flagged is not None:
+            alerted.append(flagged)
     return alerted
+
+
+def _alert_if_overdue(desk: Helpdesk, ticket: Ticket, departments: dict[str, Department],
+                      now: datetime) -> Ticket | None:
+    due = due_time(ticket, departments.get(ticket.department.lower()))
+    breach = f"{due.isoformat()}|{ticket.last_message_entry}"  # the message that started the clock
+    if now < due or ticket.overdue_alerted_for == breach:
+        return None
+    _enqueue(desk, new_notification(
+        "overdue_alert", ticket, {"role": "assignee_and_manager"}, event="ticket.overdue",
+        notification_id=digest(f"overdue|{ticket.number}|{breach}", 32),
+        extra={"due": due.isoformat()}))
+
+    def mark(fresh: Ticket) -> None:
+        fresh.overdue_alerted_for = breach
+
+    return _update(desk, ticket.number, mark)

@@ -374,7 +374,8 @@ def handle_queue_message(desk: Helpdesk, notification: dict, dequeue_count: int 
     return result
 
 
-def drain_outbound(desk: Helpdesk, max_messages: int = 500, visibility_timeout: int = 30,
+def drain_outbound(desk: Helpdesk, max_messages: int = 500,
+                   visibility_timeout: int = SEND_DEADLINE_SECONDS + 30,
                    workers: int = 8) -> list[SendResult]:
     """What the Functions host does with `outbound-mail`, once, for the CLI, the local run and
     tests: the visible messages are sent, `workers` at a time (like the host's batch; 8 stays
@@ -425,6 +426,9 @@ def record_poison(desk: Helpdesk, notification: dict) -> None:
     if row is not None and row.get("state") in ("sent", "suppressed"):
         return  # a copy of a notification that got through after all
     last = f"; last error: {row.get('error')}" if row and row.get("error") else ""
+    if row is not None and row.get("state") == "sending":
+        last += ("; a worker stopped while sending it, so Exchange may have delivered it: "
+                 "check the recipient before re-queueing")
     reason = f"moved to {OUTBOUND_POISON} after {MAX_DEQUEUE_COUNT} attempts{last}"
     if nid:
         deliveries.record_failed(notification, reason)
