@@ -29,9 +29,8 @@ def fetch_mail(timer: func.TimerRequest) -> None:
 @blueprint.function_name("fetch_mailbox")
 @blueprint.queue_trigger(arg_name="job", queue_name="fetch-jobs", connection="AzureWebJobsStorage")
 def fetch_mailbox(job: func.QueueMessage) -> None:
-    from shared_code.services.fetch import fetch_account
+    from shared_code.services.fetch import run_fetch_job
     from shared_code.services.helpdesk import Helpdesk
 
-    address = json.loads(job.get_body().decode("utf-8"))["address"]
-    summary = fetch_account(Helpdesk.from_env(), address)
-    log.info("fetched %s: %s", address, summary.as_dict())
+    summary = run_fetch_job(Helpdesk.from_env(), json.loads(job.get_body().decode("utf-8")))
+    log.info("fetched %s: %s", summary.address, summary.as_dict())

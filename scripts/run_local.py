@@ -74,7 +74,7 @@ def seed(graph) -> list[tuple[bytes, str]]:
     ]
 
 
-def run_functions(app) -> None:
+def run_functions(functions: dict) -> None:
     """What the Functions host does each minute: the timer, then the queue worker per job."""
     import azure.functions as func
     from azure.functions.timer import TimerRequest
@@ -82,7 +82,6 @@ def run_functions(app) -> None:
     from shared_code.adapters.queues import FETCH_JOBS
     from shared_code.services.helpdesk import Helpdesk
 
-    functions = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
     functions["fetch_mail"](TimerRequest(past_due=False))
     queues = Helpdesk.from_env().queues
     for job, handle in queues.receive(FETCH_JOBS):
@@ -125,6 +124,7 @@ def report(seen: set[str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--once", action="store_true", help="one fetch cycle, then stop")
+    parser.add_argument("--cycles", type=int, default=0, help="stop after this many cycles")
     parser.add_argument("--interval", type=int, default=60, help="seconds between fetch runs")
     args = parser.parse_args()
 
@@ -170,15 +170,19 @@ def main() -> int:
             print(f"  export {name}='{value}'")
         print("  .venv/bin/python -m shared_code.cli tickets list", flush=True)
 
+        # indexed once, as the host does (the app refuses to be indexed twice)
+        functions = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
+        cycles = 1 if args.once else args.cycles
         seen: set[str] = set()
         shown = [0]
         while True:
             say("fetch run: timer fetch_mail → queue fetch-jobs → fetch_mailbox")
-            run_functions(app)
+            run_functions(functions)
             say("send run: queue outbound-mail → Graph sendMail (what send_notification does)")
             send_notifications(cloud.graph, shown)
             report(seen)
-            if args.once:
+            cycles -= 1
+            if cycles == 0:
                 return 0
             if pending:
                 raw, _ = pending.pop(0)

@@ -55,3 +55,12 @@ def test_inactive_staff_get_no_mail_and_an_inactive_assignee_falls_back_to_the_d
     assert [p.email for p in manager_only] == ["boss@x.example"]
     assert resolve_recipients({"role": "staff", "email": "gone@x.example"}, _ticket(), SUPPORT,
                               STAFF.get) == []
+
+
+def test_an_oversized_notification_is_refused_by_validation():
+    from shared_code.domain.notifications import NotificationError, validate_notification
+
+    request = {"id": "x", "template": "response", "ticket_number": "123456",
+               "recipient": {"role": "client"}, "note": "x" * 20_000}
+    with pytest.raises(NotificationError, match="at most 16000 characters"):
+        validate_notification(request)

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from .storage import StorageConnection
-from .tables import MAX_INLINE_CHARS, _Table, digest, safe_key, utcnow
+from .tables import _Table, digest, safe_key, utcnow
 
 #: Longer than one send with Graph's retries (see services/send.py SEND_DEADLINE_SECONDS).
 SENDING_LEASE_SECONDS = 600
@@ -73,7 +73,7 @@ class Deliveries:
             "ticket": str(notification.get("ticket_number", "")),
             "event": notification.get("event", ""),
             "created": notification.get("created", ""),
-            "notification": json.dumps(notification, sort_keys=True)[:MAX_INLINE_CHARS],
+            "notification": json.dumps(notification, sort_keys=True),  # size capped by validation
         }
 
     def get(self, notification_id: str) -> dict | None:

@@ -6,6 +6,7 @@ the sender validates it here, so the schema lives in one place.
 """
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timezone
 
@@ -13,6 +14,8 @@ from .model import Party, Ticket
 from .routing import ROLES
 
 SCHEMA = "deskmail.notification/1"
+# it is stored whole in one Table Storage property (for requeue), and travels on a queue (64 KB)
+MAX_NOTIFICATION_CHARS = 16_000
 TEMPLATES = (
     "new_ticket_auto_response", "new_ticket_alert", "new_message_alert", "response",
     "assignment_alert", "transfer_alert", "overdue_alert", "ticket_closed",
@@ -72,6 +75,10 @@ def validate_notification(data: object) -> dict:
         raise NotificationError(f"recipient.email is required for role {recipient['role']!r}")
     if not isinstance(data.get("references", []), list):
         raise NotificationError("references must be a list of Message-IDs")
+    size = len(json.dumps(data, ensure_ascii=True))
+    if size > MAX_NOTIFICATION_CHARS:
+        raise NotificationError(f"a notification may be at most {MAX_NOTIFICATION_CHARS} characters "
+                                f"of JSON, got {size}")
     return data
 
 

@@ -34,6 +34,7 @@ from .helpdesk import Helpdesk
 log = logging.getLogger("deskmail.fetch")
 
 LEASE_SECONDS = 60
+STALE_JOB_SECONDS = 120
 # no new mail is started this close to the deadline: its processing must still fit
 DEADLINE_MARGIN_SECONDS = 2
 DONE = "done"
@@ -93,6 +94,18 @@ def enqueue_fetch_jobs(desk: Helpdesk) -> int:
             desk.queues.send(FETCH_JOBS, {"address": account.address, "scheduled": now})
             count += 1
     return count
+
+
+def run_fetch_job(desk: Helpdesk, job: dict, now: datetime | None = None) -> FetchSummary:
+    """The queue worker's work. A job older than STALE_JOB_SECONDS is dropped: when workers
+    fall behind, a newer job for the same account is already queued behind it."""
+    now = now or datetime.now(timezone.utc)
+    scheduled = datetime.fromisoformat(job["scheduled"]) if job.get("scheduled") else now
+    if (now - scheduled).total_seconds() > STALE_JOB_SECONDS:
+        summary = FetchSummary(address=job["address"])
+        summary.skipped = f"stale job from {job['scheduled']}; a newer one follows"
+        return summary
+    return fetch_account(desk, job["address"])
 
 
 def fetch_all(desk: Helpdesk, only: str | None = None,

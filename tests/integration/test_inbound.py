@@ -311,3 +311,27 @@ def test_mail_from_before_the_account_was_added_stays_out_when_touched(desk, gra
     graph.set_read(SUPPORT, graph_id, False)
     assert fetch_all(desk)[0].fetched == 0
     assert _tickets() == []
+
+
+def test_the_functions_fan_out_and_fetch_and_drop_stale_jobs(desk, graph):
+    """The timer queues one job per account; the queue function fetches it; an old job is dropped."""
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    import azure.functions as func
+    from azure.functions.timer import TimerRequest
+
+    from functions import fetch as fetch_functions
+    from shared_code.adapters.queues import FETCH_JOBS
+
+    functions = {name: getattr(fetch_functions, name).build().get_user_function()
+                 for name in ("fetch_mail", "fetch_mailbox")}
+    graph.add_message(SUPPORT, make_mail()[0])
+    functions["fetch_mail"](TimerRequest(past_due=False))
+    [(job, handle)] = desk.queues.receive(FETCH_JOBS)
+    assert job["address"] == SUPPORT
+    stale = dict(job, scheduled=(datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat())
+    functions["fetch_mailbox"](func.QueueMessage(body=json.dumps(stale).encode()))
+    assert _tickets() == []
+    functions["fetch_mailbox"](func.QueueMessage(body=json.dumps(job).encode()))
+    assert len(_tickets()) == 1
