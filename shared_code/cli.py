@@ -186,7 +186,7 @@ def cmd_tickets_reply(args) -> None:
     from .services.actions import reply
 
     text = open(args.text_file, encoding="utf-8").read() if args.text_file else args.text
-    entry = reply(_desk(), args.number, args.staff, text or "")
+    entry = reply(_desk(), args.number, args.staff, text or "", request_id=args.request_id)
     _print(args, {"ticket": entry.ticket_number, "message_id": entry.message_id},
            [f"response added to #{entry.ticket_number}; mail to the client queued"])
 
@@ -194,21 +194,22 @@ def cmd_tickets_reply(args) -> None:
 def cmd_tickets_assign(args) -> None:
     from .services.actions import assign
 
-    ticket = assign(_desk(), args.number, args.staff, by=args.by)
+    ticket = assign(_desk(), args.number, args.staff, by=args.by, request_id=args.request_id)
     _print(args, ticket_json(ticket), [f"#{ticket.number} assigned to {ticket.assignee}"])
 
 
 def cmd_tickets_transfer(args) -> None:
     from .services.actions import transfer
 
-    ticket = transfer(_desk(), args.number, args.department, by=args.by)
+    ticket = transfer(_desk(), args.number, args.department, by=args.by,
+                      request_id=args.request_id)
     _print(args, ticket_json(ticket), [f"#{ticket.number} transferred to {ticket.department}"])
 
 
 def cmd_tickets_close(args) -> None:
     from .services.actions import close
 
-    ticket = close(_desk(), args.number, by=args.by)
+    ticket = close(_desk(), args.number, by=args.by, request_id=args.request_id)
     _print(args, ticket_json(ticket), [f"#{ticket.number} closed; notice to the client queued"])
 
 
@@ -404,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     close = command(tickets, "close", cmd_tickets_close, "close (Ticket Closed mail to the client)")
     close.add_argument("number")
     close.add_argument("--by", help="the staff member closing")
+    for action in (reply, assign, transfer, close):
+        action.add_argument("--request-id", help="makes a retry of the same request do the work once")
     command(tickets, "overdue", cmd_tickets_overdue, "run the SLA check once, as its timer does")
 
     departments = sub.add_parser("departments", help="departments").add_subparsers(dest="action", required=True)

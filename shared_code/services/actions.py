@@ -64,18 +64,27 @@ def _client_references(desk: Helpdesk, ticket: Ticket) -> list[str]:
     return [e.message_id for e in desk.tickets.entries(ticket.number) if e.message_id][-20:]
 
 
-def reply(desk: Helpdesk, number: str, staff_email: str, text: str) -> Entry:
-    """A staff response: stored on the thread, mailed to the client as Response/Reply."""
+def _notification_id(request_id: str | None, action: str) -> str:
+    """Random, or derived from the caller's request id so that retrying the same request
+    (after a timeout or a crash) does the work once."""
+    return digest(f"{action}|{request_id}", 32) if request_id else uuid.uuid4().hex
+
+
+def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
+          request_id: str | None = None) -> Entry:
+    """A staff response: stored on the thread, mailed to the client as Response/Reply.
+    Retried with the same `request_id`, it rewrites the same entry and queues the mail once."""
     if not text.strip():
         raise ValidationError("a reply needs some text")
     ticket = _ticket(desk, number)
     staff = _staff(desk, staff_email)
-    notification_id = uuid.uuid4().hex
+    notification_id = _notification_id(request_id, f"reply|{ticket.number}")
     message_id = outbound_message_id(notification_id, desk.settings.system_domain)
+    earlier = desk.index.get(message_id)  # the same request, stored before a crash or timeout
     now = _now()
     entry = Entry(
         ticket_number=ticket.number,
-        entry_id=f"{now:%Y%m%dT%H%M%S%fZ}-{digest(message_id, 12)}",
+        entry_id=(earlier or {}).get("entry_id") or f"{now:%Y%m%dT%H%M%S%fZ}-{digest(message_id, 12)}",
         type="response",
         sender=Party(staff.name, staff.email),
         message_id=message_id,
@@ -96,7 +105,8 @@ def reply(desk: Helpdesk, number: str, staff_email: str, text: str) -> Entry:
     return entry
 
 
-def assign(desk: Helpdesk, number: str, staff_email: str, by: str | None = None) -> Ticket:
+def assign(desk: Helpdesk, number: str, staff_email: str, by: str | None = None,
+           request_id: str | None = None) -> Ticket:
     staff = _staff(desk, staff_email)
     actor = _actor(desk, by)
 
@@ -106,11 +116,13 @@ def assign(desk: Helpdesk, number: str, staff_email: str, by: str | None = None)
     ticket = _update(desk, number, change)
     _enqueue(desk, new_notification(
         "assignment_alert", ticket, {"role": "staff", "email": staff.email, "name": staff.name},
-        event="ticket.assigned", actor=actor))
+        event="ticket.assigned", actor=actor,
+        notification_id=_notification_id(request_id, f"assign|{ticket.number}")))
     return ticket
 
 
-def transfer(desk: Helpdesk, number: str, department: str, by: str | None = None) -> Ticket:
+def transfer(desk: Helpdesk, number: str, department: str, by: str | None = None,
+             request_id: str | None = None) -> Ticket:
     target = desk.directory.get_department(department)
     if target is None:
         raise LookupError(f"no department {department} (see `departments list`)")
@@ -124,22 +136,27 @@ def transfer(desk: Helpdesk, number: str, department: str, by: str | None = None
     ticket = _update(desk, number, change)
     _enqueue(desk, new_notification(
         "transfer_alert", ticket, {"role": "department_alerts"}, event="ticket.transferred",
-        actor=actor, extra={"previous_department": previous[0]}))
+        actor=actor, extra={"previous_department": previous[0]},
+        notification_id=_notification_id(request_id, f"transfer|{ticket.number}")))
     return ticket
 
 
-def close(desk: Helpdesk, number: str, by: str | None = None) -> Ticket:
+def close(desk: Helpdesk, number: str, by: str | None = None,
+          request_id: str | None = None) -> Ticket:
     actor = _actor(desk, by)
-    if _ticket(desk, number).status == Status.CLOSED:
+    ticket = _ticket(desk, number)
+    if ticket.status == Status.CLOSED and not request_id:
         raise ValidationError(f"ticket #{number} is already closed")
 
     def change(ticket: Ticket) -> None:
         ticket.status = Status.CLOSED
         ticket.closed_at = _now()
 
-    ticket = _update(desk, number, change)
-    _enqueue(desk, new_notification("ticket_closed", ticket, {"role": "client"},
-                                    event="ticket.closed", actor=actor))
+    if ticket.status != Status.CLOSED:  # (a retried request finds it closed: just notify)
+        ticket = _update(desk, number, change)
+    _enqueue(desk, new_notification(
+        "ticket_closed", ticket, {"role": "client"}, event="ticket.closed", actor=actor,
+        notification_id=_notification_id(request_id, f"close|{ticket.number}")))
     return ticket
 
 

@@ -106,3 +106,17 @@ def test_overdue_alert_once_per_breach(desk, graph, ticket):
 def test_closed_tickets_are_never_overdue(desk, ticket):
     run_cli("tickets", "close", ticket.number)
     assert check_overdue(desk, now=datetime.now(timezone.utc) + timedelta(days=30)) == []
+
+
+def test_retrying_a_request_does_the_work_once(desk, ticket):
+    for _ in range(2):
+        code, out = run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Done.",
+                            "--request-id", "req-1", "--json")
+        assert code == 0
+        assert run_cli("tickets", "close", ticket.number, "--request-id", "req-2")[0] == 0
+    assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message", "response"]
+    assert len(_queued(desk, "response")) == 1
+    assert len(_queued(desk, "ticket_closed")) == 1
+    # a different request is new work
+    run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Done.")
+    assert len(_queued(desk, "response")) == 2
