@@ -159,7 +159,7 @@ def test_429_waits_for_retry_after(client, graph):
     started = time.monotonic()
     assert b"body 1" in client.get_mime(message_id)
     elapsed = time.monotonic() - started
-    assert 1.0 <= elapsed < 3.0
+    assert 1.0 <= elapsed < 8.0  # waited Retry-After, not a backoff of its own
     assert statuses(graph, "$value") == [429, 200]
     assert client.request_count == 2
 
@@ -169,7 +169,7 @@ def test_503_is_retried_with_backoff_then_succeeds(client, graph):
     graph.fail_next(503, path_contains="$value")  # no Retry-After: backoff of 1 s +-25%
     started = time.monotonic()
     assert b"body 1" in client.get_mime(message_id)
-    assert 0.75 <= time.monotonic() - started < 3.0
+    assert 0.75 <= time.monotonic() - started < 8.0
     assert statuses(graph, "$value") == [503, 200]
 
 
@@ -202,7 +202,7 @@ def test_deadline_stops_a_wait_that_would_end_after_it(settings, account, mailbo
         started = time.monotonic()
         with pytest.raises(GraphError) as caught:
             c.get_mime(message_id)
-        assert time.monotonic() - started < 1.0  # gave up at once instead of sleeping 5 s
+        assert time.monotonic() - started < 4.0  # gave up instead of sleeping the 5 s
     assert caught.value.code == "DeadlineExceeded"
     assert caught.value.status == 429
     assert statuses(graph, "$value") == [429]
@@ -215,7 +215,7 @@ def test_read_timeout_is_retried(settings, account, mailbox_app, graph):
                          backoff_base=0.05) as c:
         started = time.monotonic()
         assert b"body 1" in c.get_mime(message_id)
-        assert time.monotonic() - started < 2.5
+        assert time.monotonic() - started < 2.9  # did not wait out the 3 s hang
         assert c.request_count == 2
 
 
