@@ -18,7 +18,7 @@ from ..domain.templates import (
     validate,
 )
 from .storage import StorageConnection
-from .tables import MAX_INLINE_CHARS, _Table, safe_key
+from .tables import MAX_INLINE_CHARS, _Table, safe_key, utf16_len
 
 DEFAULT_PARTITION = "default"
 BUILT_IN = "built-in"
@@ -27,11 +27,6 @@ BUILT_IN = "built-in"
 def _partition(department: str | None) -> str:
     name = (department or "").strip()
     return f"dept:{safe_key(name.lower())}" if name else DEFAULT_PARTITION
-
-
-def _utf16_length(value: str) -> int:
-    # Table Storage counts UTF-16 code units: a character outside the BMP takes two
-    return len(value.encode("utf-16-le")) // 2
 
 
 class TemplateStore:
@@ -64,8 +59,8 @@ class TemplateStore:
         validate(template, key)
         for where, value in (("subject", template.subject), ("html body", template.html),
                              ("text body", template.text)):
-            if _utf16_length(value) > MAX_INLINE_CHARS:
-                raise TemplateError(f"{where} is {_utf16_length(value):,} characters; "
+            if utf16_len(value) > MAX_INLINE_CHARS:
+                raise TemplateError(f"{where} is {utf16_len(value):,} characters; "
                                     f"the limit is {MAX_INLINE_CHARS:,}")
         self._table.upsert({
             "PartitionKey": _partition(department),

@@ -20,8 +20,8 @@ def attachment_url(base_url: str, part: MailPart) -> str:
     return f"{base_url}/{hashlib.sha256(part.data).hexdigest()}/{quote(part.filename, safe='')}"
 
 
-def _save(part: MailPart, inline: bool, ctx: PipelineContext) -> Attachment:
-    sha = hashlib.sha256(part.data).hexdigest()
+def _save(part: MailPart, url: str, inline: bool, ctx: PipelineContext) -> Attachment:
+    sha = url.rsplit("/", 2)[-2]  # the URL carries the content hash: no second pass over the bytes
     ctx.blobs.put_once(ATTACHMENTS, sha, part.data, part.content_type or "application/octet-stream")
     return Attachment(
         name=part.filename,
@@ -29,23 +29,30 @@ def _save(part: MailPart, inline: bool, ctx: PipelineContext) -> Attachment:
         size=len(part.data),
         inline=inline,
         sha256=sha,
-        url=attachment_url(ctx.settings.attachment_base_url, part),
+        url=url,
         content_id=part.content_id or "",
     )
 
 
 def content(mail: InboundMail, ctx: PipelineContext) -> None:
     settings = ctx.settings
+    urls: dict[int, str] = {}
+
+    def url_for(part: MailPart) -> str:
+        if id(part) not in urls:
+            urls[id(part)] = attachment_url(settings.attachment_base_url, part)
+        return urls[id(part)]
+
     mail.content = build_content(
         mail.parsed,
-        url_for=lambda part: attachment_url(settings.attachment_base_url, part),
+        url_for=url_for,
         separator=settings.reply_separator,
         is_reply=mail.thread is not None,
         max_attachment_bytes=settings.max_attachment_bytes,
         max_attachments=settings.max_attachments,
     )
-    mail.attachments = [_save(part, True, ctx) for part in mail.content.inline] + [
-        _save(part, False, ctx) for part in mail.content.attachments
+    mail.attachments = [_save(part, url_for(part), True, ctx) for part in mail.content.inline] + [
+        _save(part, url_for(part), False, ctx) for part in mail.content.attachments
     ]
     for reason in mail.content.rejected:
         ctx.syslog.write(
