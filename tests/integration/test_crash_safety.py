@@ -12,23 +12,9 @@ from shared_code.adapters.blobs import RAW_MAIL
 from shared_code.adapters.queues import OUTBOUND_MAIL
 from shared_code.services.fetch import fetch_all
 
+from tests.pipeline import SimulatedCrash, crash_at
+
 from .helpers import SUPPORT, make_mail, run_cli
-
-
-class SimulatedCrash(BaseException):
-    pass
-
-
-def crash_at(step: str, occurrence: int = 1):
-    seen = {"count": 0}
-
-    def checkpoint(name: str, mail: str) -> None:
-        if name == step:
-            seen["count"] += 1
-            if seen["count"] == occurrence:
-                raise SimulatedCrash(step)
-
-    return checkpoint
 
 
 STEPS = [
