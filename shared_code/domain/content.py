@@ -100,8 +100,12 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     if attribute == "style":
         kept = [decl for decl in value.split(";") if decl.strip() and not _UNSAFE_CSS.search(decl)]
         return ";".join(kept) or None
-    if attribute == "href" and (value.strip().lower().startswith("cid:") or not _SCHEME.match(_url_text(value))):
-        return None
+    if attribute == "href":
+        url = _url_text(value)
+        if url.lower().startswith("cid:") or not _SCHEME.match(url):
+            return None
+        if re.match(r"(?i)https?:", url) and not _REMOTE_URL.match(url):
+            return None  # "https:x" and "https:/x" resolve against the page's own host
     if attribute == "src" and re.match(r"(?i)\s*(?:mailto|tel):", value):
         return None
     return value

@@ -368,8 +368,9 @@ def test_no_other_attribute_or_css_loads_a_remote_resource(markup):
 
 def test_relative_and_protocol_relative_links_are_removed():
     html = build(html_mail('<a href="/api/tickets/1/close">a</a><a href="//evil.example.net/x">b</a>'
-                           '<a href="https://ok.example.org/">c</a>')).body_html
-    assert "/api/tickets" not in html and "evil.example.net" not in html
+                           '<a href="https://ok.example.org/">c</a><a href="https:api/tickets">d</a>'
+                           '<a href="https:/api/tickets">e</a>')).body_html
+    assert "/api/tickets" not in html and "evil.example.net" not in html and "api/tickets" not in html
     assert '<a href="https://ok.example.org/"' in html
     assert ">a</a>" in html and ">b</a>" in html  # the link text stays
 
