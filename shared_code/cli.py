@@ -13,6 +13,7 @@ from datetime import datetime
 from . import cli_templates
 from .config import SettingError
 from .domain.model import EmailAccount, ValidationError
+from .domain.untrusted import terminal_safe
 
 PURPOSES = ["system", "department", "alert", "auto-response"]
 PRIORITIES = ["low", "normal", "high", "emergency"]
@@ -29,11 +30,14 @@ def _desk():
 
 
 def _print(args, data, text_lines) -> None:
+    """The one printer of every command: JSON as is (it escapes control characters itself),
+    text lines without terminal escapes, controls or bidi overrides, since mail-derived text
+    (subjects, names, bodies) would otherwise drive the admin's terminal."""
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
         for line in text_lines:
-            print(line)
+            print(terminal_safe(str(line)))
 
 
 # ---------------------------------------------------------------- emails
@@ -451,10 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except (ValidationError, SettingError, LookupError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(terminal_safe(f"error: {error}"), file=sys.stderr)
         return 1
     except Exception as error:  # a clear one-line message, not a traceback, for admins
-        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        print(terminal_safe(f"error: {type(error).__name__}: {error}"), file=sys.stderr)
         return 1
     return 0
 

@@ -1,16 +1,33 @@
 """Settings: every one is an environment variable (= a Functions app setting).
 
 A missing or malformed setting raises `SettingError` naming it, so a broken
-deployment fails on its first call instead of misbehaving quietly.
+deployment fails on its first call instead of misbehaving quietly. The public addresses
+(ATTACHMENT_BASE_URL, TICKET_URL_BASE, SYSTEM_MAIL_DOMAIN) have localhost defaults for a local
+run; in Azure they must be set, to https URLs and a real domain (see `running_in_azure`).
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from .domain.templates import DEFAULT_TICKET_URL_BASE
+
 DEFAULT_GRAPH_API_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+DEFAULT_ATTACHMENT_BASE_URL = "http://localhost:7071/api/attachments"
+DEFAULT_SYSTEM_MAIL_DOMAIN = "deskmail.local"
+
+# Set by the Azure Functions / App Service platform on every hosted instance, and not by Core
+# Tools (`func start` sets WEBSITE_HOSTNAME=localhost:7071, AzureWebJobsScriptRoot and
+# AZURE_FUNCTIONS_ENVIRONMENT, which are therefore useless here). CONTAINER_NAME, which the
+# Functions host uses for Linux Consumption, is also set by ordinary container runtimes, so it
+# is not used: a local container must not be taken for Azure.
+AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
+_LOCAL_HOSTS = re.compile(r"^(?:localhost|.*\.localhost|127(?:\.\d{1,3}){3}|0\.0\.0\.0|::1?|\[::1?\])$", re.I)
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.I)
+_LOCAL_DOMAIN = re.compile(r"(?:^|\.)(?:localhost|local|invalid|internal|localdomain)$", re.I)
 
 
 class SettingError(ValueError):
@@ -27,11 +44,40 @@ def _https_url(name: str, default: str | None) -> str:
     return value.rstrip("/")
 
 
-def _web_url(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip() or default
+def running_in_azure() -> bool:
+    """Whether the platform marks this process as an Azure-hosted instance (AZURE_MARKERS)."""
+    return any(os.environ.get(name, "").strip() for name in AZURE_MARKERS)
+
+
+def _web_url(name: str, default: str, azure: bool = False) -> str:
+    """An http(s) URL; in Azure a required https URL that is not a local address, because it
+    is written into mail and ticket HTML that people outside this machine open."""
+    raw = os.environ.get(name, "").strip()
+    if azure and not raw:
+        raise SettingError(f"setting {name} is required when the app runs in Azure (the default "
+                           f"{default} only works on a developer machine): set it to the public https URL")
+    value = raw or default
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingError(f"setting {name} must be an http(s) URL, got {value!r}")
+    if azure and parsed.scheme != "https":
+        raise SettingError(f"setting {name} must be an https URL when the app runs in Azure, got {value!r}")
+    if azure and _LOCAL_HOSTS.match(parsed.hostname or ""):
+        raise SettingError(f"setting {name} must be a public address when the app runs in Azure, got {value!r}")
+    return value
+
+
+def _mail_domain(name: str, default: str, azure: bool) -> str:
+    """A domain name for the Message-IDs the system makes up; in Azure a required, real one."""
+    raw = os.environ.get(name, "").strip().lower().rstrip(".")
+    if azure and not raw:
+        raise SettingError(f"setting {name} is required when the app runs in Azure (the default "
+                           f"{default} only works on a developer machine): set it to your mail domain")
+    value = raw or default
+    if not _DOMAIN.match(value):
+        raise SettingError(f"setting {name} must be a domain name like desk.contoso.com, got {value!r}")
+    if azure and ("." not in value or _LOCAL_DOMAIN.search(value)):
+        raise SettingError(f"setting {name} must be a public domain when the app runs in Azure, got {value!r}")
     return value
 
 
@@ -55,8 +101,6 @@ def _list(name: str) -> tuple[str, ...]:
 
 
 def _regex(name: str) -> str | None:
-    import re
-
     raw = os.environ.get(name, "").strip()
     if not raw:
         return None
@@ -92,15 +136,13 @@ class Settings:
     @classmethod
     def from_env(cls) -> "Settings":
         key_vault = os.environ.get("KEY_VAULT_URL", "").strip()
+        azure = running_in_azure()
         return cls(
             graph_api_url=_https_url("GRAPH_API_URL", DEFAULT_GRAPH_API_URL),
             authority_host=_https_url("AZURE_AUTHORITY_HOST", DEFAULT_AUTHORITY_HOST),
             key_vault_url=_https_url("KEY_VAULT_URL", None) if key_vault else None,
-            attachment_base_url=(
-                os.environ.get("ATTACHMENT_BASE_URL", "").strip().rstrip("/")
-                or "http://localhost:7071/api/attachments"
-            ),
-            system_domain=os.environ.get("SYSTEM_MAIL_DOMAIN", "").strip() or "deskmail.local",
+            attachment_base_url=_web_url("ATTACHMENT_BASE_URL", DEFAULT_ATTACHMENT_BASE_URL, azure).rstrip("/"),
+            system_domain=_mail_domain("SYSTEM_MAIL_DOMAIN", DEFAULT_SYSTEM_MAIL_DOMAIN, azure),
             reply_separator=os.environ.get("REPLY_SEPARATOR", "").strip()
             or "-- reply above this line --",
             max_attachment_bytes=_int("MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024, minimum=1),
@@ -112,7 +154,7 @@ class Settings:
             graph_max_retries=_int("GRAPH_MAX_RETRIES", 4, minimum=0, maximum=10),
             max_processing_attempts=_int("MAX_PROCESSING_ATTEMPTS", 3, minimum=1),
             auto_reply_allowed_senders=_list("AUTO_REPLY_ALLOWED_SENDERS"),
-            ticket_url_base=_web_url("TICKET_URL_BASE", "http://localhost:7071/tickets.php"),
+            ticket_url_base=_web_url("TICKET_URL_BASE", DEFAULT_TICKET_URL_BASE, azure),
             auto_response_limit=_int("AUTO_RESPONSE_LIMIT", 5, minimum=0),
             auto_response_window_minutes=_int("AUTO_RESPONSE_WINDOW_MINUTES", 60, minimum=1),
             no_reply_pattern=_regex("NO_REPLY_PATTERN"),

@@ -1,4 +1,6 @@
 """Settings fail fast with the setting's name; storage settings follow the Functions host's forms."""
+import re
+
 import pytest
 
 from shared_code.adapters.storage import DEVELOPMENT_CONNECTION_STRING, StorageConnection
@@ -56,4 +58,80 @@ def test_identity_based_storage_by_service_uris():
 def test_no_reply_pattern_must_be_a_regex(monkeypatch):
     monkeypatch.setenv("NO_REPLY_PATTERN", "(unclosed")
     with pytest.raises(SettingError, match="NO_REPLY_PATTERN is not a valid regular expression"):
+        Settings.from_env()
+
+
+# --- public addresses in Azure ----------------------------------------------------------------
+
+PUBLIC = {"ATTACHMENT_BASE_URL": "https://help.contoso.com/api/attachments",
+          "TICKET_URL_BASE": "https://help.contoso.com/tickets.php",
+          "SYSTEM_MAIL_DOMAIN": "desk.contoso.com"}
+AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
+
+
+@pytest.fixture
+def local(monkeypatch):
+    """A developer machine: no platform marker, none of the three public settings."""
+    for name in AZURE_MARKERS + tuple(PUBLIC):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture(params=AZURE_MARKERS)
+def azure(request, local):
+    """An Azure-hosted instance, told apart by a variable the platform sets and `func start` does not."""
+    local.setenv(request.param, "5a7f0c2e1b9d" if request.param == "WEBSITE_INSTANCE_ID" else "deskmail-prod")
+    for name, value in PUBLIC.items():
+        local.setenv(name, value)
+    return local
+
+
+def test_local_defaults_keep_working(local):
+    local.setenv("CONTAINER_NAME", "dev-container")  # set by container runtimes: not taken for Azure
+    local.setenv("WEBSITE_HOSTNAME", "localhost:7071")  # set by `func start`
+    settings = Settings.from_env()
+    assert settings.attachment_base_url == "http://localhost:7071/api/attachments"
+    assert settings.ticket_url_base == "http://localhost:7071/tickets.php"
+    assert settings.system_domain == "deskmail.local"
+
+
+def test_azure_with_public_settings(azure):
+    settings = Settings.from_env()
+    assert settings.attachment_base_url == PUBLIC["ATTACHMENT_BASE_URL"]
+    assert settings.ticket_url_base == PUBLIC["TICKET_URL_BASE"]
+    assert settings.system_domain == PUBLIC["SYSTEM_MAIL_DOMAIN"]
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_azure_refuses_the_local_default(azure, name):
+    azure.delenv(name)
+    with pytest.raises(SettingError, match=f"setting {name} is required when the app runs in Azure"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("ATTACHMENT_BASE_URL", "http://localhost:7071/api/attachments", "must be an https URL"),
+    ("ATTACHMENT_BASE_URL", "http://help.contoso.com/api/attachments", "must be an https URL"),
+    ("ATTACHMENT_BASE_URL", "https://localhost/api/attachments", "must be a public address"),
+    ("ATTACHMENT_BASE_URL", "https://127.0.0.1:7071/api/attachments", "must be a public address"),
+    ("TICKET_URL_BASE", "http://localhost:7071/tickets.php", "must be an https URL"),
+    ("TICKET_URL_BASE", "https://[::1]/tickets.php", "must be a public address"),
+    ("SYSTEM_MAIL_DOMAIN", "deskmail.local", "must be a public domain"),
+    ("SYSTEM_MAIL_DOMAIN", "localhost", "must be a public domain"),
+])
+def test_azure_refuses_local_or_plain_http_values(azure, name, value, expected):
+    azure.setenv(name, value)
+    with pytest.raises(SettingError, match=f"setting {name} {expected}"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("ATTACHMENT_BASE_URL", "files.contoso.com/a", "ATTACHMENT_BASE_URL must be an http(s) URL"),
+    ("ATTACHMENT_BASE_URL", "javascript:alert(1)", "ATTACHMENT_BASE_URL must be an http(s) URL"),
+    ("SYSTEM_MAIL_DOMAIN", "desk mail>.com", "SYSTEM_MAIL_DOMAIN must be a domain name"),
+    ("SYSTEM_MAIL_DOMAIN", "a@b.com", "SYSTEM_MAIL_DOMAIN must be a domain name"),
+])
+def test_malformed_public_settings_fail_locally_too(local, name, value, expected):
+    local.setenv(name, value)
+    with pytest.raises(SettingError, match=re.escape(expected)):
         Settings.from_env()

@@ -3,6 +3,8 @@
 `build_content` cuts quoted history off replies, sanitizes the HTML with an allow-list (nh3),
 turns `cid:` references, bare file names and `data:` images into links to the stored parts, and
 applies the attachment size / count limits, listing every refused part with a readable reason.
+Remote images are kept unloaded (data-remote-src), relative ones removed, and every stored part
+carries an allow-listed content type (untrusted.stored_content_type).
 Nothing is silently lost: an image that the kept HTML does not show (never referenced, or only
 referenced in the cut-off history) is kept as a regular attachment.
 """
@@ -20,6 +22,7 @@ import nh3
 
 from .mail import MailPart, ParsedMail, html_to_text
 from .quotes import cut_reply_html, cut_reply_text
+from .untrusted import INLINE_IMAGE_TYPES, stored_content_type
 
 
 @dataclass
@@ -81,16 +84,28 @@ _STYLE_PROPERTIES = {
     "border-style", "border-width", "border-collapse", "border-spacing", "border-radius",
     "width", "height", "max-width", "min-width", "list-style-type", "float", "clear",
 }
-_UNSAFE_CSS = re.compile(r"url\s*\(|expression\s*\(|javascript:|vbscript:|@import|behavior|-moz-binding", re.I)
+# A declaration that names a CSS function able to load something is dropped; so is one with a
+# CSS escape or comment, which nh3 decodes after this filter ran (`u\72l(` became `url(`).
+_UNSAFE_CSS = re.compile(
+    r"url\s*\(|image-set|\bimage\s*\(|src\s*\(|cross-fade|element\s*\(|expression\s*\("
+    r"|javascript:|vbscript:|@import|behavior|-moz-binding|\\|/\*",
+    re.I,
+)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
 
 
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-    """Second line of defence after nh3's scheme check: cid: only on images, no CSS loads."""
+    """Second line of defence after nh3's scheme check: cid: only on images, no CSS loads, no
+    links relative to (or protocol-relative from) the page that shows the ticket."""
     if attribute == "style":
         kept = [decl for decl in value.split(";") if decl.strip() and not _UNSAFE_CSS.search(decl)]
         return ";".join(kept) or None
-    if attribute == "href" and value.strip().lower().startswith("cid:"):
-        return None
+    if attribute == "href":
+        url = _url_text(value)
+        if url.lower().startswith("cid:") or not _SCHEME.match(url):
+            return None
+        if re.match(r"(?i)https?:", url) and not _REMOTE_URL.match(url):
+            return None  # "https:x" and "https:/x" resolve against the page's own host
     if attribute == "src" and re.match(r"(?i)\s*(?:mailto|tel):", value):
         return None
     return value
@@ -111,8 +126,42 @@ _CLEANER = nh3.Cleaner(
 
 def sanitize_html(markup: str) -> str:
     """Allow-list sanitizing: no script, event handlers, forms, frames, javascript: URLs,
-    <style> blocks or remote CSS. img src keeps http(s), cid: and relative references."""
+    <style> blocks, remote CSS or relative links. img src still keeps http(s), cid: and
+    relative references: build_content resolves the ones that name a part, then neutralises
+    the rest (see _unresolved_source)."""
     return _CLEANER.clean(markup or "")
+
+
+def _url_text(value: str) -> str:
+    """A URL as a browser reads it: tabs and newlines removed, spaces/controls trimmed."""
+    return re.sub(r"[\t\n\r]", "", value).strip("\x00- ")
+
+
+# --- remote images ----------------------------------------------------------------------------
+#
+# An http(s) image would be fetched when staff open the ticket: a tracking pixel tells the
+# sender when, from where and with which browser. It is kept, unloaded, in data-remote-src for
+# a viewer that offers "show remote images". Any other src that names no stored part (relative,
+# protocol-relative, an unknown scheme) would load from the helpdesk's own host or a host the
+# page's scheme picks, so it is removed. cid: references that match no part load nothing and stay.
+
+REMOTE_SRC_ATTRIBUTE = "data-remote-src"
+_REMOTE_URL = re.compile(r"(?i)^https?://[^/\\\s]")
+
+
+@dataclass(frozen=True)
+class _Remote:
+    url: str
+
+
+def _unresolved_source(source: str) -> object:
+    """What becomes of an img src that names no stored part: _KEEP, _Remote(url) or None."""
+    value = _url_text(html_lib.unescape(source or ""))
+    if value.lower().startswith("cid:"):
+        return _KEEP
+    if _REMOTE_URL.match(value):
+        return _Remote(value)
+    return None
 
 
 # --- forwards ---------------------------------------------------------------------------------
@@ -148,8 +197,9 @@ def _img_sources(markup: str) -> list[str]:
 
 
 def _map_img_src(markup: str, change: Callable[[str], object]) -> str:
-    """Rewrite img src values: `change(src)` returns a new URL, None to drop the attribute, or
-    _KEEP. New URLs are escaped, so the result stays well-formed."""
+    """Rewrite img src values: `change(src)` returns a new URL, None to drop the attribute,
+    _Remote(url) to move it to data-remote-src, or _KEEP. New values are escaped, so the result
+    stays well-formed."""
 
     def per_tag(tag: re.Match[str]) -> str:
         text = tag.group(0)
@@ -161,6 +211,9 @@ def _map_img_src(markup: str, change: Callable[[str], object]) -> str:
             return text
         if result is None:
             return re.sub(r"\s*\bsrc\s*=\s*$", "", match.group(1)) + text[match.end():]
+        if isinstance(result, _Remote):
+            prefix = re.sub(r"\bsrc\s*=\s*$", f"{REMOTE_SRC_ATTRIBUTE}=", match.group(1))
+            return f'{prefix}"{html_lib.escape(result.url, quote=True)}"' + text[match.end():]
         return f'{match.group(1)}"{html_lib.escape(str(result), quote=True)}"' + text[match.end():]
 
     return _IMG_TAG.sub(per_tag, markup)
@@ -169,7 +222,6 @@ def _map_img_src(markup: str, change: Callable[[str], object]) -> str:
 # --- data: images -----------------------------------------------------------------------------
 
 _DATA_URI = re.compile(r"(?is)^data:(image/[a-z0-9.+-]+)((?:;[^,;]*)*?);base64,(.*)$")
-_INLINE_TYPES = {"image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp", "image/bmp"}
 _DATA_EXT = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/svg+xml": "svg"}
 
 
@@ -191,8 +243,9 @@ def _extract_data_images(markup: str, taken: set[str]) -> tuple[str, list[MailPa
         extension = _DATA_EXT.get(ctype, ctype.split("/", 1)[1].split("+", 1)[0])
         name = _unique_name(f"embedded-image-{number}.{extension}", taken)
         content_id = f"embedded-image-{number}@deskmail.invalid"
-        inline = ctype in _INLINE_TYPES
-        parts.append(MailPart(filename=name, content_type=ctype, data=data, content_id=content_id, inline=inline))
+        stored = stored_content_type(ctype)
+        inline = stored in INLINE_IMAGE_TYPES
+        parts.append(MailPart(filename=name, content_type=stored, data=data, content_id=content_id, inline=inline))
         return f"cid:{content_id}" if inline else None
 
     return _map_img_src(markup, convert), parts
@@ -249,12 +302,13 @@ def _referenced(markup: str, resolver: _Resolver) -> list[MailPart]:
 
 
 def _rewrite_sources(markup: str, resolver: _Resolver, urls: dict[int, str | None]) -> str:
-    """Point each resolved img src at its stored part; drop the src of refused parts."""
+    """Point each resolved img src at its stored part; drop the src of refused parts; keep
+    remote images unloaded and drop relative ones (_unresolved_source)."""
 
     def change(source: str) -> object:
         part = resolver.resolve(source)
         if part is None or id(part) not in urls:
-            return _KEEP
+            return _unresolved_source(source)
         return urls[id(part)]
 
     return _map_img_src(markup, change)
@@ -310,7 +364,7 @@ def build_content(
     cut = is_reply and not is_forward_subject(mail.subject)
     text = cut_reply_text(mail.text_body, separator) if cut else mail.text_body
     if mail.html_body is None:
-        parts = [replace(p, inline=False) for p in mail.parts]
+        parts = [replace(p, inline=False, content_type=stored_content_type(p.content_type)) for p in mail.parts]
         attachments, rejected = _apply_limits(parts, max_attachment_bytes, max_attachments)
         return Content(body_text=text, body_html="", attachments=attachments, rejected=rejected)
 
@@ -318,12 +372,13 @@ def build_content(
     if cut and mail.text_from_html:
         text = html_to_text(markup)
     markup, embedded = _extract_data_images(markup, {p.filename.lower() for p in mail.parts})
-    parts = [replace(p) for p in list(mail.parts) + embedded]  # copies: the ParsedMail is not changed
+    # copies, with the content type they are stored with: the ParsedMail is not changed
+    parts = [replace(p, content_type=stored_content_type(p.content_type)) for p in list(mail.parts) + embedded]
     resolver = _Resolver(parts)
     markup = sanitize_html(markup)  # before resolving: only images that survive it are shown
     shown = {id(part) for part in _referenced(markup, resolver)}
-    for part in parts:
-        part.inline = id(part) in shown  # a cid part the kept HTML never shows is an attachment
+    for part in parts:  # a part the kept HTML never shows, or cannot show as a picture, is an attachment
+        part.inline = id(part) in shown and part.content_type in INLINE_IMAGE_TYPES
     inline = [part for part in parts if part.inline]
     others = [part for part in parts if not part.inline]
     kept, rejected = _apply_limits(inline + others, max_attachment_bytes, max_attachments)

@@ -23,6 +23,8 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_tz
 from io import BytesIO
 
+from .untrusted import clean_filename
+
 
 @dataclass
 class MailPart:
@@ -716,13 +718,12 @@ def _disposition(part: Message) -> str:
 
 
 def _filename(part: Message) -> str | None:
-    """Filename from Content-Disposition or Content-Type name: RFC 2231 or RFC 2047, no path."""
+    """Filename from Content-Disposition or Content-Type name: RFC 2231 or RFC 2047, without
+    path, controls or bidirectional overrides (see untrusted.clean_filename)."""
     name = _param(part, "filename", "content-disposition") or _param(part, "name")
     if not name:
         return None
-    name = re.split(r"[\\/]", decode_rfc2047(name))[-1]
-    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip().strip(".").strip()
-    return name[:255] or None
+    return clean_filename(decode_rfc2047(name))[:255] or None
 
 
 def _leaf(part: Message, ctype: str, parent: str, walk: _Walk) -> None:

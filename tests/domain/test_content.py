@@ -153,7 +153,7 @@ def test_data_uri_image_is_extracted():
     assert content.inline[0].data.startswith(b"\x89PNG")
     assert "data:" not in content.body_html
     assert 'src="https://files.contoso.example/a/embedded-image-1.png?sig=1&amp;x=2"' in content.body_html
-    assert 'src="https://www.example.com/logo.png"' in content.body_html  # remote image allowed
+    assert '<img data-remote-src="https://www.example.com/logo.png" alt="logo">' in content.body_html  # not loaded
 
 
 def test_data_uri_svg_becomes_attachment_not_inline():
@@ -303,4 +303,106 @@ def test_build_content_is_fast_on_hostile_markup(html):
 def test_src_inside_alt_is_not_taken_for_the_src():
     content = build(html_mail('<img alt="x src=cid:image001.png@01DB6234.5A8B2C40" src="https://example.com/a.png">', [image()]))
     assert content.inline == []
-    assert 'src="https://example.com/a.png"' in content.body_html
+    assert ' data-remote-src="https://example.com/a.png"' in content.body_html
+
+
+# --- remote and relative images, links, CSS loads ---------------------------------------------
+
+
+def _img_attributes(html: str) -> list[str]:
+    import re
+
+    return re.findall(r"<img\b[^>]*>", html)
+
+
+def test_tracking_pixel_is_kept_unloaded():
+    content = build(html_mail('<p>Hi</p><img src="https://t.example.net/open?id=42&amp;u=7" width="1" height="1" alt="">'))
+    assert _img_attributes(content.body_html) == [
+        '<img data-remote-src="https://t.example.net/open?id=42&amp;u=7" width="1" height="1" alt="">']
+    assert " src=" not in content.body_html
+
+
+@pytest.mark.parametrize("src", [
+    "http://t.example.net/p.gif", "HTTPS://t.example.net/p.gif", " https://t.example.net/p.gif ",
+    "ht&#x09;tps://t.example.net/p.gif", "https&#58;//t.example.net/p.gif",
+])
+def test_remote_image_spellings_are_not_loaded(src):
+    html = build(html_mail(f'<img src="{src}" alt="a">')).body_html
+    assert " src=" not in html
+    assert 'data-remote-src="http' in html.lower()
+
+
+@pytest.mark.parametrize("src", [
+    "/api/tickets/close?number=1", "../x.png", "logo.png", "//t.example.net/p.gif", "\\\\t.example.net\\p.gif",
+    "https:/t.example.net/p.gif", "https:t.example.net", "ftp://t.example.net/p.gif",
+])
+def test_relative_and_protocol_relative_images_are_removed(src):
+    html = build(html_mail(f'<p><img src="{src}" alt="pic"></p>', [image()])).body_html
+    assert _img_attributes(html) == ['<img alt="pic">']
+    assert "t.example.net" not in html
+
+
+def test_stored_and_remote_images_side_by_side():
+    html = build(html_mail('<img src="cid:image001.png@01DB6234.5A8B2C40"><img src="https://t.example.net/x.png">',
+                           [image()])).body_html
+    assert _img_attributes(html) == ['<img src="https://files.contoso.example/a/image001.png?sig=1&amp;x=2">',
+                                     '<img data-remote-src="https://t.example.net/x.png">']
+
+
+@pytest.mark.parametrize("markup", [
+    '<img srcset="https://t.example.net/a.png 1x, https://t.example.net/b.png 2x" alt="a">',
+    '<img lowsrc="https://t.example.net/a.png" dynsrc="https://t.example.net/b.avi">',
+    '<table background="https://t.example.net/bg.png"><tr><td background="https://t.example.net/c.png">x</td></tr></table>',
+    '<p style="background-image: url(https://t.example.net/u.png)">x</p>',
+    '<p style="list-style-type: u\\72l(https://t.example.net/u.png)">x</p>',
+    '<p style="font-family: \\75 rl(https://t.example.net/u.png)">x</p>',
+    '<p style="width: image-set(\'https://t.example.net/u.png\' 1x)">x</p>',
+    '<p style="color:red;/**/width: u/**/rl(https://t.example.net/u.png)">x</p>',
+    '<video poster="https://t.example.net/v.png"></video><input type="image" src="https://t.example.net/i.png">',
+    '<body background="https://t.example.net/b.png">x</body>',
+])
+def test_no_other_attribute_or_css_loads_a_remote_resource(markup):
+    html = build(html_mail(markup)).body_html
+    assert "t.example.net" not in html
+
+
+def test_relative_and_protocol_relative_links_are_removed():
+    html = build(html_mail('<a href="/api/tickets/1/close">a</a><a href="//evil.example.net/x">b</a>'
+                           '<a href="https://ok.example.org/">c</a><a href="https:api/tickets">d</a>'
+                           '<a href="https:/api/tickets">e</a>')).body_html
+    assert "/api/tickets" not in html and "evil.example.net" not in html and "api/tickets" not in html
+    assert '<a href="https://ok.example.org/"' in html
+    assert ">a</a>" in html and ">b</a>" in html  # the link text stays
+
+
+# --- stored content types ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("declared, stored", [
+    ("text/html", "application/octet-stream"),
+    ("image/svg+xml", "application/octet-stream"),
+    ("application/javascript", "application/octet-stream"),
+    ("application/x-unknown-thing", "application/octet-stream"),
+    ("message/rfc822", "application/octet-stream"),
+    ("application/pdf", "application/pdf"),
+    ("image/jpg", "image/jpeg"),
+    ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+     "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ("application/zip", "application/zip"),
+    ("text/plain", "text/plain"),
+])
+def test_stored_content_type_comes_from_the_allow_list(declared, stored):
+    part = MailPart("file", declared, b"<html><script>alert(1)</script></html>")
+    for mail in (html_mail("<p>x</p>", [part]), html_mail(None, [part])):  # HTML and text-only mails
+        content = build(mail)
+        assert [p.content_type for p in content.attachments] == [stored]
+    assert part.content_type == declared  # the parsed mail is not changed
+
+
+def test_svg_referenced_as_inline_image_is_an_attachment_not_shown():
+    svg = MailPart("logo.svg", "image/svg+xml", b"<svg onload='alert(1)'/>", "logo@x", True)
+    content = build(html_mail('<img src="cid:logo@x" alt="logo"><img src="logo.svg">', [svg]))
+    assert content.inline == []
+    assert [(p.filename, p.content_type, p.inline) for p in content.attachments] == [
+        ("logo.svg", "application/octet-stream", False)]
+    assert "files.contoso.example" not in content.body_html

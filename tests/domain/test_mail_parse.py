@@ -197,6 +197,27 @@ def test_attachment_names():
     assert mail.parts[0].data == b"%PDF-1.4\n"
 
 
+def _one_attachment(disposition: bytes) -> bytes:
+    return (b"From: a@example.org\nSubject: files\nMIME-Version: 1.0\n"
+            b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\nsee file\n'
+            b"--b\nContent-Type: application/octet-stream\nContent-Disposition: attachment; " + disposition
+            + b"\nContent-Transfer-Encoding: base64\n\nTVqQAA==\n--b--\n")
+
+
+@pytest.mark.parametrize("disposition, name", [
+    # RFC 2231 and RFC 2047 forms of "invoice<U+202E>gpj.exe", which shows as "invoiceexe.jpg"
+    (b"filename*=utf-8''invoice%E2%80%AEgpj.exe", "invoicegpj.exe"),
+    (b'filename="=?utf-8?B?aW52b2ljZeKArmdwai5leGU=?="', "invoicegpj.exe"),
+    (b"filename*=utf-8''%E2%81%A6report%E2%81%A9%E2%80%8F.pdf", "report.pdf"),  # isolates and RLM
+    (b"filename*=utf-8''a%C2%9B%C2%85b%1B%5B2J.txt", "ab[2J.txt"),  # C1 controls, ESC
+    (b"filename*=utf-8''..%5C..%5Cwindows%5Cx.bat", "x.bat"),  # backslash path
+    (b"filename*=utf-8''%E2%80%AE%E2%80%8B", None),  # nothing left: a generated name
+])
+def test_attachment_name_loses_bidi_and_control_characters(disposition, name):
+    mail = parse_mail(_one_attachment(disposition))
+    assert [p.filename for p in mail.parts] == [name or "attachment-1.bin"]
+
+
 def test_data_uri_mail_keeps_html():
     mail = parse("data_uri_image.eml")
     assert "data:image/png;base64," in mail.html_body

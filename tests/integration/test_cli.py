@@ -54,3 +54,37 @@ def test_cli_runs_as_a_module_and_reports_bad_settings(app_env):
     assert out.returncode == 1
     assert "GRAPH_API_URL must be an https URL" in out.stderr
     assert out.stdout == ""
+
+
+HOSTILE_SUBJECT = "\x1b]0;pwned\x07Invoice \x1b[2Joverdue\u202e"
+HOSTILE_MAIL = (
+    b"From: =?utf-8?q?Ann_=1B=5B31mRed=1B=5B0m_=E2=80=AEnailC?= <ann@example.org>\r\n"
+    b"To: " + SUPPORT.encode() + b"\r\n"
+    b"Subject: =?utf-8?q?=1B]0;pwned=07Invoice_=1B[2Joverdue=E2=80=AE?=\r\n"
+    b"Message-ID: <hostile-terminal@example.org>\r\n"
+    b"Date: Mon, 30 Nov 2026 10:00:00 +0000\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    b"line one\x1b]52;c;cHduZWQ=\x07\r\n\ttabbed\xc2\x9b6n line\r\n"
+)
+
+
+def test_tickets_show_strips_terminal_controls_from_mail_text(desk, graph):
+    run = run_cli
+    graph.add_message(SUPPORT, HOSTILE_MAIL)
+    assert run("fetch", "--json")[0] == 0
+    [ticket] = run("tickets", "list", "--json")[1]
+
+    code, text = run("tickets", "show", ticket["number"])
+    assert code == 0
+    for unsafe in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert unsafe not in text
+    assert f"#{ticket['number']} [open] Invoice overdue" in text  # the visible text stays
+    assert "client: Ann Red nailC <ann@example.org>" in text
+    assert "line one\n\ttabbed6n line" in text  # newlines and tabs stay; a C1 CSI goes alone
+
+    code, text = run("tickets", "list")
+    assert code == 0 and "\x1b" not in text and "Invoice overdue" in text
+
+    code, data = run("tickets", "show", ticket["number"], "--json")  # JSON stays faithful
+    assert data["subject"] == HOSTILE_SUBJECT
+    assert data["entries"][0]["body_text"].startswith("line one\x1b]52;c;cHduZWQ=\x07")

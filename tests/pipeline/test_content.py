@@ -181,3 +181,22 @@ def test_a_replay_gives_the_same_content_and_stores_nothing_new(desk, ctx):
     assert replay.attachments == first.attachments
     assert replay.content.body_html == first.content.body_html
     assert {name: _etag(desk, name) for name in desk.blobs.names(ATTACHMENTS)} == etags
+
+
+def test_sender_chosen_html_and_svg_are_stored_as_octet_stream(desk, ctx):
+    page = b"<html><script>fetch('/api/tickets')</script></html>"
+    svg = b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"
+    mail = inbound(compose(attachments=[("invoice\u202egpj.exe", "text/html", page), ("logo.svg", "image/svg+xml", svg),
+                                        ("Rechnung.pdf", "application/pdf", PDF)]))
+
+    content(mail, ctx)
+
+    def stored_type(data: bytes) -> str:
+        blob = desk.connection.blob_service.get_blob_client(ATTACHMENTS, _sha(data))
+        return blob.get_blob_properties().content_settings.content_type
+
+    assert [(a.name, a.content_type) for a in mail.attachments] == [
+        ("invoicegpj.exe", "application/octet-stream"), ("logo.svg", "application/octet-stream"),
+        ("Rechnung.pdf", "application/pdf")]
+    assert [stored_type(data) for data in (page, svg, PDF)] == [
+        "application/octet-stream", "application/octet-stream", "application/pdf"]
