@@ -193,6 +193,15 @@ def test_dmarc_pass_counts_only_for_the_from_domain(header_from):
     assert auth.verdict is Verdict.UNAUTHENTICATED
 
 
+def test_a_second_from_address_cannot_borrow_its_dmarc_pass():
+    """DMARC judged the attacker's own domain; the first From (ours) stays unproven."""
+    mail = _mail([("Authentication-Results", EXCHANGE_PASS.replace("contoso.example", "evil.example"))],
+                 sender="Andy <agent@contoso.example>, Eve <eve@evil.example>")
+
+    assert mail.from_address == "agent@contoso.example"
+    assert authenticate(mail).verdict is Verdict.UNAUTHENTICATED
+
+
 def test_only_the_topmost_results_can_prove_a_sender():
     """A header below the receiving Exchange's own may have been written by the sender."""
     mail = _mail([("Authentication-Results", EXCHANGE_PASS.replace("dmarc=pass", "dmarc=none")),
