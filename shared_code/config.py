@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from .domain.sender_auth import DEFAULT_TRUSTED_SIGNALS, TrustSignal
 from .domain.templates import DEFAULT_TICKET_URL_BASE
 
 DEFAULT_GRAPH_API_URL = "https://graph.microsoft.com/v1.0"
@@ -100,6 +101,27 @@ def _list(name: str) -> tuple[str, ...]:
     return tuple(item.strip().lower() for item in raw.split(",") if item.strip())
 
 
+def _signals(name: str) -> tuple[TrustSignal, ...]:
+    """A comma-separated list of TrustSignal values; empty: the default; `none`: trust none."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return DEFAULT_TRUSTED_SIGNALS
+    items = [item.strip().lower() for item in raw.split(",") if item.strip()]
+    if items == ["none"]:
+        return ()
+    known = ", ".join(signal.value for signal in TrustSignal)
+    signals: list[TrustSignal] = []
+    for item in items:
+        try:
+            signal = TrustSignal(item)
+        except ValueError:
+            raise SettingError(f"setting {name} has an unknown signal {item!r} "
+                               f"(known: {known}; or none alone)") from None
+        if signal not in signals:
+            signals.append(signal)
+    return tuple(signals)
+
+
 def _regex(name: str) -> str | None:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -132,6 +154,8 @@ class Settings:
     auto_response_limit: int
     auto_response_window_minutes: int
     no_reply_pattern: str | None  # None: the built-in pattern of domain/autoreply.py
+    # What proves a staff (or helpdesk) From address; see domain/sender_auth.py
+    trusted_sender_signals: tuple[TrustSignal, ...] = DEFAULT_TRUSTED_SIGNALS
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -158,4 +182,5 @@ class Settings:
             auto_response_limit=_int("AUTO_RESPONSE_LIMIT", 5, minimum=0),
             auto_response_window_minutes=_int("AUTO_RESPONSE_WINDOW_MINUTES", 60, minimum=1),
             no_reply_pattern=_regex("NO_REPLY_PATTERN"),
+            trusted_sender_signals=_signals("TRUSTED_SENDER_SIGNALS"),
         )

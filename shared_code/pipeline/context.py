@@ -9,6 +9,7 @@ from ..config import Settings
 from ..domain.content import Content
 from ..domain.mail import ParsedMail
 from ..domain.model import Attachment, EmailAccount, Entry, Ticket
+from ..domain.sender_auth import SenderAuth
 from ..domain.threading import ThreadMatch
 
 
@@ -24,6 +25,7 @@ class InboundMail:
     resumed: bool = False  # the claim was made by an earlier run or another worker
     outcome: str | None = None  # created | threaded | duplicate | ignored | discarded
     reason: str = ""
+    sender_auth: SenderAuth | None = None  # computed once, by pipeline/sender.py
     thread: ThreadMatch | None = None
     content: Content | None = None
     attachments: list[Attachment] = field(default_factory=list)

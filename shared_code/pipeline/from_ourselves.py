@@ -1,13 +1,25 @@
-"""Rule 2: mail sent from one of the helpdesk's own addresses is not posted (loop guard)."""
+"""Rule 2: mail sent from one of the helpdesk's own addresses is not posted (loop guard).
+
+Only proven own mail (domain/sender_auth.py) is `ignored` quietly: a From naming one of our
+addresses without proof is a spoof, `discarded` with a reason and a system-log warning.
+"""
 from __future__ import annotations
 
 from .context import InboundMail, PipelineContext
+from .sender import HELPDESK_SPOOF, log_spoof, sender_auth
 
 
 def from_ourselves(mail: InboundMail, ctx: PipelineContext) -> None:
     if mail.claim is not None:
         return  # passed this rule in the run that claimed it
     sender = mail.parsed.from_address
-    if sender and sender in ctx.system_addresses:
+    if not sender or sender not in ctx.system_addresses:
+        return
+    auth = sender_auth(mail, ctx)
+    if auth.trusted:
         mail.outcome = "ignored"
         mail.reason = f"sent from the helpdesk's own address {sender}"
+        return
+    mail.outcome = "discarded"
+    mail.reason = f"spoofed helpdesk address {sender}: {auth.verdict.value} ({auth.reason})"
+    log_spoof(mail, ctx, HELPDESK_SPOOF, "discarded")

@@ -15,6 +15,7 @@ from ..adapters.tables import digest
 from ..domain.model import Entry, Party, Status, Ticket
 from .already_seen import fingerprint
 from .context import InboundMail, PipelineContext
+from .sender import from_staff
 
 MAX_NUMBER_DRAWS = 20
 
@@ -133,7 +134,8 @@ def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
     sender = Party(parsed.from_name, parsed.from_address)
     # Staff answering an alert by mail write to colleagues, not to the client: an internal
     # note, which neither reopens the ticket, restarts its SLA clock nor alerts staff again.
-    by_staff = mail.outcome == "threaded" and sender.email in ctx.staff_addresses
+    # Only a proven staff From counts (pipeline/sender.py); a forged one is a client mail.
+    by_staff = mail.outcome == "threaded" and from_staff(mail, ctx)
     if sender.email and not by_staff:
         ctx.tickets.upsert_client(sender, mail.received)
     entry = Entry(

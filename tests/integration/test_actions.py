@@ -9,6 +9,8 @@ from shared_code.adapters.queues import OUTBOUND_MAIL
 from shared_code.services.actions import check_overdue
 from shared_code.services.fetch import fetch_all
 
+from tests.fakes.exchange import sent_inside
+
 from .helpers import SUPPORT, make_mail, run_cli
 
 AGENT, MANAGER = "agent@contoso.example", "boss@contoso.example"
@@ -60,8 +62,8 @@ def test_reply_by_someone_not_staff_is_refused(desk, ticket, capsys):
 
 def test_staff_mail_on_a_ticket_is_an_internal_note(desk, graph, ticket):
     run_cli("tickets", "close", ticket.number)
-    graph.add_message(SUPPORT, make_mail(subject=f"[#{ticket.number}] internal detail",
-                                         sender=f"Andy <{AGENT}>")[0])
+    graph.add_message(SUPPORT, sent_inside(make_mail(subject=f"[#{ticket.number}] internal detail",
+                                                     sender=f"Andy <{AGENT}>")[0]))
     assert fetch_all(desk)[0].threaded == 1
     entries = desk.tickets.entries(ticket.number)
     assert [e.type for e in entries] == ["message", "note"]

@@ -9,6 +9,7 @@ from shared_code.adapters.blobs import ATTACHMENTS, RAW_MAIL
 from shared_code.adapters.queues import OUTBOUND_MAIL
 from shared_code.domain.model import Status
 from shared_code.services.fetch import fetch_account, fetch_all
+from tests.fakes.exchange import sent_inside
 
 from .helpers import SUPPORT, add_account, make_mail, run_cli
 
@@ -131,7 +132,7 @@ def test_same_message_id_twice_makes_one_ticket(desk, graph):
 
 
 def test_mail_from_our_own_address_is_not_posted(desk, graph):
-    graph.add_message(SUPPORT, make_mail(sender=f"Support <{SUPPORT}>")[0])
+    graph.add_message(SUPPORT, sent_inside(make_mail(sender=f"Support <{SUPPORT}>")[0]))
     summary = fetch_all(desk)[0]
     assert summary.ignored == 1 and _tickets() == []
 

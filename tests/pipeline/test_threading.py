@@ -10,7 +10,11 @@ from shared_code.domain.model import Party, Priority, Status, Ticket
 from shared_code.domain.threading import ThreadMatch
 from shared_code.pipeline.threading import threading
 
+from tests.fakes.exchange import from_internet, sent_inside
+
 from . import ANN_ADDRESS, compose, inbound
+
+AGENT = "agent@contoso.example"
 
 
 def _ticket(desk, number: str, client: str = ANN_ADDRESS, collaborators=()) -> None:
@@ -92,12 +96,50 @@ def test_the_subject_tag_is_ignored_for_a_stranger(desk, ctx):
 
 def test_the_subject_tag_threads_mail_of_staff(desk, ctx):
     _ticket(desk, "482913")
-    ctx.staff_addresses.add("agent@contoso.example")
-    mail = inbound(compose(subject="Re: [#482913] Printer", sender="Agent <agent@contoso.example>"))
+    ctx.staff_addresses.add(AGENT)
+    mail = inbound(sent_inside(compose(subject="Re: [#482913] Printer", sender=f"Agent <{AGENT}>")))
 
     threading(mail, ctx)
 
     assert mail.thread == ThreadMatch("482913", "subject-tag")
+
+
+@pytest.mark.parametrize("deliver", [
+    lambda raw: raw,
+    lambda raw: from_internet(raw, spf="fail", dkim="none", dmarc="fail"),
+], ids=["no-evidence", "dmarc-fail"])
+def test_the_subject_tag_is_ignored_for_a_forged_staff_address(desk, ctx, deliver):
+    _ticket(desk, "482913")
+    ctx.staff_addresses.add(AGENT)
+    mail = inbound(deliver(compose(subject="Re: [#482913] Printer", sender=f"Agent <{AGENT}>")))
+
+    threading(mail, ctx)
+
+    assert mail.thread is None
+    assert [e["title"] for e in desk.syslog.list()] == [
+        "Unauthenticated mail claiming a staff address"]
+
+
+def test_a_forged_staff_address_is_no_participant_even_as_a_collaborator(desk, ctx):
+    """The address the mail cannot prove counts for nothing, even where it is a collaborator."""
+    _ticket(desk, "482913", collaborators=[AGENT])
+    ctx.staff_addresses.add(AGENT)
+    mail = inbound(compose(subject="Re: [#482913] Printer", sender=f"Agent <{AGENT}>"))
+
+    threading(mail, ctx)
+
+    assert mail.thread is None
+
+
+def test_a_forged_staff_reply_still_threads_by_its_headers(desk, ctx):
+    """In-Reply-To is not a staff privilege: the mail threads, as a client mail (rule 6)."""
+    ctx.index.record("first@example.org", "482913", "inbound")
+    ctx.staff_addresses.add(AGENT)
+    mail = inbound(compose(sender=AGENT, in_reply_to="<first@example.org>"))
+
+    threading(mail, ctx)
+
+    assert mail.thread == ThreadMatch("482913", "in-reply-to")
 
 
 def test_the_subject_tag_of_a_missing_ticket_is_ignored(ctx):
