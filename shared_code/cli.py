@@ -177,10 +177,11 @@ def cmd_tickets_list(args) -> None:
     desk = _desk()
     tickets = desk.tickets.list()
     clocks = _sla_clocks(desk, tickets)
+    from .domain.sla import short
     lines = [f"{'NUMBER':7} {'STATUS':6} {'PRIORITY':9} {'DEPARTMENT':14} {'CLIENT':28} "
-             f"{'SLA':8} SUBJECT"]
+             f"{'SLA (UTC)':15} SUBJECT"]
     lines += [f"{t.number:7} {t.status.value:6} {t.priority.value:9} {t.department:14} "
-              f"{t.client.email:28} {clocks[t.number].state.value:8} {t.subject}" for t in tickets]
+              f"{t.client.email:28} {short(clocks[t.number]):15} {t.subject}" for t in tickets]
     _print(args, [ticket_json(t, clock=clocks[t.number]) for t in tickets], lines)
 
 

@@ -35,6 +35,15 @@ class SlaClock:
         return f"{self.state.value}, due {self.due.isoformat() if self.due else '?'}"
 
 
+def short(clock: SlaClock) -> str:
+    """A column for `tickets list`: answered / due <UTC time> / overdue / -."""
+    if clock.state == SlaState.CLOSED:
+        return "-"
+    if clock.state == SlaState.RUNNING and clock.due:
+        return f"due {clock.due:%m-%d %H:%M}"
+    return clock.state.value
+
+
 def sla_hours(department: Department | None) -> int:
     """The department's grace hours, or the default for a ticket of an unknown department."""
     return department.sla_hours if department else Department(name="default").sla_hours

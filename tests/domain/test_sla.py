@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from shared_code.domain.model import Party, Priority, Status, Ticket
-from shared_code.domain.sla import SlaState, mark_answered, sla_clock
+from shared_code.domain.sla import SlaState, mark_answered, short, sla_clock
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -20,8 +20,10 @@ def test_a_response_stops_the_clock_until_the_next_client_message():
     running = sla_clock(ticket, 4, T0 + timedelta(hours=1))
     assert (running.state, running.due) == (SlaState.RUNNING, T0 + timedelta(hours=4))
     assert running.breach == f"{running.due.isoformat()}|{ticket.last_message_entry}"
+    assert (short(running), running.describe()) == ("due 03-02 13:00", f"running, due {running.due.isoformat()}")
     assert mark_answered(ticket, "20260302T100000000000Z-bbb", T0 + timedelta(hours=1))
-    assert sla_clock(ticket, 4, T0 + timedelta(days=9)).state == SlaState.ANSWERED
+    answered = sla_clock(ticket, 4, T0 + timedelta(days=9))
+    assert (answered.state, answered.due, short(answered)) == (SlaState.ANSWERED, None, "answered")
     # the client writes again: the clock restarts from that message
     ticket.last_message_entry, ticket.last_message_at = "20260302T110000000000Z-ccc", T0 + timedelta(hours=2)
     late = sla_clock(ticket, 4, T0 + timedelta(hours=7))

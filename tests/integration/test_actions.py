@@ -139,6 +139,7 @@ def test_a_ticket_answered_in_time_gets_no_overdue_alert(desk, ticket):
     assert "SLA: answered, waiting on client" in run_cli("tickets", "show", ticket.number)[1]
     [listed] = run_cli("tickets", "list", "--json")[1]
     assert listed["sla"]["state"] == "answered"
+    assert " answered " in run_cli("tickets", "list")[1].splitlines()[1]
 
 
 def test_a_new_client_message_after_the_answer_restarts_the_clock(desk, graph, ticket):
@@ -147,6 +148,7 @@ def test_a_new_client_message_after_the_answer_restarts_the_clock(desk, graph, t
     shown = run_cli("tickets", "show", ticket.number, "--json")[1]
     assert shown["sla"]["state"] == "running"
     assert shown["sla"]["due"] == (asked_again + timedelta(hours=4)).isoformat()
+    assert f" due {asked_again + timedelta(hours=4):%m-%d %H:%M} " in run_cli("tickets", "list")[1]
     assert check_overdue(desk, now=asked_again + timedelta(hours=3)) == []
     assert [t.number for t in check_overdue(desk, now=asked_again + timedelta(hours=5))] == [ticket.number]
     assert check_overdue(desk, now=asked_again + timedelta(hours=6)) == []
