@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 
 from . import cli_templates
 from .config import SettingError
 from .domain.model import EmailAccount, ValidationError
+from .domain.sla import short, sla_clock, sla_hours
 
 PURPOSES = ["system", "department", "alert", "auto-response"]
 PRIORITIES = ["low", "normal", "high", "emergency"]
@@ -136,9 +137,6 @@ def cmd_fetch(args) -> None:
 
 def _sla_clocks(desk, tickets) -> dict:
     """Each ticket's SLA clock now, by number (answered and waiting on the client, or due when)."""
-    from datetime import timezone
-    from .domain.sla import sla_clock, sla_hours
-
     departments = {d.name.lower(): d for d in desk.directory.list_departments()}
     now = datetime.now(timezone.utc)
     return {t.number: sla_clock(t, sla_hours(departments.get(t.department.lower())), now)
@@ -177,7 +175,6 @@ def cmd_tickets_list(args) -> None:
     desk = _desk()
     tickets = desk.tickets.list()
     clocks = _sla_clocks(desk, tickets)
-    from .domain.sla import short
     lines = [f"{'NUMBER':7} {'STATUS':6} {'PRIORITY':9} {'DEPARTMENT':14} {'CLIENT':28} "
              f"{'SLA (UTC)':15} SUBJECT"]
     lines += [f"{t.number:7} {t.status.value:6} {t.priority.value:9} {t.department:14} "
