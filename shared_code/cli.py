@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 
 from . import cli_templates
 from .config import SettingError
 from .domain.model import EmailAccount, ValidationError
 from .domain.untrusted import terminal_safe
+from .domain.sla import short, sla_clock, sla_hours
 
 PURPOSES = ["system", "department", "alert", "auto-response"]
 PRIORITIES = ["low", "normal", "high", "emergency"]
@@ -138,7 +139,20 @@ def cmd_fetch(args) -> None:
 # ---------------------------------------------------------------- tickets
 
 
-def ticket_json(ticket, entries=None) -> dict:
+def _sla_clocks(desk, tickets) -> dict:
+    """Each ticket's SLA clock now, by number (answered and waiting on the client, or due when)."""
+    departments = {d.name.lower(): d for d in desk.directory.list_departments()}
+    now = datetime.now(timezone.utc)
+    return {t.number: sla_clock(t, sla_hours(departments.get(t.department.lower())), now)
+            for t in tickets}
+
+
+def sla_json(ticket, clock) -> dict:
+    return {"state": clock.state.value, "due": _iso(clock.due),
+            "answered_at": _iso(ticket.answered_at), "text": clock.describe()}
+
+
+def ticket_json(ticket, entries=None, clock=None) -> dict:
     data = {
         "number": ticket.number, "subject": ticket.subject, "status": ticket.status.value,
         "priority": ticket.priority.value, "department": ticket.department,
@@ -147,6 +161,8 @@ def ticket_json(ticket, entries=None) -> dict:
         "collaborators": ticket.collaborators, "last_message": _iso(ticket.last_message_at),
         "message_count": ticket.message_count, "assignee": ticket.assignee,
     }
+    if clock is not None:
+        data["sla"] = sla_json(ticket, clock)
     if entries is not None:
         data["entries"] = [{
             "type": e.type, "from": {"name": e.sender.name, "email": e.sender.email},
@@ -160,11 +176,14 @@ def ticket_json(ticket, entries=None) -> dict:
 
 
 def cmd_tickets_list(args) -> None:
-    tickets = _desk().tickets.list()
-    lines = [f"{'NUMBER':7} {'STATUS':6} {'PRIORITY':9} {'DEPARTMENT':14} {'CLIENT':28} SUBJECT"]
+    desk = _desk()
+    tickets = desk.tickets.list()
+    clocks = _sla_clocks(desk, tickets)
+    lines = [f"{'NUMBER':7} {'STATUS':6} {'PRIORITY':9} {'DEPARTMENT':14} {'CLIENT':28} "
+             f"{'SLA (UTC)':15} SUBJECT"]
     lines += [f"{t.number:7} {t.status.value:6} {t.priority.value:9} {t.department:14} "
-              f"{t.client.email:28} {t.subject}" for t in tickets]
-    _print(args, [ticket_json(t) for t in tickets], lines)
+              f"{t.client.email:28} {short(clocks[t.number]):15} {t.subject}" for t in tickets]
+    _print(args, [ticket_json(t, clock=clocks[t.number]) for t in tickets], lines)
 
 
 def cmd_tickets_show(args) -> None:
@@ -174,16 +193,18 @@ def cmd_tickets_show(args) -> None:
     if ticket is None:
         raise LookupError(f"no ticket #{number}")
     entries = desk.tickets.entries(number)
+    clock = _sla_clocks(desk, [ticket])[ticket.number]
     lines = [f"#{ticket.number} [{ticket.status.value}] {ticket.subject}",
              f"client: {ticket.client.name} <{ticket.client.email}>  department: "
-             f"{ticket.department}  priority: {ticket.priority.value}"]
+             f"{ticket.department}  priority: {ticket.priority.value}",
+             f"SLA: {clock.describe()}"]
     for e in entries:
         lines += ["", f"--- {e.type} from {e.sender.name} <{e.sender.email}> at {_iso(e.date)}",
                   e.body_text.rstrip()]
         lines += [f"[attachment{' (inline)' if a.inline else ''}] {a.name} {a.size} bytes {a.url}"
                   for a in e.attachments]
         lines += [f"[not stored] {reason}" for reason in e.rejected_attachments]
-    _print(args, ticket_json(ticket, entries), lines)
+    _print(args, ticket_json(ticket, entries, clock), lines)
 
 
 def cmd_tickets_reply(args) -> None:

@@ -12,6 +12,12 @@ Fixtures (a contract other tests code against):
   KEY_VAULT_URL); yields an object with graph, identity, keyvault, storage, cloud.
 * ``mailbox_app``: app "deskmail-app" in tenant "contoso-tenant" with secret "s3cr3t-value",
   reachable as DESKMAIL_GRAPH_SECRET (and as Key Vault secret "deskmail-graph-secret").
+
+Time: tests assert behaviour, never elapsed wall-clock time (the machine is shared and loaded).
+Code that waits or has a deadline takes its clock as a parameter (`now=`, `clock=`/`sleep=` of
+GraphMailClient, `clock=` of fetch_account); overlap and retries are proven by counted requests
+(the fakes' logs, ``hold_until_in_flight``); "never hangs on hostile input" uses the CPU-time
+budget of tests/work_budget.py.
 """
 from __future__ import annotations
 

@@ -310,7 +310,7 @@ def test_fail_next_and_hang_next(cloud, graph, session):
 
 
 def test_concurrency_is_tracked_and_limited(cloud, graph, session):
-    graph.latency = 0.3
+    graph.hold_until_in_flight(3)  # three at once, by count rather than by latency
     graph.concurrency_limit = 2
     barrier, statuses = threading.Barrier(6), []
 

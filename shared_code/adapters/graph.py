@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import quote, urlsplit
 
 from ..config import DEFAULT_AUTHORITY_HOST
@@ -293,7 +293,11 @@ class GraphMailClient:
     def __init__(self, settings: "Settings", account: "EmailAccount", client_secret: str,
                  deadline: float | None = None, *,
                  timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-                 backoff_base: float = BACKOFF_BASE, backoff_cap: float = BACKOFF_CAP) -> None:
+                 backoff_base: float = BACKOFF_BASE, backoff_cap: float = BACKOFF_CAP,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        """`deadline` is a `clock()` reading; `clock` and `sleep` are parameters so that tests
+        drive the retry waits with a controlled clock instead of the wall clock."""
         import requests
         from requests.adapters import HTTPAdapter
 
@@ -301,6 +305,7 @@ class GraphMailClient:
         self.account = account
         self.address = account.address
         self.deadline = deadline
+        self.clock, self.sleep = clock, sleep
         self.timeout = timeout
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -489,12 +494,12 @@ class GraphMailClient:
                 delay = _backoff(retries, self.backoff_base, self.backoff_cap)
                 last = self._connection_error(method, url, failure, retries)
 
-            if self.deadline is not None and time.monotonic() + delay > self.deadline:
+            if self.deadline is not None and self.clock() + delay > self.deadline:
                 raise GraphError(last.status, "DeadlineExceeded",
                                  f"{method} {self._path(url)}: not waiting {delay:.1f}s to retry "
                                  f"after {last.code}, the run's deadline comes first",
                                  request_id=last.request_id)
-            time.sleep(delay)
+            self.sleep(delay)
             retries += 1
 
     def _path(self, url: str) -> str:

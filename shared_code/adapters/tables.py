@@ -291,6 +291,8 @@ class TicketRepository:
             "assignee": ticket.assignee,
             "closed_at": ticket.closed_at,
             "overdue_alerted_for": ticket.overdue_alerted_for,
+            "answered_for": ticket.answered_for,
+            "answered_at": ticket.answered_at,
         }
 
     @staticmethod
@@ -313,6 +315,8 @@ class TicketRepository:
             assignee=entity.get("assignee", ""),
             closed_at=_time(entity.get("closed_at")),
             overdue_alerted_for=entity.get("overdue_alerted_for", ""),
+            answered_for=entity.get("answered_for", ""),
+            answered_at=_time(entity.get("answered_at")),
         )
         ticket._entity = entity  # kept for optimistic concurrency on update
         return ticket

@@ -153,6 +153,8 @@ class Ticket:
     assignee: str = ""  # staff email
     closed_at: datetime | None = None
     overdue_alerted_for: str = ""  # the SLA breach already alerted: due time | entry that started it
+    answered_for: str = ""  # the client message (entry id) the last staff response answered
+    answered_at: datetime | None = None  # when that response was written (see domain/sla.py)
 
 
 @dataclass

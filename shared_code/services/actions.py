@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import html
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from ..adapters.queues import OUTBOUND_MAIL
 from ..adapters.tables import digest
 from ..domain.model import Department, Entry, Party, Staff, Status, Ticket, ValidationError
 from ..domain.notifications import new_notification, outbound_message_id
+from ..domain.sla import SlaState, mark_answered, sla_clock, sla_hours
 from .helpdesk import Helpdesk
 
 MAX_UPDATE_TRIES = 10
@@ -102,7 +103,19 @@ def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
         actor=Party(staff.name, staff.email), references=references,
         extra={"message_id": message_id, "response_entry_id": entry.entry_id},
     ))
+    _stop_clock(desk, ticket.number, entry)
     return entry
+
+
+def _stop_clock(desk: Helpdesk, number: str, response: Entry) -> None:
+    """A response answers the client: the SLA clock stops until the client writes again.
+    Written after the mail is queued; a crash before it leaves the clock running (an alert
+    too many, never one too few) and the retried request stops it."""
+    def change(ticket: Ticket) -> None:
+        mark_answered(ticket, response.entry_id, response.date)
+
+    if mark_answered(_ticket(desk, number), response.entry_id, response.date):
+        _update(desk, number, change)
 
 
 def assign(desk: Helpdesk, number: str, staff_email: str, by: str | None = None,
@@ -160,14 +173,9 @@ def close(desk: Helpdesk, number: str, by: str | None = None,
     return ticket
 
 
-def due_time(ticket: Ticket, department: Department | None) -> datetime:
-    """When an open ticket breaches its department's SLA: its last client message plus the grace hours."""
-    hours = department.sla_hours if department else Department(name="default").sla_hours
-    return (ticket.last_message_at or ticket.created) + timedelta(hours=hours)
-
-
 def check_overdue(desk: Helpdesk, now: datetime | None = None) -> list[Ticket]:
-    """Alert the assignee and manager once per SLA breach (a new client message starts a new one)."""
+    """Alert the assignee and manager once per SLA breach (a new client message starts a new
+    one); a ticket whose newest client message has a staff response is not on the clock."""
     now = now or _now()
     departments = {d.name.lower(): d for d in desk.directory.list_departments()}
     alerted = []
@@ -187,9 +195,9 @@ def check_overdue(desk: Helpdesk, now: datetime | None = None) -> list[Ticket]:
 
 def _alert_if_overdue(desk: Helpdesk, ticket: Ticket, departments: dict[str, Department],
                       now: datetime) -> Ticket | None:
-    due = due_time(ticket, departments.get(ticket.department.lower()))
-    breach = f"{due.isoformat()}|{ticket.last_message_entry}"  # the message that started the clock
-    if now < due or ticket.overdue_alerted_for == breach:
+    clock = sla_clock(ticket, sla_hours(departments.get(ticket.department.lower())), now)
+    breach, due = clock.breach, clock.due  # due time | the message that started the clock
+    if clock.state != SlaState.OVERDUE or due is None or ticket.overdue_alerted_for == breach:
         return None
     _enqueue(desk, new_notification(
         "overdue_alert", ticket, {"role": "assignee_and_manager"}, event="ticket.overdue",

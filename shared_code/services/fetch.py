@@ -121,8 +121,10 @@ def fetch_all(desk: Helpdesk, only: str | None = None,
 
 
 def fetch_account(desk: Helpdesk, address: str, deadline: float | None = None,
-                  checkpoint: Callable[[str, str], None] | None = None) -> FetchSummary:
-    """Fetch one account; never raises for the account's own failures (they are recorded)."""
+                  checkpoint: Callable[[str, str], None] | None = None,
+                  clock: Callable[[], float] = time.monotonic) -> FetchSummary:
+    """Fetch one account; never raises for the account's own failures (they are recorded).
+    `deadline` is a reading of `clock` (tests pass a controlled one)."""
     summary = FetchSummary(address=address)
     account = desk.accounts.get(address)
     if account is None:
@@ -134,13 +136,13 @@ def fetch_account(desk: Helpdesk, address: str, deadline: float | None = None,
     if not account.can_fetch:
         summary.skipped = "no Microsoft 365 OAuth credentials configured"
         return summary
-    deadline = deadline or time.monotonic() + desk.settings.fetch_time_budget_seconds
+    deadline = deadline or clock() + desk.settings.fetch_time_budget_seconds
     lease = desk.blobs.acquire_lease(safe_key(account.address), LEASE_SECONDS)
     if lease is None:
         summary.skipped = "another worker is fetching this account"
         return summary
     try:
-        _MailboxRun(desk, account, summary, deadline, lease, checkpoint).run()
+        _MailboxRun(desk, account, summary, deadline, lease, checkpoint, clock).run()
         _record_success(desk, account, summary)
     except Exception as error:  # one broken account must not stop the others
         _record_failure(desk, account, summary, error)
@@ -185,9 +187,10 @@ class _MailboxRun:
     """One fetch run of one account."""
 
     def __init__(self, desk: Helpdesk, account: EmailAccount, summary: FetchSummary,
-                 deadline: float, lease, checkpoint: Callable[[str, str], None] | None):
+                 deadline: float, lease, checkpoint: Callable[[str, str], None] | None,
+                 clock: Callable[[], float] = time.monotonic):
         self.desk, self.account, self.summary = desk, account, summary
-        self.deadline, self.lease = deadline, lease
+        self.deadline, self.lease, self.clock = deadline, lease, clock
         self.checkpoint = checkpoint or (lambda step, mail: None)
         self.settings = desk.settings
 
@@ -195,7 +198,8 @@ class _MailboxRun:
         from ..adapters.graph import GraphMailClient
 
         secret = self.desk.secrets.get(self.account.client_secret_name)
-        self.graph = GraphMailClient(self.settings, self.account, secret, deadline=self.deadline)
+        self.graph = GraphMailClient(self.settings, self.account, secret, deadline=self.deadline,
+                                     clock=self.clock)
         folder = self.graph.resolve_folder(self.account.folder)
         pending = list(self._new_messages(folder))
         ctx = self._pipeline_context()
@@ -365,4 +369,4 @@ class _MailboxRun:
     def _out_of_time(self) -> bool:
         if self.lease.lost:
             raise TransientError("the fetch lease was lost; another worker may take over")
-        return time.monotonic() > self.deadline - DEADLINE_MARGIN_SECONDS
+        return self.clock() > self.deadline - DEADLINE_MARGIN_SECONDS

@@ -1,6 +1,7 @@
 """GraphMailClient and its tokens against the fake identity platform and fake Graph (over TLS).
 
-Real msal and requests throughout; faults come from the fakes (fail_next, hang_next, latency).
+Real msal and requests throughout; faults come from the fakes (fail_next, hang_next); retry waits
+run on a controlled clock (the client's `clock`/`sleep` parameters), never timed.
 """
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import dataclasses
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -153,34 +153,61 @@ def test_token_for_another_secret_is_not_shared(settings, account, graph, identi
 
 
 # -- retries ----------------------------------------------------------------------------------
-def test_429_waits_for_retry_after(client, graph):
+# The waits go through the client's `sleep` and `clock` parameters: the tests record the waits
+# the client asks for (a controlled clock) instead of timing them on a loaded machine.
+class ControlledClock:
+    """`clock()` reads `now`; `sleep(s)` records the wait and moves `now` on by it."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now, self.waits = now, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> ControlledClock:
+    return ControlledClock()
+
+
+def controlled_client(settings, account, mailbox_app, clock, **options) -> GraphMailClient:
+    return GraphMailClient(settings, account, mailbox_app["secret"], clock=clock,
+                           sleep=clock.sleep, **options)
+
+
+def test_429_waits_for_retry_after(settings, account, mailbox_app, graph, clock):
     message_id = graph.add_message(MAILBOX, mime(1))
-    graph.fail_next(429, retry_after=1, path_contains="$value")
-    started = time.monotonic()
-    assert b"body 1" in client.get_mime(message_id)
-    elapsed = time.monotonic() - started
-    assert 1.0 <= elapsed < 8.0  # waited Retry-After, not a backoff of its own
+    graph.fail_next(429, retry_after=3, path_contains="$value")
+    with controlled_client(settings, account, mailbox_app, clock) as c:
+        assert b"body 1" in c.get_mime(message_id)
+        assert c.request_count == 2
+    assert clock.waits == [3.0]  # waited Retry-After, not a backoff of its own
     assert statuses(graph, "$value") == [429, 200]
-    assert client.request_count == 2
 
 
-def test_503_is_retried_with_backoff_then_succeeds(client, graph):
+def test_503_is_retried_with_backoff_then_succeeds(settings, account, mailbox_app, graph, clock):
     message_id = graph.add_message(MAILBOX, mime(1))
-    graph.fail_next(503, path_contains="$value")  # no Retry-After: backoff of 1 s +-25%
-    started = time.monotonic()
-    assert b"body 1" in client.get_mime(message_id)
-    assert 0.75 <= time.monotonic() - started < 8.0
-    assert statuses(graph, "$value") == [503, 200]
+    graph.fail_next(503, count=2, path_contains="$value")  # no Retry-After: backoff 1 s, 2 s, +-25%
+    with controlled_client(settings, account, mailbox_app, clock) as c:
+        assert b"body 1" in c.get_mime(message_id)
+    first, second = clock.waits
+    assert 0.75 <= first <= 1.25 and 1.5 <= second <= 2.5
+    assert statuses(graph, "$value") == [503, 503, 200]
 
 
-def test_retries_exhausted_raise_graph_error(settings, account, mailbox_app, graph):
+def test_retries_exhausted_raise_graph_error(settings, account, mailbox_app, graph, clock):
     message_id = graph.add_message(MAILBOX, mime(1))
     graph.fail_next(503, count=10, path_contains="$value")
     settings = dataclasses.replace(settings, graph_max_retries=2)
-    with GraphMailClient(settings, account, mailbox_app["secret"], backoff_base=0.05) as c:
+    with controlled_client(settings, account, mailbox_app, clock) as c:
         with pytest.raises(GraphError) as caught:
             c.get_mime(message_id)
         assert c.request_count == 3
+    assert len(clock.waits) == 2
     error = caught.value
     assert (error.status, error.code) == (503, "ServiceUnavailable")
     assert "after 2 retries" in str(error)
@@ -194,29 +221,30 @@ def test_client_errors_are_not_retried(client, graph):
     assert client.request_count == 1
 
 
-def test_deadline_stops_a_wait_that_would_end_after_it(settings, account, mailbox_app, graph):
+def test_deadline_stops_a_wait_that_would_end_after_it(settings, account, mailbox_app, graph,
+                                                      clock):
     message_id = graph.add_message(MAILBOX, mime(1))
     graph.fail_next(429, retry_after=5, path_contains="$value")
-    deadline = time.monotonic() + 1.0
-    with GraphMailClient(settings, account, mailbox_app["secret"], deadline=deadline) as c:
-        started = time.monotonic()
+    graph.fail_next(429, retry_after=5, path_contains="$value")
+    with controlled_client(settings, account, mailbox_app, clock, deadline=clock.now + 6) as c:
         with pytest.raises(GraphError) as caught:
             c.get_mime(message_id)
-        assert time.monotonic() - started < 4.0  # gave up instead of sleeping the 5 s
+    assert clock.waits == [5.0]  # the first wait fits before the deadline, the second would not
     assert caught.value.code == "DeadlineExceeded"
     assert caught.value.status == 429
-    assert statuses(graph, "$value") == [429]
+    assert statuses(graph, "$value") == [429, 429]
 
 
-def test_read_timeout_is_retried(settings, account, mailbox_app, graph):
+def test_read_timeout_is_retried(settings, account, mailbox_app, graph, clock):
     message_id = graph.add_message(MAILBOX, mime(1))
-    graph.hang_next(3, path_contains="$value")
-    with GraphMailClient(settings, account, mailbox_app["secret"], timeout=(5, 0.5),
-                         backoff_base=0.05) as c:
-        started = time.monotonic()
+    graph.hang_next(120, path_contains="$value")  # longer than any test: only the client ends it
+    with controlled_client(settings, account, mailbox_app, clock, timeout=(5, 0.5)) as c:
         assert b"body 1" in c.get_mime(message_id)
-        assert time.monotonic() - started < 2.9  # did not wait out the 3 s hang
         assert c.request_count == 2
+    assert len(clock.waits) == 1
+    # the hung request is logged (status 0) only when the fake drops it: the retry was served
+    # while it still hung, so the client gave up on its own read timeout
+    assert statuses(graph, "$value") == [200]
 
 
 def test_send_is_not_retried_after_a_server_error(client, graph):
@@ -309,7 +337,8 @@ def test_resolve_unknown_folder(client, graph):
 @pytest.mark.parametrize("limit", [4, 2])
 def test_concurrency_never_exceeds_the_limit(settings, account, mailbox_app, graph, limit):
     ids = [graph.add_message(MAILBOX, mime(n)) for n in range(16)]
-    graph.latency = 0.2
+    graph.hold_until_in_flight(limit)  # real overlap by count: reaching the limit is certain
+    graph.latency = 0.2  # keeps requests overlapping after that, so a client over the limit shows
     graph.concurrency_limit = limit  # the fake answers 429 above it
     settings = dataclasses.replace(settings, graph_max_concurrency=limit)
     with GraphMailClient(settings, account, mailbox_app["secret"]) as c:

@@ -12,6 +12,9 @@ Subclasses implement `handle(request) -> Response` and `error_response(status, c
   wait `seconds`, are not served, and their connection is closed without a response
   (a client with a shorter read timeout sees a timeout).
 * ``latency``: seconds added to every request.
+* ``hold_until_in_flight(count)``: requests with a concurrency key wait until `count` of them
+  are in flight at once (then the gate stays open), so a test gets real overlap by counting
+  requests, not by hoping that latency makes them overlap.
 * concurrency tracking keyed by `concurrency_key(request)` (Graph: the mailbox), with an
   optional ``concurrency_limit`` answered by `throttle_response()`.
 """
@@ -188,6 +191,10 @@ class FakeServer:
         self._faults: list[_Fault] = []
         self._in_flight: dict[str, int] = {}
         self._max_in_flight: dict[str, int] = {}
+        if getattr(self, "_gate", None) is not None:
+            self._gate.set()  # requests held in an earlier test go on now
+        self._gate_count: int | None = None
+        self._gate = threading.Event()
 
     # -- fault injection -------------------------------------------------------------------
     def fail_next(self, status: int, count: int = 1, retry_after: float | int | str | None = None,
@@ -205,6 +212,11 @@ class FakeServer:
         with self._lock:
             self._faults.append(_Fault("hang", count, seconds=seconds,
                                        path_contains=path_contains, method=method))
+
+    def hold_until_in_flight(self, count: int) -> None:
+        """Hold requests (that have a concurrency key) until `count` are in flight together."""
+        with self._lock:
+            self._gate_count, self._gate = count, threading.Event()
 
     def _take_fault(self, request: Request) -> _Fault | None:
         with self._lock:
@@ -277,16 +289,22 @@ class FakeServer:
                 self._in_flight[key] = now
                 self._max_in_flight[key] = max(self._max_in_flight.get(key, 0), now)
                 over_limit = self.concurrency_limit is not None and now > self.concurrency_limit
+                if self._gate_count is not None and now >= self._gate_count:
+                    self._gate.set()
             else:
                 over_limit = False
             latency = self.latency
+            gate = self._gate if key is not None and self._gate_count is not None else None
         try:
+            if gate is not None:
+                gate.wait(60)  # a safety net only: never reached when the test is right
             if latency:
                 wake.wait(latency)
             fault = self._take_fault(request)
             if fault is not None and fault.kind == "hang":
                 wake.wait(fault.seconds)
-                self._record(request, 0)
+                if wake is self._wake:  # not after a reset: a later test's log stays its own
+                    self._record(request, 0)
                 handler.close_connection = True
                 return
             try:

@@ -1,7 +1,7 @@
 """Staff actions and the SLA check: ticket changes and the notifications they queue."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
@@ -91,23 +91,21 @@ def test_assign_transfer_close(desk, ticket):
 
 
 def test_overdue_alert_once_per_breach(desk, graph, ticket):
-    later = datetime.now(timezone.utc) + timedelta(hours=5)
+    later = ticket.last_message_at + timedelta(hours=5)  # a controlled `now`, past the 4 h SLA
     assert [t.number for t in check_overdue(desk, now=later)] == [ticket.number]
     assert check_overdue(desk, now=later + timedelta(minutes=5)) == []
     [alert] = _queued(desk, "overdue_alert")
     assert alert["recipient"] == {"role": "assignee_and_manager"}
     # a new client message starts the clock again: a later breach alerts again
-    graph.add_message(SUPPORT, make_mail(subject="Re: x", in_reply_to=f"<{ticket.client_message_id}>")[0])
-    summary = fetch_all(desk)[0]
-    assert summary.threaded == 1, summary
-    assert check_overdue(desk, now=datetime.now(timezone.utc) + timedelta(hours=1)) == []
-    assert len(check_overdue(desk, now=later + timedelta(minutes=10))) == 1
+    asked_again = _client_writes_again(desk, graph, ticket)
+    assert check_overdue(desk, now=asked_again + timedelta(hours=1)) == []
+    assert len(check_overdue(desk, now=asked_again + timedelta(hours=4, minutes=10))) == 1
     assert len(_queued(desk, "overdue_alert")) == 2
 
 
 def test_closed_tickets_are_never_overdue(desk, ticket):
     run_cli("tickets", "close", ticket.number)
-    assert check_overdue(desk, now=datetime.now(timezone.utc) + timedelta(days=30)) == []
+    assert check_overdue(desk, now=ticket.last_message_at + timedelta(days=30)) == []
 
 
 def test_retrying_a_request_does_the_work_once(desk, ticket):
@@ -122,3 +120,60 @@ def test_retrying_a_request_does_the_work_once(desk, ticket):
     # a different request is new work
     run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Done.")
     assert len(_queued(desk, "response")) == 2
+
+
+# --- the SLA clock follows the conversation: a response stops it, a client message restarts it
+
+def _client_writes_again(desk, graph, ticket):
+    graph.add_message(SUPPORT, make_mail(subject="Re: x", in_reply_to=f"<{ticket.client_message_id}>")[0])
+    assert fetch_all(desk)[0].threaded == 1
+    return desk.tickets.get(ticket.number).last_message_at
+
+
+def test_a_ticket_answered_in_time_gets_no_overdue_alert(desk, ticket):
+    assert run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "On it.")[0] == 0
+    for hours in (5, 50):
+        assert check_overdue(desk, now=ticket.last_message_at + timedelta(hours=hours)) == []
+    assert _queued(desk, "overdue_alert") == []
+    shown = run_cli("tickets", "show", ticket.number, "--json")[1]
+    assert (shown["sla"]["state"], shown["sla"]["due"]) == ("answered", None)
+    assert shown["sla"]["text"] == "answered, waiting on client"
+    assert "SLA: answered, waiting on client" in run_cli("tickets", "show", ticket.number)[1]
+    [listed] = run_cli("tickets", "list", "--json")[1]
+    assert listed["sla"]["state"] == "answered"
+    assert " answered " in run_cli("tickets", "list")[1].splitlines()[1]
+
+
+def test_a_new_client_message_after_the_answer_restarts_the_clock(desk, graph, ticket):
+    run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "On it.")
+    asked_again = _client_writes_again(desk, graph, ticket)
+    shown = run_cli("tickets", "show", ticket.number, "--json")[1]
+    assert shown["sla"]["state"] == "running"
+    assert shown["sla"]["due"] == (asked_again + timedelta(hours=4)).isoformat()
+    assert f" due {asked_again + timedelta(hours=4):%m-%d %H:%M} " in run_cli("tickets", "list")[1]
+    assert check_overdue(desk, now=asked_again + timedelta(hours=3)) == []
+    assert [t.number for t in check_overdue(desk, now=asked_again + timedelta(hours=5))] == [ticket.number]
+    assert check_overdue(desk, now=asked_again + timedelta(hours=6)) == []
+    assert len(_queued(desk, "overdue_alert")) == 1
+
+
+def test_an_internal_note_does_not_stop_the_clock(desk, graph, ticket):
+    graph.add_message(SUPPORT, make_mail(subject=f"[#{ticket.number}] looking into it",
+                                         sender=f"Andy <{AGENT}>")[0])
+    assert fetch_all(desk)[0].threaded == 1
+    assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message", "note"]
+    later = ticket.last_message_at + timedelta(hours=5)
+    assert [t.number for t in check_overdue(desk, now=later)] == [ticket.number]
+    assert len(_queued(desk, "overdue_alert")) == 1
+
+
+def test_a_late_answer_keeps_the_sent_alert_and_stops_further_ones(desk, graph, ticket):
+    due = ticket.last_message_at + timedelta(hours=4)
+    assert len(check_overdue(desk, now=due + timedelta(hours=1))) == 1
+    run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Sorry for the wait.")
+    assert check_overdue(desk, now=due + timedelta(days=3)) == []
+    assert len(_queued(desk, "overdue_alert")) == 1  # the alert already queued stays
+    assert run_cli("tickets", "show", ticket.number, "--json")[1]["sla"]["state"] == "answered"
+    asked_again = _client_writes_again(desk, graph, ticket)
+    assert len(check_overdue(desk, now=asked_again + timedelta(hours=5))) == 1
+    assert len(_queued(desk, "overdue_alert")) == 2
