@@ -158,8 +158,8 @@ def test_a_new_client_message_after_the_answer_restarts_the_clock(desk, graph, t
 
 
 def test_an_internal_note_does_not_stop_the_clock(desk, graph, ticket):
-    graph.add_message(SUPPORT, make_mail(subject=f"[#{ticket.number}] looking into it",
-                                         sender=f"Andy <{AGENT}>")[0])
+    graph.add_message(SUPPORT, sent_inside(make_mail(subject=f"[#{ticket.number}] looking into it",
+                                                     sender=f"Andy <{AGENT}>")[0]))
     assert fetch_all(desk)[0].threaded == 1
     assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message", "note"]
     later = ticket.last_message_at + timedelta(hours=5)
