@@ -802,7 +802,7 @@ PROFILE_ENTRIES = (
     ("  requests: per-request environment lookups (proxies)", "requests/sessions.py",
      "merge_environment_settings"),
     ("  requests: per-request ~/.netrc lookups", "requests/utils.py", "get_netrc_auth"),
-    ("parse_mail", "shared_code/domain/mail.py", "parse_mail"),
+    ("parse_mail", "shared_code/domain/mail/parse.py", "parse_mail"),
     ("waiting for the download pool (Future.result)", "concurrent/futures/_base.py", "result"),
 )
 

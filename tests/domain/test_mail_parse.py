@@ -1,8 +1,12 @@
 """parse_mail: the corpus in tests/data, header decoding, charsets and hostile input."""
 from __future__ import annotations
 
+import ast
 import random
+import re
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -516,3 +520,55 @@ def test_hostile_id_and_address_headers_are_fast(header):
     for value in ("a" * 300_000, "(" * 50_000, "<" * 300_000, "a@" * 100_000):
         with cpu_budget(5, f"parse_mail on {value[:5]!r}..."):
             parse_mail(f"{header}: {value}\nSubject: s\n\nx".encode())
+
+
+# --- the package's shape (issue 7 §3) ----------------------------------------------------------
+
+
+def _mail_modules():
+    import shared_code.domain.mail as package
+
+    return {path.stem: path for path in Path(package.__file__).parent.glob("*.py")}
+
+
+def test_mail_is_a_package_of_small_modules_not_named_like_the_stdlib():
+    modules = _mail_modules()
+    assert {"charsets", "headers", "addresses", "payload", "html_text", "mime_walk", "parse"} <= set(modules)
+    for name, path in modules.items():
+        assert len(path.read_text().splitlines()) <= 300, f"{name}.py is over 300 lines"
+        assert name == "__init__" or name not in sys.stdlib_module_names, f"{name}.py shadows the stdlib"
+
+
+def test_mail_modules_import_each_other_without_cycles():
+    graph = {}
+    for name, path in _mail_modules().items():
+        graph[name] = {
+            node.module for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+        }
+    done: set[str] = set()
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        assert name not in chain, f"import cycle: {' -> '.join(chain + (name,))}"
+        if name not in done:
+            for imported in graph.get(name, ()):
+                visit(imported, chain + (name,))
+            done.add(name)
+
+    for name in graph:
+        visit(name, ())
+    assert "mime_walk" in graph["parse"] and "charsets" in graph["payload"]  # the graph was read
+
+
+def test_mail_package_exports_the_names_the_repo_imports():
+    import shared_code.domain.mail as package
+
+    root = Path(package.__file__).parents[3]
+    imported: set[str] = set()
+    for folder in ("shared_code", "tests", "benchmarks", "scripts"):
+        for path in (root / folder).rglob("*.py"):
+            for match in re.finditer(r"from (?:shared_code\.domain|\.\.domain|)\.mail import (\([^)]*\)|[^\n]*)", path.read_text()):
+                imported |= {name.strip() for name in match.group(1).strip("()").split(",") if name.strip()}
+    assert {"parse_mail", "ParsedMail", "MailPart"} <= imported
+    assert imported <= set(package.__all__)
+    assert all(hasattr(package, name) for name in package.__all__)
