@@ -381,6 +381,7 @@ class _MailboxRun:
             self.summary.fetched += 1
             mail = InboundMail(account=self.account, graph_id=ref.id, received=ref.received,
                                raw_blob=blob_name, parsed=parse_mail(raw))
+            self.checkpoint("parsed", ref.id)
             run_pipeline(mail, ctx)
         except _DownloadFailed as failed:
             return self._download_failed(ref, attempt, failed.error)

@@ -16,7 +16,8 @@ Supported (JSON shapes and ``{"error": {"code", "message"}}`` errors as Graph se
   lead $filter in the same order, else 400 ``InefficientFilter``.
 * ``GET|PATCH /users/{u}/messages/{id}`` (PATCH: ``isRead``, ``categories``)
 * ``GET  /users/{u}/messages/{id}/$value``: the raw MIME bytes (or, for a message given to
-  ``break_message``, that error on every request, while the message still lists and reads)
+  ``break_message``, that error on every request, while the message still lists and reads;
+  for one given to ``delete_on_download``, the message is deleted and 404 answered)
 * ``POST /users/{u}/sendMail``: MIME form (``text/plain``, base64 body) or JSON form -> 202,
   recorded in ``sent`` (not copied to Sent Items).
 
@@ -172,6 +173,7 @@ class FakeGraph(FakeServer):
             self._seq = 0
             self._last_default_received: datetime | None = None
             self._broken: dict[str, tuple[int, str]] = {}
+            self._delete_on_download: set[str] = set()
 
     def add_mailbox(self, address: str, enabled: bool = True) -> str:
         """Create a mailbox with the well-known folders (idempotent); `enabled=False`
@@ -280,6 +282,13 @@ class FakeGraph(FakeServer):
         with self._lock, _as_key_error():
             self._message(self._box(mailbox), message_id)
             self._broken[message_id] = (status, code or self.default_error_code(status))
+
+    def delete_on_download(self, mailbox: str, message_id: str) -> None:
+        """Delete the message when its `$value` is first requested (404 ErrorItemNotFound):
+        someone emptied it from the mailbox between the listing and the download."""
+        with self._lock, _as_key_error():
+            self._message(self._box(mailbox), message_id)
+            self._delete_on_download.add(message_id)
 
     def repair_message(self, mailbox: str, message_id: str) -> None:
         with self._lock:
@@ -472,6 +481,11 @@ class FakeGraph(FakeServer):
             return self._single(message, request)
         if len(rest) == 2 and rest[1] == "$value":
             self._require(request.method, "GET")
+            if message.id in self._delete_on_download:
+                self._delete_on_download.discard(message.id)
+                del box.messages[message.id]
+                raise GraphError(404, "ErrorItemNotFound",
+                                 "The specified object was not found in the store.")
             if message.id in self._broken:
                 status, code = self._broken[message.id]
                 raise GraphError(status, code, f"Injected fault: HTTP {status} on this message.")
