@@ -194,6 +194,20 @@ class _DownloadFailed(Exception):
         self.error = error
 
 
+class _Ahead:
+    """Raw MIME downloads (and their raw saves) running a few mails ahead of processing:
+    mail i's turn starts the downloads of mails i .. i+ahead-1 not started yet."""
+
+    def __init__(self, pool: ThreadPoolExecutor, keep_raw, refs: list, ahead: int):
+        self.pool, self.keep_raw, self.refs, self.ahead = pool, keep_raw, refs, ahead
+        self.futures: list[Future] = []
+
+    def download(self, index: int) -> Future:
+        while len(self.futures) < min(len(self.refs), index + self.ahead):
+            self.futures.append(self.pool.submit(self.keep_raw, self.refs[len(self.futures)]))
+        return self.futures[index]
+
+
 class _MailboxRun:
     """One fetch run of one account.
 
@@ -233,15 +247,16 @@ class _MailboxRun:
         marks: list[tuple[object, Future]] = []
         with ThreadPoolExecutor(max_workers=self.settings.graph_max_concurrency) as pool:
             self._pool = pool
-            for ref, download in self._downloads(pool, fresh):
+            ahead = _Ahead(pool, self._keep_raw, fresh, self.settings.graph_max_concurrency)
+            for index, ref in enumerate(fresh):
                 if self._out_of_time():
                     break
-                handled[ref.id] = self._turn(ref, download, ctx)
+                handled[ref.id] = self._turn(ref, lambda i=index: ahead.download(i), ctx)
                 self._finish(ref, handled[ref.id], marks)
-            for ref in suspects:
+            for ref in suspects:  # alone: nothing else downloads while one is worked on
                 if self._out_of_time():
                     break
-                handled[ref.id] = self._turn(ref, None, ctx)
+                handled[ref.id] = self._turn(ref, lambda r=ref: pool.submit(self._keep_raw, r), ctx)
                 self._finish(ref, handled[ref.id], marks)
             outage = self._settle_failed_downloads(handled)
             for ref, _, _ in self._failed_downloads:
@@ -326,15 +341,6 @@ class _MailboxRun:
                 from_address=row.get("from_email") or None, from_name=row.get("from_name") or None))
         return refs
 
-    def _downloads(self, pool: ThreadPoolExecutor, refs: list) -> Iterator:
-        """Raw MIME downloads (and their raw saves) running a few mails ahead of processing."""
-        ahead = self.settings.graph_max_concurrency
-        futures: list[Future] = []
-        for index, ref in enumerate(refs):
-            while len(futures) < min(len(refs), index + ahead):
-                futures.append(pool.submit(self._keep_raw, refs[len(futures)]))
-            yield ref, futures[index]
-
     def _raw_name(self, ref) -> str:
         return (f"{safe_key(self.account.address)}/{ref.received:%Y/%m/%d}/"
                 f"{digest(ref.id, 40)}.eml")
@@ -358,9 +364,11 @@ class _MailboxRun:
         return raw, name
 
     # -- processing
-    def _turn(self, ref, download: Future | None, ctx: PipelineContext) -> bool | None:
-        """Count an attempt, then download (unless already running ahead) and process one
-        mail. True when it is finished (stored, discarded, vanished or quarantined), False
+    def _turn(self, ref, start_download: Callable[[], Future], ctx: PipelineContext
+              ) -> bool | None:
+        """Count an attempt, then download and process one mail (`start_download` is called
+        after the count, so no download of a mail starts before its own or an earlier mail's
+        attempt is counted). True when it is finished (stored, discarded, vanished or quarantined), False
         when the next run tries again, None when its download failed and the end of the run
         decides whether that counts (see `_settle_failed_downloads`)."""
         row = self._ledger.get(ref.id, {})
@@ -371,10 +379,8 @@ class _MailboxRun:
             return self._set_aside(ref, attempts, self._died(row, attempts))
         attempt = attempts + 1
         self._count_attempt(ref, attempt)
-        if download is None:  # a suspect: downloaded alone, after its attempt is counted
-            download = self._pool.submit(self._keep_raw, ref)
         try:
-            kept = download.result()
+            kept = start_download().result()
             if kept is None:
                 return True
             raw, blob_name = kept

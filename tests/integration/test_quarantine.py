@@ -83,8 +83,11 @@ def test_a_mail_whose_download_always_fails_is_quarantined_once(desk, graph, sta
     _assert_quarantined_once(graph, desk, poison, str(status), raw=False)
 
 
-def test_a_mail_whose_processing_ends_the_process_is_quarantined_once(desk, graph, app_env):
-    """The fetch runs in a child process that `os._exit`s when the poison mail is parsed."""
+@pytest.mark.parametrize("step", ["raw_saved", "parsed"])
+def test_a_mail_whose_processing_ends_the_process_is_quarantined_once(desk, graph, app_env,
+                                                                      step):
+    """The fetch runs in a child process that `os._exit`s when the poison mail has been
+    downloaded and saved (its download kills the process), or parsed (its processing does)."""
     from azure.storage.blob import BlobClient, BlobLeaseClient
 
     poison, *_ = _mails(graph, "poison", "later 1", "later 2")
@@ -92,7 +95,7 @@ def test_a_mail_whose_processing_ends_the_process_is_quarantined_once(desk, grap
     codes, subjects = [], []
     for _ in range(MAX + 1):
         child = subprocess.run([sys.executable, "-m", "tests.integration.fetch_child", poison,
-                                "parsed"], cwd=ROOT, env=dict(os.environ), capture_output=True,
+                                step], cwd=ROOT, env=dict(os.environ), capture_output=True,
                                text=True, timeout=120)
         codes.append(child.returncode)
         if child.returncode == KILLED:  # a killed worker's lease lapses; here: at once
