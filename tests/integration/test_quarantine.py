@@ -218,3 +218,21 @@ def test_an_unknown_id_is_named_in_the_error(desk, capsys, action):
     code, _ = run_cli("quarantine", action, "nope42")
     assert code == 1
     assert "no quarantined mail with id 'nope42'" in capsys.readouterr().err
+
+
+def test_counting_attempts_adds_no_ledger_write_for_a_healthy_mail(desk, graph):
+    """The attempt write replaces the former raw-saved write: attempt, processed, done."""
+    from collections import Counter
+
+    writes: Counter = Counter()
+    update = desk.ledger.update
+
+    def counting(account: str, graph_id: str, fields: dict) -> None:
+        writes[graph_id] += 1
+        update(account, graph_id, fields)
+
+    desk.ledger.update = counting
+    ids = _mails(graph, "one", "two")
+    assert fetch_all(desk)[0].created == 2
+    assert [writes[i] for i in ids] == [3, 3]
+    assert all(desk.ledger.get(SUPPORT, i)["attempts"] == 1 for i in ids)
