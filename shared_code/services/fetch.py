@@ -329,6 +329,12 @@ class _MailboxRun:
         for row in rows:
             graph_id = row["graph_id"]
             ledger_row = dict(self.desk.ledger.get(self.account.address, graph_id) or {})
+            outcome = ledger_row.get("outcome") or ""
+            if ledger_row.get("state") in (IngestState.PROCESSED.value, DONE) \
+                    and outcome != "quarantined":  # the retry finished just before a crash
+                release(self.desk, self.account.address, row["RowKey"], outcome,
+                        ledger_row.get("ticket") or "")
+                continue
             ledger_row["state"] = IngestState.ATTEMPTING.value
             if row.get("state") == QuarantineState.RETRY.value:  # one more attempt than the limit
                 ledger_row["attempts"] = self.max_attempts - 1
@@ -368,9 +374,9 @@ class _MailboxRun:
               ) -> bool | None:
         """Count an attempt, then download and process one mail (`start_download` is called
         after the count, so no download of a mail starts before its own or an earlier mail's
-        attempt is counted). True when it is finished (stored, discarded, vanished or quarantined), False
-        when the next run tries again, None when its download failed and the end of the run
-        decides whether that counts (see `_settle_failed_downloads`)."""
+        attempt is counted). True when it is finished (stored, discarded, vanished or
+        quarantined), False when the next run tries again, None when its download failed and
+        the end of the run decides whether that counts (see `_settle_failed_downloads`)."""
         row = self._ledger.get(ref.id, {})
         if row.get("state") == IngestState.PROCESSED.value:
             return True  # processed before a crash; only the mark-read is left
@@ -392,7 +398,7 @@ class _MailboxRun:
         except _DownloadFailed as failed:
             return self._download_failed(ref, attempt, failed.error)
         except Exception as error:
-            if _is_transient(error):  # storage (or the lease) is failing: not this mail's fault
+            if _is_transient(error):  # storage is failing: not this mail's fault
                 self._not_counted(ref, attempt, error)
                 raise TransientError(f"{type(error).__name__}: {error}") from error
             return self._failed(ref, attempt, error)
@@ -406,10 +412,10 @@ class _MailboxRun:
             self.desk.syslog.write("info", f"Mail {mail.outcome}",
                                    f"{self.account.address}: {mail.key}: {mail.reason}",
                                    account=self.account.address)
+        self.checkpoint("processed", mail.key)
         if ref.id in self._sent_back:
             release(self.desk, self.account.address, self._sent_back[ref.id][0], mail.outcome,
                     mail.ticket.number if mail.ticket else "")
-        self.checkpoint("processed", mail.key)
         return True
 
     def _count_attempt(self, ref, attempt: int) -> None:

@@ -186,6 +186,24 @@ def test_retry_gives_a_quarantined_mail_one_more_attempt(desk, graph):
     assert fetch_all(desk)[0].fetched == 0 and _subjects() == ["later", "poison"]
 
 
+def test_a_retry_that_crashed_after_storing_the_mail_is_released_not_quarantined(desk, graph):
+    from tests.pipeline import SimulatedCrash, crash_at
+
+    poison, qid = _quarantine_poison(desk, graph)
+    graph.repair_message(SUPPORT, poison)
+    run_cli("quarantine", "retry", qid)
+    with pytest.raises(SimulatedCrash):
+        fetch_all(desk, checkpoint=crash_at("processed"))  # stored, not yet released
+
+    summary = fetch_all(desk)[0]
+
+    assert (summary.quarantined, summary.fetched) == (0, 0)
+    assert _subjects() == ["later", "poison"]
+    [row] = _quarantined("--all")
+    assert (row["state"], row["outcome"]) == ("released", "created")
+    assert _log("Mail quarantined again") == []
+
+
 def test_a_retry_that_fails_again_quarantines_it_again_once(desk, graph):
     poison, qid = _quarantine_poison(desk, graph)
     assert run_cli("quarantine", "retry", qid)[0] == 0
