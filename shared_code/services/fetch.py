@@ -230,6 +230,7 @@ class _MailboxRun:
         self._downloads_ok = 0
         self._failed_downloads: list[tuple[object, int, Exception]] = []
         self._sent_back: dict[str, tuple[str, str]] = {}  # graph id -> (quarantine id, state)
+        self._probed: dict[str, bool | None] = {}  # graph id -> does Graph still read it
 
     def run(self) -> None:
         from ..adapters.graph import GraphMailClient
@@ -432,25 +433,26 @@ class _MailboxRun:
                 "state": QuarantineState.RETRYING, "retry_started_at": datetime.now(timezone.utc)})
 
     def _download_failed(self, ref, attempt: int, error: Exception) -> bool | None:
-        """A 404 is settled now (is the mail still there?); any other failure waits for the end
-        of the run, which knows whether Graph served the other mails."""
+        """A 404 for a mail that is gone is settled now (it vanished); any other failure waits
+        for the end of the run, which knows whether Graph served the other mails."""
         from ..adapters.graph import GraphAuthError, GraphError
 
         if isinstance(error, GraphAuthError):  # the account's credentials, not the mail
             self._not_counted(ref, attempt, error)
             raise TransientError(f"{type(error).__name__}: {error}") from error
         if isinstance(error, GraphError) and error.status == 404:
-            exists = self._exists(ref)
-            if exists is False:
+            self._probed[ref.id] = self._exists(ref)
+            if self._probed[ref.id] is False:
                 return self._vanished(ref)
-            if exists:  # still in the mailbox, yet its content cannot be read: the mail's own
-                return self._failed(ref, attempt, error)
         self._failed_downloads.append((ref, attempt, error))
         return None
 
     def _exists(self, ref) -> bool | None:
+        """Whether Graph still reads the mail's properties (None: it answered neither way)."""
         from ..adapters.graph import GraphError
 
+        if ref.id in self._probed:
+            return self._probed[ref.id]
         try:
             return self.graph.message_exists(ref.id)
         except GraphError:

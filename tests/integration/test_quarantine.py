@@ -254,3 +254,12 @@ def test_counting_attempts_adds_no_ledger_write_for_a_healthy_mail(desk, graph):
     assert fetch_all(desk)[0].created == 2
     assert [writes[i] for i in ids] == [3, 3]
     assert all(desk.ledger.get(SUPPORT, i)["attempts"] == 1 for i in ids)
+
+
+def test_an_outage_answering_404_for_every_download_quarantines_nothing(desk, graph):
+    ids = _mails(graph, "one", "two")
+    for graph_id in ids:
+        graph.break_message(SUPPORT, graph_id, 404)
+    runs = [fetch_all(desk)[0] for _ in range(MAX + 1)]
+    assert all(r.quarantined == 0 and "outage" in r.errors[0] for r in runs)
+    assert _quarantined("--all") == [] and _log("Mail vanished") == []
