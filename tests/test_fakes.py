@@ -426,7 +426,8 @@ def test_broken_and_deleted_messages(cloud, graph, session):
         value = session.get(f"{url}/$value", timeout=5)
         assert value.status_code == 404 and error_code(value) == "ErrorItemNotFound"
     assert session.get(url, timeout=5).status_code == 200  # still there and listed
-    assert [m["id"] for m in session.get(messages_url(cloud), timeout=5).json()["value"]] == [broken]
+    listed = session.get(messages_url(cloud), timeout=5).json()["value"]
+    assert [m["id"] for m in listed] == [broken]
     graph.repair_message(MAILBOX, broken)
     assert session.get(f"{url}/$value", timeout=5).status_code == 200
 

@@ -40,7 +40,8 @@ class QuarantineRepository:
         return sorted(rows, key=lambda r: str(r.get("quarantined_at") or ""))
 
     def in_states(self, account: str, states: Iterable[QuarantineState]) -> list[dict]:
-        """This account's rows in `states` (one query; the partition holds only quarantined mail)."""
+        """This account's rows in `states`: one query; the partition holds only quarantined
+        mail."""
         names = [s.value for s in states]
         params = {"pk": self.PARTITION, "account": account}
         params.update({f"s{i}": name for i, name in enumerate(names)})

@@ -12,7 +12,7 @@ from enum import Enum
 class IngestState(str, Enum):
     """A mailbox message's row in the ingest ledger."""
 
-    ATTEMPTING = "attempting"  # an attempt was counted; it is under way, failed, or died with the run
+    ATTEMPTING = "attempting"  # an attempt was counted: under way, failed, or died with the run
     RAW_SAVED = "raw_saved"  # rows written before attempts were counted up front (read only)
     PROCESSED = "processed"  # stored, discarded or quarantined; only the mark-read is left
     DONE = "done"

@@ -29,7 +29,12 @@ from typing import Callable, Iterator
 from ..adapters.blobs import RAW_MAIL
 from ..adapters.queues import FETCH_JOBS
 from ..adapters.tables import clip, digest, safe_key
-from ..domain.ingest import IngestState, QuarantineState, download_failures_are_the_mails, is_suspect
+from ..domain.ingest import (
+    IngestState,
+    QuarantineState,
+    download_failures_are_the_mails,
+    is_suspect,
+)
 from ..domain.mail import parse_mail
 from ..domain.model import EmailAccount
 from ..pipeline import InboundMail, PipelineContext, run_pipeline
