@@ -416,3 +416,25 @@ def test_app_env_and_mailbox_app(app_env, mailbox_app):
     assert os.environ["DESKMAIL_GRAPH_SECRET"] == mailbox_app["secret"] == "s3cr3t-value"
     assert mailbox_app == {"tenant_id": "contoso-tenant", "client_id": "deskmail-app",
                            "client_secret_name": "deskmail-graph-secret", "secret": "s3cr3t-value"}
+
+
+def test_broken_and_deleted_messages(cloud, graph, session):
+    broken = graph.add_message(MAILBOX, mime())
+    graph.break_message(MAILBOX, broken, 404, "ErrorItemNotFound")
+    url = f"{cloud.graph_url}/users/{MAILBOX}/messages/{broken}"
+    for _ in range(2):  # every time, not once
+        value = session.get(f"{url}/$value", timeout=5)
+        assert value.status_code == 404 and error_code(value) == "ErrorItemNotFound"
+    assert session.get(url, timeout=5).status_code == 200  # still there and listed
+    listed = session.get(messages_url(cloud), timeout=5).json()["value"]
+    assert [m["id"] for m in listed] == [broken]
+    graph.repair_message(MAILBOX, broken)
+    assert session.get(f"{url}/$value", timeout=5).status_code == 200
+
+    doomed = graph.add_message(MAILBOX, mime(subject="doomed"))
+    graph.delete_on_download(MAILBOX, doomed)
+    doomed_url = f"{cloud.graph_url}/users/{MAILBOX}/messages/{doomed}"
+    assert session.get(f"{doomed_url}/$value", timeout=5).status_code == 404
+    assert error_code(session.get(doomed_url, timeout=5)) == "ErrorItemNotFound"
+    graph.delete_message(MAILBOX, broken)
+    assert session.get(messages_url(cloud), timeout=5).json()["value"] == []

@@ -228,10 +228,12 @@ class GraphMessageRef:
     subject: str | None
     from_address: str | None
     modified: datetime | None = None  # lastModifiedDateTime: arrival, a move into the folder, a flag
+    from_name: str | None = None
 
     @classmethod
     def from_graph(cls, item: dict) -> "GraphMessageRef":
-        sender = ((item.get("from") or {}).get("emailAddress") or {}).get("address")
+        email_address = (item.get("from") or {}).get("emailAddress") or {}
+        sender = email_address.get("address")
         return cls(
             id=item["id"],
             internet_message_id=_strip_brackets(item.get("internetMessageId")),
@@ -240,6 +242,7 @@ class GraphMessageRef:
             subject=item.get("subject"),
             from_address=sender or None,
             modified=parse_graph_datetime(item.get("lastModifiedDateTime") or item.get("receivedDateTime")),
+            from_name=email_address.get("name") or None,
         )
 
 
@@ -420,6 +423,17 @@ class GraphMailClient:
         """The raw RFC 5322 message."""
         return self._request("GET", f"{self.mailbox_url}/messages/{_seg(message_id)}/$value",
                              accept="*/*").content
+
+    def message_exists(self, message_id: str) -> bool:
+        """Whether the message is still in the mailbox (in any folder): a small read of its id.
+        False only for Graph's 404 ErrorItemNotFound; other failures raise."""
+        try:
+            self._request("GET", f"{self.mailbox_url}/messages/{_seg(message_id)}?$select=id")
+        except GraphError as error:
+            if error.status == 404 and error.code == "ErrorItemNotFound":
+                return False
+            raise
+        return True
 
     def mark_read(self, message_id: str) -> None:
         self._request("PATCH", f"{self.mailbox_url}/messages/{_seg(message_id)}",

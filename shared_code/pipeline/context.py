@@ -47,7 +47,7 @@ class PipelineContext:
     syslog: Any  # SystemLog
     system_addresses: set[str]
     staff_addresses: set[str] = field(default_factory=set)
-    # Called with a step name ("raw_saved", "ticket_written", "notification_enqueued",
+    # Called with a step name ("raw_saved", "parsed", "ticket_written", "notification_enqueued",
     # "processed", "marked_read") and the mail's Message-ID or Graph id at each durable
     # step; tests use it to simulate a crash there.
     checkpoint: Callable[[str, str], None] = lambda step, mail: None

@@ -6,17 +6,20 @@ Per account and run (the guide's "Email Fetching Schedule"):
    minus an overlap, regardless of the unread flag, skipping mail the ingest
    ledger has finished: a mail someone opened in Outlook first, or moved into the
    folder days after it arrived, is still ingested, exactly once;
-3. for up to `batch_size` new mails: download the raw MIME and keep it in Blob
-   before anything else (downloads run ahead, up to Graph's 4 concurrent
-   requests), run the inbound pipeline, then mark the mail read;
+3. for up to `batch_size` new mails: count the attempt in the ledger, download the
+   raw MIME and keep it in Blob before anything else (downloads run ahead, up to
+   Graph's 4 concurrent requests), run the inbound pipeline, then mark the mail read;
+   mails whose earlier attempt never finished come last, one at a time;
 4. advance the watermark past the mails handled in order, record Last Fetch.
-A mail that fails `max_processing_attempts` times is quarantined (raw kept, logged,
-marked read), so it never blocks the mailbox. Graph and storage outages abort the
-run for this account only; the next run retries.
+A mail with `max_processing_attempts` counted attempts (failed, or ended the process)
+is quarantined (services/quarantine.py), so it never blocks the mailbox. Graph and
+storage outages abort the run for this account only, without counting attempts; the
+next run retries.
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -25,11 +28,18 @@ from typing import Callable, Iterator
 
 from ..adapters.blobs import RAW_MAIL
 from ..adapters.queues import FETCH_JOBS
-from ..adapters.tables import digest, safe_key
+from ..adapters.tables import clip, digest, safe_key
+from ..domain.ingest import (
+    IngestState,
+    QuarantineState,
+    download_failures_are_the_mails,
+    is_suspect,
+)
 from ..domain.mail import parse_mail
 from ..domain.model import EmailAccount
 from ..pipeline import InboundMail, PipelineContext, run_pipeline
 from .helpdesk import Helpdesk
+from .quarantine import release, set_aside
 
 log = logging.getLogger("deskmail.fetch")
 
@@ -37,7 +47,7 @@ LEASE_SECONDS = 60
 STALE_JOB_SECONDS = 120
 # no new mail is started this close to the deadline: its processing must still fit
 DEADLINE_MARGIN_SECONDS = 2
-DONE = "done"
+DONE = IngestState.DONE.value
 
 
 @dataclass
@@ -183,8 +193,38 @@ def _record_failure(desk: Helpdesk, account: EmailAccount, summary: FetchSummary
     log.error("fetch of %s failed: %s", account.address, message)
 
 
+class _DownloadFailed(Exception):
+    """Graph could not serve a mail's raw MIME (the error is `error`)."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Ahead:
+    """Raw MIME downloads (and their raw saves) running a few mails ahead of processing:
+    mail i's turn starts the downloads of mails i .. i+ahead-1 not started yet."""
+
+    def __init__(self, pool: ThreadPoolExecutor, keep_raw, refs: list, ahead: int):
+        self.pool, self.keep_raw, self.refs, self.ahead = pool, keep_raw, refs, ahead
+        self.futures: list[Future] = []
+
+    def download(self, index: int) -> Future:
+        while len(self.futures) < min(len(self.refs), index + self.ahead):
+            self.futures.append(self.pool.submit(self.keep_raw, self.refs[len(self.futures)]))
+        return self.futures[index]
+
+
 class _MailboxRun:
-    """One fetch run of one account."""
+    """One fetch run of one account.
+
+    Attempts: each mail's attempt is counted in the ledger when its turn comes, before its
+    download, raw save and pipeline are awaited, so a run that dies on it (crash, out of
+    memory, the function time-out) has counted it. Mails with an unfinished attempt
+    ("suspects") are tried after the others and alone: no other mail's download runs ahead
+    then, so a death during their turn is their own. A mail with `max_processing_attempts`
+    counted attempts is quarantined (services/quarantine.py) whatever stage it reached.
+    """
 
     def __init__(self, desk: Helpdesk, account: EmailAccount, summary: FetchSummary,
                  deadline: float, lease, checkpoint: Callable[[str, str], None] | None,
@@ -193,6 +233,12 @@ class _MailboxRun:
         self.deadline, self.lease, self.clock = deadline, lease, clock
         self.checkpoint = checkpoint or (lambda step, mail: None)
         self.settings = desk.settings
+        self.max_attempts = self.settings.max_processing_attempts
+        self._ok_lock = threading.Lock()
+        self._downloads_ok = 0
+        self._failed_downloads: list[tuple[object, int, Exception]] = []
+        self._sent_back: dict[str, tuple[str, str]] = {}  # graph id -> (quarantine id, state)
+        self._probed: dict[str, bool | None] = {}  # graph id -> does Graph still read it
 
     def run(self) -> None:
         from ..adapters.graph import GraphMailClient
@@ -201,27 +247,46 @@ class _MailboxRun:
         self.graph = GraphMailClient(self.settings, self.account, secret, deadline=self.deadline,
                                      clock=self.clock)
         folder = self.graph.resolve_folder(self.account.folder)
-        pending = list(self._new_messages(folder))
+        listed = list(self._new_messages(folder))
+        sent_back = self._sent_back_refs()
+        listed = [ref for ref in listed if ref.id not in self._sent_back]
+        fresh = [ref for ref in listed if not is_suspect(self._ledger[ref.id])]
+        suspects = [ref for ref in listed if is_suspect(self._ledger[ref.id])] + sent_back
         ctx = self._pipeline_context()
+        handled: dict[str, bool | None] = {}
+        marks: list[tuple[object, Future]] = []
         with ThreadPoolExecutor(max_workers=self.settings.graph_max_concurrency) as pool:
-            marks: list[tuple[object, Future]] = []
-            watermark_blocked = False
-            for ref, download in self._downloads(pool, pending):
+            self._pool = pool
+            ahead = _Ahead(pool, self._keep_raw, fresh, self.settings.graph_max_concurrency)
+            for index, ref in enumerate(fresh):
                 if self._out_of_time():
                     break
-                handled = self._handle(ref, download, ctx)
-                if handled and ref.id in self._to_mark:
-                    marks.append((ref, pool.submit(self.graph.mark_read, ref.id)))
-                elif handled:
-                    self.desk.ledger.update(self.account.address, ref.id, {"state": DONE})
-                if not handled:
-                    watermark_blocked = True
-                elif not watermark_blocked:
-                    self.account.fetch_watermark = ref.modified or ref.received
+                handled[ref.id] = self._turn(ref, lambda i=index: ahead.download(i), ctx)
+                self._finish(ref, handled[ref.id], marks)
+            for ref in suspects:  # alone: nothing else downloads while one is worked on
+                if self._out_of_time():
+                    break
+                handled[ref.id] = self._turn(ref, lambda r=ref: pool.submit(self._keep_raw, r), ctx)
+                self._finish(ref, handled[ref.id], marks)
+            outage = self._settle_failed_downloads(handled)
+            for ref, _, _ in self._failed_downloads:
+                self._finish(ref, handled[ref.id], marks)
             for ref, future in marks:
                 if self._marked_read(ref, future):
                     self.desk.ledger.update(self.account.address, ref.id, {"state": DONE})
                     self.checkpoint("marked_read", ref.id)
+        for ref in listed:  # the watermark passes the mails finished in listing order
+            if not handled.get(ref.id):
+                break
+            self.account.fetch_watermark = ref.modified or ref.received
+        if outage:
+            raise TransientError(outage)
+
+    def _finish(self, ref, handled: bool | None, marks: list) -> None:
+        if handled and ref.id in self._to_mark:
+            marks.append((ref, self._pool.submit(self.graph.mark_read, ref.id)))
+        elif handled:
+            self.desk.ledger.update(self.account.address, ref.id, {"state": DONE})
 
     def _marked_read(self, ref, future: Future) -> bool:
         """True when the mail is read (or gone); a failure is retried by the next run only,
@@ -255,7 +320,7 @@ class _MailboxRun:
             row = self.desk.ledger.get(self.account.address, ref.id)
             if row and row.get("state") == DONE:
                 continue
-            self._ledger[ref.id] = row or {}
+            self._ledger[ref.id] = dict(row or {})
             if self.account.mark_as_read and not ref.is_read:
                 self._to_mark.add(ref.id)
             yield ref
@@ -263,99 +328,214 @@ class _MailboxRun:
             if wanted == 0:
                 return
 
-    def _downloads(self, pool: ThreadPoolExecutor, refs: list) -> Iterator:
-        """Raw MIME downloads (and their raw saves) running a few mails ahead of processing."""
-        ahead = self.settings.graph_max_concurrency
-        futures: list[Future] = []
-        for index, ref in enumerate(refs):
-            while len(futures) < min(len(refs), index + ahead):
-                futures.append(pool.submit(self._keep_raw, refs[len(futures)]))
-            yield ref, futures[index]
+    def _sent_back_refs(self) -> list:
+        """Quarantined mails an admin sent back (`quarantine retry`): the watermark is past
+        them, so they are fetched by their Graph id (one query per run)."""
+        from ..adapters.graph import GraphMessageRef
+
+        refs = []
+        rows = self.desk.quarantine.in_states(
+            self.account.address, (QuarantineState.RETRY, QuarantineState.RETRYING))
+        for row in rows:
+            graph_id = row["graph_id"]
+            ledger_row = dict(self.desk.ledger.get(self.account.address, graph_id) or {})
+            outcome = ledger_row.get("outcome") or ""
+            if ledger_row.get("state") in (IngestState.PROCESSED.value, DONE) \
+                    and outcome != "quarantined":  # the retry finished just before a crash
+                release(self.desk, self.account.address, row["RowKey"], outcome,
+                        ledger_row.get("ticket") or "")
+                continue
+            ledger_row["state"] = IngestState.ATTEMPTING.value
+            if row.get("state") == QuarantineState.RETRY.value:  # one more attempt than the limit
+                ledger_row["attempts"] = self.max_attempts - 1
+            self._ledger[graph_id] = ledger_row
+            self._sent_back[graph_id] = (row["RowKey"], row.get("state", ""))
+            self._to_mark.discard(graph_id)
+            refs.append(GraphMessageRef(
+                id=graph_id, internet_message_id=row.get("message_id") or None,
+                received=row["received"], is_read=True, subject=row.get("subject"),
+                from_address=row.get("from_email") or None, from_name=row.get("from_name") or None))
+        return refs
+
+    def _raw_name(self, ref) -> str:
+        return (f"{safe_key(self.account.address)}/{ref.received:%Y/%m/%d}/"
+                f"{digest(ref.id, 40)}.eml")
 
     def _keep_raw(self, ref) -> tuple[bytes, str] | None:
         """Download and store the raw MIME; None when the mail was processed in an earlier run."""
-        row = self._ledger.get(ref.id, {})
-        if row.get("state") == "processed":
+        from ..adapters.graph import GraphError
+
+        if self._ledger.get(ref.id, {}).get("state") == IngestState.PROCESSED.value:
             return None
-        raw = self.graph.get_mime(ref.id)
-        name = (f"{safe_key(self.account.address)}/{ref.received:%Y/%m/%d}/"
-                f"{digest(ref.id, 40)}.eml")
+        try:
+            raw = self.graph.get_mime(ref.id)
+        except GraphError as error:
+            raise _DownloadFailed(error) from error
+        with self._ok_lock:
+            self._downloads_ok += 1
+        name = self._raw_name(ref)
         self.desk.blobs.put(RAW_MAIL, name, raw, "message/rfc822",
                             metadata={"graph_id_sha": digest(ref.id, 40)})
-        self.desk.ledger.update(self.account.address, ref.id, {
-            "state": "raw_saved", "raw_blob": name, "received": ref.received,
-            "message_id": ref.internet_message_id or "", "subject": (ref.subject or "")[:500],
-        })
         self.checkpoint("raw_saved", ref.id)
         return raw, name
 
     # -- processing
-    def _handle(self, ref, download: Future, ctx: PipelineContext) -> bool:
-        """Process one mail; True when it is finished (stored, discarded or quarantined)."""
+    def _turn(self, ref, start_download: Callable[[], Future], ctx: PipelineContext
+              ) -> bool | None:
+        """Count an attempt, then download and process one mail (`start_download` is called
+        after the count, so no download of a mail starts before its own or an earlier mail's
+        attempt is counted). True when it is finished (stored, discarded, vanished or
+        quarantined), False when the next run tries again, None when its download failed and
+        the end of the run decides whether that counts (see `_settle_failed_downloads`)."""
         row = self._ledger.get(ref.id, {})
-        kept = None
+        if row.get("state") == IngestState.PROCESSED.value:
+            return True  # processed before a crash; only the mark-read is left
+        attempts = int(row.get("attempts") or 0)
+        if attempts >= self.max_attempts:  # every attempt so far ended the run
+            return self._set_aside(ref, attempts, self._died(row, attempts))
+        attempt = attempts + 1
+        self._count_attempt(ref, attempt)
         try:
-            kept = download.result()
+            kept = start_download().result()
             if kept is None:
-                return True  # processed before a crash; only the mark-read is left
+                return True
             raw, blob_name = kept
             self.summary.fetched += 1
             mail = InboundMail(account=self.account, graph_id=ref.id, received=ref.received,
                                raw_blob=blob_name, parsed=parse_mail(raw))
+            self.checkpoint("parsed", ref.id)
             run_pipeline(mail, ctx)
+        except _DownloadFailed as failed:
+            return self._download_failed(ref, attempt, failed.error)
         except Exception as error:
-            if _vanished(error):
-                return self._vanished(ref)
-            if _is_transient(error):
+            if _is_transient(error):  # storage is failing: not this mail's fault
+                self._not_counted(ref, attempt, error)
                 raise TransientError(f"{type(error).__name__}: {error}") from error
-            if kept is None:  # not downloaded: nothing kept yet, so never set aside; retry
-                self.summary.errors.append(f"mail {ref.internet_message_id or ref.id} not "
-                                           f"downloaded: {type(error).__name__}: {error}")
-                return False
-            return self._failed(ref, row, error)
+            return self._failed(ref, attempt, error)
         self.summary.count(mail.outcome)
         self.desk.ledger.update(self.account.address, ref.id, {
-            "state": "processed", "outcome": mail.outcome, "reason": mail.reason[:1000],
-            "ticket": mail.ticket.number if mail.ticket else "", "message_id": mail.key,
+            "state": IngestState.PROCESSED.value, "outcome": mail.outcome,
+            "reason": mail.reason[:1000], "ticket": mail.ticket.number if mail.ticket else "",
+            "message_id": mail.key,
         })
         if mail.outcome in ("discarded", "ignored", "duplicate"):
             self.desk.syslog.write("info", f"Mail {mail.outcome}",
                                    f"{self.account.address}: {mail.key}: {mail.reason}",
                                    account=self.account.address)
         self.checkpoint("processed", mail.key)
+        if ref.id in self._sent_back:
+            release(self.desk, self.account.address, self._sent_back[ref.id][0], mail.outcome,
+                    mail.ticket.number if mail.ticket else "")
         return True
 
+    def _count_attempt(self, ref, attempt: int) -> None:
+        """The one ledger write of an attempt; it also keeps what an admin needs to find the
+        mail should it end in quarantine before anything was downloaded."""
+        self.desk.ledger.update(self.account.address, ref.id, {
+            "state": IngestState.ATTEMPTING.value, "attempts": attempt, "received": ref.received,
+            "message_id": ref.internet_message_id or "", "subject": clip(ref.subject or "", 500),
+            "from_name": clip(ref.from_name or "", 500), "from_email": ref.from_address or "",
+            "raw_blob": self._raw_name(ref),
+        })
+        if self._sent_back.get(ref.id, ("", ""))[1] == QuarantineState.RETRY.value:
+            self.desk.quarantine.update(self._sent_back[ref.id][0], {
+                "state": QuarantineState.RETRYING, "retry_started_at": datetime.now(timezone.utc)})
+
+    def _download_failed(self, ref, attempt: int, error: Exception) -> bool | None:
+        """A 404 for a mail that is gone is settled now (it vanished); any other failure waits
+        for the end of the run, which knows whether Graph served the other mails."""
+        from ..adapters.graph import GraphAuthError, GraphError
+
+        if isinstance(error, GraphAuthError):  # the account's credentials, not the mail
+            self._not_counted(ref, attempt, error)
+            raise TransientError(f"{type(error).__name__}: {error}") from error
+        if isinstance(error, GraphError) and error.status == 404:
+            self._probed[ref.id] = self._exists(ref)
+            if self._probed[ref.id] is False:
+                return self._vanished(ref)
+        self._failed_downloads.append((ref, attempt, error))
+        return None
+
+    def _exists(self, ref) -> bool | None:
+        """Whether Graph still reads the mail's properties (None: it answered neither way)."""
+        from ..adapters.graph import GraphError
+
+        if ref.id in self._probed:
+            return self._probed[ref.id]
+        try:
+            return self.graph.message_exists(ref.id)
+        except GraphError:
+            return None
+
+    def _settle_failed_downloads(self, handled: dict) -> str:
+        """Charge the failed downloads to their mails, or call it an outage (nothing charged).
+        Returns the outage's description, empty when there was none."""
+        failed = self._failed_downloads
+        if not failed:
+            return ""
+        probe_ok = False
+        if len(failed) == 1 and self._downloads_ok == 0:
+            exists = self._exists(failed[0][0])
+            if exists is False:
+                handled[failed[0][0].id] = self._vanished(failed[0][0])
+                return ""
+            probe_ok = bool(exists)
+        if download_failures_are_the_mails(len(failed), self._downloads_ok, probe_ok):
+            for ref, attempt, error in failed:
+                handled[ref.id] = self._failed(ref, attempt, error)
+            return ""
+        for ref, attempt, error in failed:
+            self._not_counted(ref, attempt, error)
+            handled[ref.id] = False
+        return (f"Graph served the content of none of {len(failed)} mail(s) in this run, so "
+                f"no attempt was counted (an outage, not the mails): {failed[0][2]}")
+
+    def _not_counted(self, ref, attempt: int, error: Exception) -> None:
+        """Take back an attempt that an outage, not the mail, ended (best effort: storage may
+        be the thing that is down)."""
+        try:
+            self.desk.ledger.update(self.account.address, ref.id, {
+                "attempts": attempt - 1,
+                "error": f"not counted (outage): {type(error).__name__}: {error}"[:2000]})
+        except Exception:
+            log.exception("could not take back the attempt on mail %s", ref.id)
+
     def _vanished(self, ref) -> bool:
-        """Deleted or moved away between listing and download: nothing left to ingest."""
+        """Deleted between listing and download: nothing left to ingest."""
         self.desk.ledger.update(self.account.address, ref.id, {"state": DONE, "outcome": "vanished"})
         self._to_mark.discard(ref.id)
+        if ref.id in self._sent_back:
+            release(self.desk, self.account.address, self._sent_back[ref.id][0], "vanished")
         self.desk.syslog.write(
             "warning", "Mail vanished",
             f"{self.account.address}: mail {ref.internet_message_id or ref.id} "
-            f"({ref.subject!r}) was deleted or moved before it could be downloaded",
+            f"({ref.subject!r}) was deleted before it could be downloaded",
             account=self.account.address,
         )
         return True
 
-    def _failed(self, ref, row: dict, error: Exception) -> bool:
-        attempts = int(row.get("attempts") or 0) + 1
+    def _failed(self, ref, attempt: int, error: Exception) -> bool:
         message = f"{type(error).__name__}: {error}"[:2000]
-        log.exception("processing mail %s of %s failed (attempt %d)", ref.id, self.account.address, attempts)
-        if attempts < self.settings.max_processing_attempts:
-            self.desk.ledger.update(self.account.address, ref.id, {"attempts": attempts, "error": message})
+        log.warning("mail %s of %s failed (attempt %d): %s", ref.id, self.account.address,
+                    attempt, message)
+        if attempt < self.max_attempts:
+            self.desk.ledger.update(self.account.address, ref.id, {"error": message})
             self.summary.errors.append(f"mail {ref.internet_message_id or ref.id}: {message}")
             return False
+        return self._set_aside(ref, attempt, message)
+
+    def _set_aside(self, ref, attempts: int, message: str) -> bool:
+        name = self._raw_name(ref)
+        raw_blob = name if self.desk.blobs.exists(RAW_MAIL, name) else ""
+        set_aside(self.desk, self.account.address, ref, attempts, message, raw_blob)
         self.summary.quarantined += 1
-        self.desk.ledger.update(self.account.address, ref.id, {
-            "state": "processed", "outcome": "quarantined", "attempts": attempts, "error": message,
-        })
-        self.desk.syslog.write(
-            "error", "Mail quarantined",
-            f"{self.account.address}: mail {ref.internet_message_id or ref.id} could not be "
-            f"processed after {attempts} attempts and was set aside (raw copy kept): {message}",
-            account=self.account.address,
-        )
         return True
+
+    @staticmethod
+    def _died(row: dict, attempts: int) -> str:
+        text = (f"each of its {attempts} attempts ended the fetch run before it finished "
+                f"(process crash, out of memory or the function time-out)")
+        return f"{text}; earlier error: {row['error']}" if row.get("error") else text
 
     def _pipeline_context(self) -> PipelineContext:
         desk = self.desk

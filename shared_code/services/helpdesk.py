@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from ..adapters.blobs import BlobStore
+from ..adapters.quarantine import QuarantineRepository
 from ..adapters.queues import QueueSender
 from ..adapters.secrets import SecretStore
 from ..adapters.storage import StorageConnection
@@ -65,6 +66,10 @@ class Helpdesk:
     @cached_property
     def ledger(self) -> IngestLedger:
         return IngestLedger(self.connection)
+
+    @cached_property
+    def quarantine(self) -> QuarantineRepository:
+        return QuarantineRepository(self.connection)
 
     @cached_property
     def outbox(self) -> Outbox:

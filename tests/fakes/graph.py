@@ -15,7 +15,9 @@ Supported (JSON shapes and ``{"error": {"code", "message"}}`` errors as Graph se
   it). Graph's rule is enforced: with both $filter and $orderby, the $orderby properties must
   lead $filter in the same order, else 400 ``InefficientFilter``.
 * ``GET|PATCH /users/{u}/messages/{id}`` (PATCH: ``isRead``, ``categories``)
-* ``GET  /users/{u}/messages/{id}/$value``: the raw MIME bytes
+* ``GET  /users/{u}/messages/{id}/$value``: the raw MIME bytes (or, for a message given to
+  ``break_message``, that error on every request, while the message still lists and reads;
+  for one given to ``delete_on_download``, the message is deleted and 404 answered)
 * ``POST /users/{u}/sendMail``: MIME form (``text/plain``, base64 body) or JSON form -> 202,
   recorded in ``sent`` (not copied to Sent Items).
 
@@ -170,6 +172,8 @@ class FakeGraph(FakeServer):
             self.sent: list[SentMessage] = []
             self._seq = 0
             self._last_default_received: datetime | None = None
+            self._broken: dict[str, tuple[int, str]] = {}
+            self._delete_on_download: set[str] = set()
 
     def add_mailbox(self, address: str, enabled: bool = True) -> str:
         """Create a mailbox with the well-known folders (idempotent); `enabled=False`
@@ -263,6 +267,32 @@ class FakeGraph(FakeServer):
         with self._lock, _as_key_error():
             box = self._box(mailbox)
             self._touch(self._message(box, message_id)).folder_id = self._folder(box, folder).id
+
+    def delete_message(self, mailbox: str, message_id: str) -> None:
+        """Delete a message for good (emptied from Deleted Items): its id answers 404."""
+        with self._lock, _as_key_error():
+            box = self._box(mailbox)
+            self._message(box, message_id)
+            del box.messages[message_id]
+
+    def break_message(self, mailbox: str, message_id: str, status: int = 500,
+                      code: str | None = None) -> None:
+        """Make every `$value` download of this message answer `status` (with Graph error
+        `code`) until `repair_message`; listing it and reading its properties still work."""
+        with self._lock, _as_key_error():
+            self._message(self._box(mailbox), message_id)
+            self._broken[message_id] = (status, code or self.default_error_code(status))
+
+    def delete_on_download(self, mailbox: str, message_id: str) -> None:
+        """Delete the message when its `$value` is first requested (404 ErrorItemNotFound):
+        someone emptied it from the mailbox between the listing and the download."""
+        with self._lock, _as_key_error():
+            self._message(self._box(mailbox), message_id)
+            self._delete_on_download.add(message_id)
+
+    def repair_message(self, mailbox: str, message_id: str) -> None:
+        with self._lock:
+            self._broken.pop(message_id, None)
 
     def max_concurrency_seen(self, mailbox: str) -> int:
         """Highest number of simultaneous requests seen for a mailbox."""
@@ -451,6 +481,14 @@ class FakeGraph(FakeServer):
             return self._single(message, request)
         if len(rest) == 2 and rest[1] == "$value":
             self._require(request.method, "GET")
+            if message.id in self._delete_on_download:
+                self._delete_on_download.discard(message.id)
+                del box.messages[message.id]
+                raise GraphError(404, "ErrorItemNotFound",
+                                 "The specified object was not found in the store.")
+            if message.id in self._broken:
+                status, code = self._broken[message.id]
+                raise GraphError(status, code, f"Injected fault: HTTP {status} on this message.")
             return Response(200, message.raw, {"Content-Type": "text/plain"})
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{rest[1]}'.")
 
