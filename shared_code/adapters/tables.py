@@ -26,10 +26,9 @@ from ..domain.model import (
     Ticket,
     ValidationError,
 )
+# the limits live in the domain; imported here for the adapters that already use them
+from ..domain.limits import MAX_INLINE_CHARS, check_entity, clip, clip_list, utf16_len  # noqa: F401
 from .storage import StorageConnection
-
-# Table Storage keeps at most 32K UTF-16 characters in a string property.
-MAX_INLINE_CHARS = 30_000
 
 
 def safe_key(value: str) -> str:
@@ -41,18 +40,6 @@ def safe_key(value: str) -> str:
         else:
             out.append(char)
     return "".join(out)
-
-
-def utf16_len(text: str) -> int:
-    """Length as Table Storage counts it: UTF-16 code units, not characters."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def clip(text: str, limit: int = MAX_INLINE_CHARS) -> str:
-    """Cut a string to fit a property of `limit` UTF-16 units."""
-    if utf16_len(text) <= limit:
-        return text
-    return text.encode("utf-16-le", "surrogatepass")[: limit * 2].decode("utf-16-le", "ignore")
 
 
 def digest(value: str, length: int = 40) -> str:
@@ -323,6 +310,7 @@ class TicketRepository:
         from azure.data.tables import TableEntity
 
         entity = self._ticket_entity(ticket)
+        check_entity(entity, f"ticket #{ticket.number}")
         metadata = self._tickets.create(entity)
         if metadata is None:
             return False
@@ -343,6 +331,7 @@ class TicketRepository:
     def update(self, ticket: Ticket) -> bool:
         """Write back a ticket read with `get`; False when it changed meanwhile (read again)."""
         entity = self._ticket_entity(ticket)
+        check_entity(entity, f"ticket #{ticket.number}")
         original = getattr(ticket, "_entity", None)
         if original is None:
             self._tickets.upsert(entity, merge=False)
@@ -371,7 +360,7 @@ class TicketRepository:
         attachments, attachments_blob = self._body_ref(
             entry.ticket_number, entry.entry_id, "attachments.json",
             _attachments_to_json(entry.attachments))
-        self._entries.upsert({
+        entity = {
             "PartitionKey": entry.ticket_number,
             "RowKey": entry.entry_id,
             "type": entry.type,
@@ -386,11 +375,15 @@ class TicketRepository:
             "body_html_blob": html_blob,
             "attachments": attachments,
             "attachments_blob": attachments_blob,
-            "rejected_attachments": json.dumps([clip(r, 200) for r in entry.rejected_attachments[:100]],
+            "rejected_attachments": json.dumps(clip_list(entry.rejected_attachments)[0],
                                                ensure_ascii=False),
+            "defects": json.dumps(clip_list(entry.defects)[0], ensure_ascii=False),
+            "clipped": json.dumps(entry.clipped),
             "source_account": entry.source_account,
             "raw_blob": entry.raw_blob,
-        }, merge=False)
+        }
+        check_entity(entity, f"entry {entry.entry_id} of ticket #{entry.ticket_number}")
+        self._entries.upsert(entity, merge=False)
 
     def entries(self, number: str) -> list[Entry]:
         from .blobs import BODIES
@@ -418,6 +411,8 @@ class TicketRepository:
                 body_html=html,
                 attachments=_attachments_from_json(attachments),
                 rejected_attachments=json.loads(e.get("rejected_attachments") or "[]"),
+                defects=json.loads(e.get("defects") or "[]"),
+                clipped=json.loads(e.get("clipped") or "[]"),
                 source_account=e.get("source_account", ""),
                 raw_blob=e.get("raw_blob", ""),
             ))

@@ -132,6 +132,8 @@ class Entry:
     rejected_attachments: list[str] = field(default_factory=list)
     source_account: str = ""
     raw_blob: str = ""
+    defects: list[str] = field(default_factory=list)  # what the parser could not read
+    clipped: list[str] = field(default_factory=list)  # fields cut to fit (domain/limits.py)
 
 
 @dataclass

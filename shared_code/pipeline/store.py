@@ -150,6 +150,8 @@ def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
         rejected_attachments=list(content.rejected),
         source_account=mail.account.address,
         raw_blob=mail.raw_blob,
+        defects=list(parsed.defects),  # clipped by rule 0, like every value here
+        clipped=list(mail.clipped),
     )
     ctx.tickets.add_entry(entry)
     mail.ticket = ticket if by_staff else _record_message(ticket, entry, mail.received, ctx)

@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 from ..adapters.blobs import RAW_MAIL
 from ..adapters.queues import FETCH_JOBS
 from ..adapters.tables import digest, safe_key
+from ..domain.limits import clip_message_id
 from ..domain.mail import parse_mail
 from ..domain.model import EmailAccount
 from ..pipeline import InboundMail, PipelineContext, run_pipeline
@@ -280,7 +281,8 @@ class _MailboxRun:
                             metadata={"graph_id_sha": digest(ref.id, 40)})
         self.desk.ledger.update(self.account.address, ref.id, {
             "state": "raw_saved", "raw_blob": name, "received": ref.received,
-            "message_id": ref.internet_message_id or "", "subject": (ref.subject or "")[:500],
+            "message_id": clip_message_id(ref.internet_message_id or "")[0],
+            "subject": (ref.subject or "")[:500],
         })
         self.checkpoint("raw_saved", ref.id)
         return raw, name
