@@ -59,7 +59,7 @@ def clip_message_id(message_id: str) -> tuple[str, bool]:
     if utf16_len(message_id) <= MAX_MESSAGE_ID_CHARS:
         return message_id, False
     whole = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    head = clip(message_id, MAX_MESSAGE_ID_CHARS - 50).replace("@", "_")
+    head = clip(message_id, MAX_MESSAGE_ID_CHARS - 64).replace("@", "_")  # 64: the tail below
     return f"{head}.clipped.{whole}@clipped.invalid", True
 
 
