@@ -27,7 +27,9 @@ from ..domain.model import (
     ValidationError,
 )
 # the limits live in the domain; imported here for the adapters that already use them
-from ..domain.limits import MAX_INLINE_CHARS, check_entity, clip, clip_list, utf16_len  # noqa: F401
+from ..domain.limits import (  # noqa: F401
+    MAX_INLINE_CHARS, MAX_LIST_ITEMS, check_entity, clip, clip_list, utf16_len,
+)
 from .storage import StorageConnection
 
 
@@ -235,6 +237,16 @@ def _attachments_to_json(attachments: list[Attachment]) -> str:
     return json.dumps([a.__dict__ for a in attachments])
 
 
+def _json_list(items: list[str]) -> str:
+    """A list of short texts as one JSON property, clipped (fewer items) until it fits."""
+    count = min(len(items), MAX_LIST_ITEMS)
+    while True:
+        text = json.dumps(clip_list(items, max(count, 1))[0], ensure_ascii=False)
+        if utf16_len(text) <= MAX_INLINE_CHARS or count <= 1:
+            return text
+        count //= 2
+
+
 def _attachments_from_json(raw: str | None) -> list[Attachment]:
     return [Attachment(**item) for item in json.loads(raw or "[]")]
 
@@ -375,9 +387,8 @@ class TicketRepository:
             "body_html_blob": html_blob,
             "attachments": attachments,
             "attachments_blob": attachments_blob,
-            "rejected_attachments": json.dumps(clip_list(entry.rejected_attachments)[0],
-                                               ensure_ascii=False),
-            "defects": json.dumps(clip_list(entry.defects)[0], ensure_ascii=False),
+            "rejected_attachments": _json_list(entry.rejected_attachments),
+            "defects": _json_list(entry.defects),
             "clipped": json.dumps(entry.clipped),
             "source_account": entry.source_account,
             "raw_blob": entry.raw_blob,

@@ -117,3 +117,24 @@ def test_a_mail_without_from_is_discarded_with_a_reason(desk, graph):
     assert (summary.discarded, summary.created, summary.quarantined, summary.errors) == (1, 0, 0, [])
     assert row["outcome"] == "discarded" and "no sender" in row["reason"]
     assert desk.tickets.list() == []
+
+
+def test_an_entry_with_a_thousand_escaped_defects_is_stored_clipped(desk):
+    from datetime import datetime, timezone
+
+    from shared_code.domain.model import Entry, Party
+
+    entry = Entry(ticket_number="123456", entry_id="e1", type="message",
+                  sender=Party("Ann", CLIENT), message_id="m@example.org",
+                  date=datetime.now(timezone.utc), subject="s", body_text="b", body_html="",
+                  defects=[f"defect {i} " + "\x01" * 300 for i in range(1000)],
+                  rejected_attachments=[f"file{i}.bin was not stored" for i in range(1000)],
+                  clipped=["subject"])
+
+    desk.tickets.add_entry(entry)  # JSON-escaped, 100 x 300 control characters would not fit
+
+    [stored] = desk.tickets.entries("123456")
+    assert stored.clipped == ["subject"]
+    assert stored.defects[0].startswith("defect 0") and stored.defects[-1].endswith("more")
+    assert len(stored.rejected_attachments) == 100
+    assert stored.rejected_attachments[-1] == "… and 901 more"
