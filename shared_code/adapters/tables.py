@@ -321,8 +321,8 @@ class TicketRepository:
         passed to `update` without reading it again."""
         from azure.data.tables import TableEntity
 
+        self.check(ticket=ticket)
         entity = self._ticket_entity(ticket)
-        check_entity(entity, f"ticket #{ticket.number}")
         metadata = self._tickets.create(entity)
         if metadata is None:
             return False
@@ -342,8 +342,8 @@ class TicketRepository:
 
     def update(self, ticket: Ticket) -> bool:
         """Write back a ticket read with `get`; False when it changed meanwhile (read again)."""
+        self.check(ticket=ticket)
         entity = self._ticket_entity(ticket)
-        check_entity(entity, f"ticket #{ticket.number}")
         original = getattr(ticket, "_entity", None)
         if original is None:
             self._tickets.upsert(entity, merge=False)
@@ -355,24 +355,27 @@ class TicketRepository:
         return self._tickets.update_if_unchanged(fresh)
 
     # entries
-    def _body_ref(self, number: str, entry_id: str, kind: str, text: str) -> tuple[str, str]:
-        """Small bodies stay in the entity; large ones go to a blob and the entity keeps its name."""
+    def _body_ref(self, number: str, entry_id: str, kind: str, text: str,
+                  store: bool = True) -> tuple[str, str]:
+        """Small bodies stay in the entity; large ones go to a blob and the entity keeps its
+        name (`store=False`: only the name, for checking before anything is written)."""
         if utf16_len(text) <= MAX_INLINE_CHARS:
             return text, ""
         from .blobs import BODIES
 
         name = f"{number}/{entry_id}.{kind}"
-        self._blobs.put(BODIES, name, text.encode("utf-8"), "text/plain; charset=utf-8")
+        if store:
+            self._blobs.put(BODIES, name, text.encode("utf-8"), "text/plain; charset=utf-8")
         return "", name
 
-    def add_entry(self, entry: Entry) -> None:
-        """Write an entry; idempotent, so a replay after a crash rewrites the same row."""
-        text, text_blob = self._body_ref(entry.ticket_number, entry.entry_id, "txt", entry.body_text)
-        html, html_blob = self._body_ref(entry.ticket_number, entry.entry_id, "html", entry.body_html)
-        attachments, attachments_blob = self._body_ref(
-            entry.ticket_number, entry.entry_id, "attachments.json",
-            _attachments_to_json(entry.attachments))
-        entity = {
+    def _entry_entity(self, entry: Entry, store: bool) -> dict:
+        def ref(kind: str, text: str) -> tuple[str, str]:
+            return self._body_ref(entry.ticket_number, entry.entry_id, kind, text, store)
+
+        text, text_blob = ref("txt", entry.body_text)
+        html, html_blob = ref("html", entry.body_html)
+        attachments, attachments_blob = ref("attachments.json", _attachments_to_json(entry.attachments))
+        return {
             "PartitionKey": entry.ticket_number,
             "RowKey": entry.entry_id,
             "type": entry.type,
@@ -393,8 +396,20 @@ class TicketRepository:
             "source_account": entry.source_account,
             "raw_blob": entry.raw_blob,
         }
-        check_entity(entity, f"entry {entry.entry_id} of ticket #{entry.ticket_number}")
-        self._entries.upsert(entity, merge=False)
+
+    def check(self, ticket: Ticket | None = None, entry: Entry | None = None) -> None:
+        """Raise (ValueError naming the property) when Table Storage would refuse to store
+        the ticket or the entry; writes nothing, so callers check before their first write."""
+        if ticket is not None:
+            check_entity(self._ticket_entity(ticket), f"ticket #{ticket.number}")
+        if entry is not None:
+            check_entity(self._entry_entity(entry, store=False),
+                         f"entry {entry.entry_id} of ticket #{entry.ticket_number}")
+
+    def add_entry(self, entry: Entry) -> None:
+        """Write an entry; idempotent, so a replay after a crash rewrites the same row."""
+        self.check(entry=entry)
+        self._entries.upsert(self._entry_entity(entry, store=True), merge=False)
 
     def entries(self, number: str) -> list[Entry]:
         from .blobs import BODIES

@@ -10,7 +10,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from .limits import MAX_NAME_CHARS, clip_message_id, clip_references, clip_text
+from .limits import MAX_NAME_CHARS, clip_message_id, clip_text
 from .model import Party, Ticket
 from .routing import ROLES
 
@@ -27,7 +27,7 @@ class NotificationError(ValueError):
     """A notification request that cannot be sent as it is; the message says why."""
 
 
-MAX_REFERENCES = 20  # in the queued message; the outbound mail trims further
+MAX_REFERENCES = 20  # the newest, in the queued message; the outbound mail trims further
 
 
 def _party(party: Party | None) -> dict:
@@ -63,7 +63,7 @@ def new_notification(template: str, ticket: Ticket, recipient: dict, *, event: s
         "actor": _party(actor),
         # clipped as the inbound rules clip them, so ids stored before the limits still fit
         "in_reply_to": clip_message_id(in_reply_to or ticket.last_message_id or "")[0],
-        "references": clip_references(references or [], MAX_REFERENCES)[0],
+        "references": [clip_message_id(ref)[0] for ref in (references or [])[-MAX_REFERENCES:]],
         "created": datetime.now(timezone.utc).isoformat(),
         **(extra or {}),
     }

@@ -93,4 +93,5 @@ def test_a_notification_from_the_largest_clipped_values_passes_validation():
         sender=Party("S" * 10_000, address), actor=Party("A" * 10_000, address),
         references=[f"{i:04d}{long_id}" for i in range(2000)])
     assert validate_notification(notification) is notification
-    assert notification["references"][0].startswith("0000")  # the thread's root
+    assert len(notification["references"]) == 20
+    assert notification["references"][-1].startswith("1999")  # the newest
