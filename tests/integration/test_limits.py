@@ -66,6 +66,11 @@ def test_a_40000_character_message_id_is_clipped_and_alerted(desk, graph):
     # a second delivery of the same mail is a duplicate, not a second ticket
     graph.add_message(SUPPORT, raw)
     assert fetch_all(desk)[0].duplicates == 1
+    # a reply quoting the whole id still finds the ticket (the id is clipped the same way)
+    answer, _ = make_mail(subject="Re: something")
+    answer = answer.replace(b"\nTo:", f"\nIn-Reply-To: {message_id}\nTo:".encode(), 1)
+    graph.add_message(SUPPORT, answer)
+    assert fetch_all(desk)[0].threaded == 1
 
 
 def test_a_references_header_of_2000_ids_is_clipped_and_alerted(desk, graph):
