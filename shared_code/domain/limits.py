@@ -31,7 +31,9 @@ MAX_IN_REPLY_TO = 10
 MAX_RECIPIENTS = 100  # To + Cc addresses considered (collaborators)
 MAX_LIST_ITEMS = 100  # defects, rejected attachments
 MAX_LIST_ITEM_CHARS = 300
-MAX_REPLY_CHARS = 200_000  # a staff reply's text (refused above)
+# A staff reply's text, refused above: beyond what Graph can send anyway (about 3-4 MB, the
+# sender then records MessageTooLarge), so this only stops absurd input before any write.
+MAX_REPLY_CHARS = 5_000_000
 
 
 def utf16_len(text: str) -> int:
