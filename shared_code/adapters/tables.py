@@ -397,14 +397,18 @@ class TicketRepository:
             "raw_blob": entry.raw_blob,
         }
 
-    def check(self, ticket: Ticket | None = None, entry: Entry | None = None) -> None:
+    def check(self, ticket: Ticket | None = None, entry: Entry | None = None,
+              client: Party | None = None) -> None:
         """Raise (ValueError naming the property) when Table Storage would refuse to store
-        the ticket or the entry; writes nothing, so callers check before their first write."""
+        the ticket, the entry or the client; writes nothing, so callers check before their
+        first write."""
         if ticket is not None:
             check_entity(self._ticket_entity(ticket), f"ticket #{ticket.number}")
         if entry is not None:
             check_entity(self._entry_entity(entry, store=False),
                          f"entry {entry.entry_id} of ticket #{entry.ticket_number}")
+        if client is not None:
+            check_entity(self._client_entity(client, utcnow()), f"client {client.email}")
 
     def add_entry(self, entry: Entry) -> None:
         """Write an entry; idempotent, so a replay after a crash rewrites the same row."""
@@ -450,12 +454,16 @@ class TicketRepository:
                    if e.get("type", "message") == "message")
 
     # clients
+    @staticmethod
+    def _client_entity(client: Party, seen: datetime, existing: dict | None = None) -> dict:
+        return {"PartitionKey": "client", "RowKey": safe_key(client.email), "email": client.email,
+                "name": client.name or (existing or {}).get("name", ""), "last_seen": seen}
+
     def upsert_client(self, client: Party, seen: datetime) -> None:
         """Create the client on first contact; later mail refreshes the name and last-seen time."""
-        key = safe_key(client.email)
-        existing = self._clients.get("client", key)
-        entity = {"PartitionKey": "client", "RowKey": key, "email": client.email,
-                  "name": client.name or (existing or {}).get("name", ""), "last_seen": seen}
+        self.check(client=client)
+        existing = self._clients.get("client", safe_key(client.email))
+        entity = self._client_entity(client, seen, existing)
         if existing is None:
             entity["first_seen"] = seen
         self._clients.upsert(entity)

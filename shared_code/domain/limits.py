@@ -107,6 +107,9 @@ def entity_bytes(entity: dict) -> int:
 
 def check_entity(entity: dict, what: str) -> None:
     """Raise before a write that Table Storage would refuse half-way."""
+    for key in ("PartitionKey", "RowKey"):
+        if utf16_len(str(entity.get(key, ""))) > MAX_KEY_CHARS:
+            raise ValueError(f"{what}: {key} over {MAX_KEY_CHARS} characters")
     too_long = [name for name, value in entity.items()
                 if isinstance(value, str) and utf16_len(value) > MAX_PROPERTY_CHARS]
     if too_long:

@@ -111,12 +111,12 @@ def _new_entry(mail: InboundMail, number: str, entry_id: str, kind: str) -> Entr
 
 def _check_before_writing(mail: InboundMail, ctx: PipelineContext) -> None:
     """Everything this mail will write, checked before the first write (the claim): the
-    ticket and entry entities against Table Storage's limits, and the notifications planned
+    ticket, entry and client entities against Table Storage's limits, and the notifications planned
     from the same values (rule 7 plans them again for real). A failure here leaves nothing
     stored, never a ticket without its alert or a claim stuck at "claimed"."""
     probe = replace(mail, outcome="created", ticket=_new_ticket(mail, "100000", ctx))
     probe.entry = _new_entry(mail, "100000", _entry_id(mail), "message")
-    ctx.tickets.check(ticket=probe.ticket, entry=probe.entry)
+    ctx.tickets.check(ticket=probe.ticket, entry=probe.entry, client=probe.ticket.client)
     plan_notifications(probe, ctx)
 
 

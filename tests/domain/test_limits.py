@@ -95,3 +95,18 @@ def test_a_notification_from_the_largest_clipped_values_passes_validation():
     assert validate_notification(notification) is notification
     assert len(notification["references"]) == 20
     assert notification["references"][-1].startswith("1999")  # the newest
+
+
+def test_check_entity_names_the_property_and_the_key_over_the_limits():
+    import pytest
+
+    from shared_code.domain.limits import MAX_KEY_CHARS, MAX_PROPERTY_CHARS, check_entity
+
+    check_entity({"PartitionKey": "p", "RowKey": "r", "subject": "s" * MAX_PROPERTY_CHARS}, "ok")
+    with pytest.raises(ValueError, match="subject"):
+        check_entity({"PartitionKey": "p", "RowKey": "r", "subject": "s" * (MAX_PROPERTY_CHARS + 1)}, "t")
+    with pytest.raises(ValueError, match="RowKey"):
+        check_entity({"PartitionKey": "p", "RowKey": "r" * (MAX_KEY_CHARS + 1)}, "t")
+    with pytest.raises(ValueError, match="entity over"):
+        check_entity({"PartitionKey": "p", "RowKey": "r",
+                      **{f"p{i}": "x" * 30_000 for i in range(20)}}, "t")
