@@ -102,9 +102,13 @@ def test_a_mail_with_1000_attachments_is_a_ticket_with_one_log_entry(desk, graph
     summary, row = _fetch_one(desk, graph, msg.as_bytes())
     ticket = _assert_ticket_with_alert_sent(desk, graph, summary, row)
     logged = [e for e in desk.syslog.list(limit=2000) if e["title"] == "Attachment not stored"]
-    assert len(logged) == 1
+    assert len(logged) == 1  # one entry listing them, not one per attachment
+    assert logged[0]["message"].startswith("448 attachments of mail many-files@example.org")
+    assert "file0050.bin" in logged[0]["message"] and logged[0]["message"].endswith("more")
     [entry] = _shown(ticket.number)["entries"]
-    assert entry["defects"]  # the parser walked only part of the mail and said so
+    assert len(entry["attachments"]) == 50 and len(entry["rejected_attachments"]) == 100
+    assert entry["defects"] == ["more than 500 MIME parts: the rest was ignored"]
+    assert "rejected_attachments" in entry["clipped"]
 
 
 def test_a_0_byte_mail_is_discarded_with_a_reason(desk, graph):
