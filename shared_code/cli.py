@@ -171,6 +171,7 @@ def ticket_json(ticket, entries=None, clock=None) -> dict:
             "attachments": [{"name": a.name, "content_type": a.content_type, "size": a.size,
                              "inline": a.inline, "url": a.url} for a in e.attachments],
             "rejected_attachments": e.rejected_attachments,
+            "defects": e.defects, "clipped": e.clipped,
         } for e in entries]
     return data
 
@@ -204,6 +205,8 @@ def cmd_tickets_show(args) -> None:
         lines += [f"[attachment{' (inline)' if a.inline else ''}] {a.name} {a.size} bytes {a.url}"
                   for a in e.attachments]
         lines += [f"[not stored] {reason}" for reason in e.rejected_attachments]
+        lines += [f"[defect] {defect}" for defect in e.defects]
+        lines += [f"[clipped] {', '.join(e.clipped)} (the raw mail has the full values)"] if e.clipped else []
     _print(args, ticket_json(ticket, entries, clock), lines)
 
 

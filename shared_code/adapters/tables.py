@@ -26,10 +26,11 @@ from ..domain.model import (
     Ticket,
     ValidationError,
 )
+# the limits live in the domain; imported here for the adapters that already use them
+from ..domain.limits import (  # noqa: F401
+    MAX_INLINE_CHARS, MAX_LIST_ITEMS, check_entity, clip, clip_list, utf16_len,
+)
 from .storage import StorageConnection
-
-# Table Storage keeps at most 32K UTF-16 characters in a string property.
-MAX_INLINE_CHARS = 30_000
 
 
 def safe_key(value: str) -> str:
@@ -41,18 +42,6 @@ def safe_key(value: str) -> str:
         else:
             out.append(char)
     return "".join(out)
-
-
-def utf16_len(text: str) -> int:
-    """Length as Table Storage counts it: UTF-16 code units, not characters."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def clip(text: str, limit: int = MAX_INLINE_CHARS) -> str:
-    """Cut a string to fit a property of `limit` UTF-16 units."""
-    if utf16_len(text) <= limit:
-        return text
-    return text.encode("utf-16-le", "surrogatepass")[: limit * 2].decode("utf-16-le", "ignore")
 
 
 def digest(value: str, length: int = 40) -> str:
@@ -248,6 +237,16 @@ def _attachments_to_json(attachments: list[Attachment]) -> str:
     return json.dumps([a.__dict__ for a in attachments])
 
 
+def _json_list(items: list[str]) -> str:
+    """A list of short texts as one JSON property, clipped (fewer items) until it fits."""
+    count = min(len(items), MAX_LIST_ITEMS)
+    while True:
+        text = json.dumps(clip_list(items, max(count, 1))[0], ensure_ascii=False)
+        if utf16_len(text) <= MAX_INLINE_CHARS or count <= 1:
+            return text
+        count //= 2
+
+
 def _attachments_from_json(raw: str | None) -> list[Attachment]:
     return [Attachment(**item) for item in json.loads(raw or "[]")]
 
@@ -326,6 +325,7 @@ class TicketRepository:
         passed to `update` without reading it again."""
         from azure.data.tables import TableEntity
 
+        self.check(ticket=ticket)
         entity = self._ticket_entity(ticket)
         metadata = self._tickets.create(entity)
         if metadata is None:
@@ -346,6 +346,7 @@ class TicketRepository:
 
     def update(self, ticket: Ticket) -> bool:
         """Write back a ticket read with `get`; False when it changed meanwhile (read again)."""
+        self.check(ticket=ticket)
         entity = self._ticket_entity(ticket)
         original = getattr(ticket, "_entity", None)
         if original is None:
@@ -358,24 +359,27 @@ class TicketRepository:
         return self._tickets.update_if_unchanged(fresh)
 
     # entries
-    def _body_ref(self, number: str, entry_id: str, kind: str, text: str) -> tuple[str, str]:
-        """Small bodies stay in the entity; large ones go to a blob and the entity keeps its name."""
+    def _body_ref(self, number: str, entry_id: str, kind: str, text: str,
+                  store: bool = True) -> tuple[str, str]:
+        """Small bodies stay in the entity; large ones go to a blob and the entity keeps its
+        name (`store=False`: only the name, for checking before anything is written)."""
         if utf16_len(text) <= MAX_INLINE_CHARS:
             return text, ""
         from .blobs import BODIES
 
         name = f"{number}/{entry_id}.{kind}"
-        self._blobs.put(BODIES, name, text.encode("utf-8"), "text/plain; charset=utf-8")
+        if store:
+            self._blobs.put(BODIES, name, text.encode("utf-8"), "text/plain; charset=utf-8")
         return "", name
 
-    def add_entry(self, entry: Entry) -> None:
-        """Write an entry; idempotent, so a replay after a crash rewrites the same row."""
-        text, text_blob = self._body_ref(entry.ticket_number, entry.entry_id, "txt", entry.body_text)
-        html, html_blob = self._body_ref(entry.ticket_number, entry.entry_id, "html", entry.body_html)
-        attachments, attachments_blob = self._body_ref(
-            entry.ticket_number, entry.entry_id, "attachments.json",
-            _attachments_to_json(entry.attachments))
-        self._entries.upsert({
+    def _entry_entity(self, entry: Entry, store: bool) -> dict:
+        def ref(kind: str, text: str) -> tuple[str, str]:
+            return self._body_ref(entry.ticket_number, entry.entry_id, kind, text, store)
+
+        text, text_blob = ref("txt", entry.body_text)
+        html, html_blob = ref("html", entry.body_html)
+        attachments, attachments_blob = ref("attachments.json", _attachments_to_json(entry.attachments))
+        return {
             "PartitionKey": entry.ticket_number,
             "RowKey": entry.entry_id,
             "type": entry.type,
@@ -390,11 +394,30 @@ class TicketRepository:
             "body_html_blob": html_blob,
             "attachments": attachments,
             "attachments_blob": attachments_blob,
-            "rejected_attachments": json.dumps([clip(r, 200) for r in entry.rejected_attachments[:100]],
-                                               ensure_ascii=False),
+            "rejected_attachments": _json_list(entry.rejected_attachments),
+            "defects": _json_list(entry.defects),
+            "clipped": json.dumps(entry.clipped),
             "source_account": entry.source_account,
             "raw_blob": entry.raw_blob,
-        }, merge=False)
+        }
+
+    def check(self, ticket: Ticket | None = None, entry: Entry | None = None,
+              client: Party | None = None) -> None:
+        """Raise (ValueError naming the property) when Table Storage would refuse to store
+        the ticket, the entry or the client; writes nothing, so callers check before their
+        first write."""
+        if ticket is not None:
+            check_entity(self._ticket_entity(ticket), f"ticket #{ticket.number}")
+        if entry is not None:
+            check_entity(self._entry_entity(entry, store=False),
+                         f"entry {entry.entry_id} of ticket #{entry.ticket_number}")
+        if client is not None:
+            check_entity(self._client_entity(client, utcnow()), f"client {client.email}")
+
+    def add_entry(self, entry: Entry) -> None:
+        """Write an entry; idempotent, so a replay after a crash rewrites the same row."""
+        self.check(entry=entry)
+        self._entries.upsert(self._entry_entity(entry, store=True), merge=False)
 
     def entries(self, number: str) -> list[Entry]:
         from .blobs import BODIES
@@ -422,6 +445,8 @@ class TicketRepository:
                 body_html=html,
                 attachments=_attachments_from_json(attachments),
                 rejected_attachments=json.loads(e.get("rejected_attachments") or "[]"),
+                defects=json.loads(e.get("defects") or "[]"),
+                clipped=json.loads(e.get("clipped") or "[]"),
                 source_account=e.get("source_account", ""),
                 raw_blob=e.get("raw_blob", ""),
             ))
@@ -433,12 +458,16 @@ class TicketRepository:
                    if e.get("type", "message") == "message")
 
     # clients
+    @staticmethod
+    def _client_entity(client: Party, seen: datetime, existing: dict | None = None) -> dict:
+        return {"PartitionKey": "client", "RowKey": safe_key(client.email), "email": client.email,
+                "name": client.name or (existing or {}).get("name", ""), "last_seen": seen}
+
     def upsert_client(self, client: Party, seen: datetime) -> None:
         """Create the client on first contact; later mail refreshes the name and last-seen time."""
-        key = safe_key(client.email)
-        existing = self._clients.get("client", key)
-        entity = {"PartitionKey": "client", "RowKey": key, "email": client.email,
-                  "name": client.name or (existing or {}).get("name", ""), "last_seen": seen}
+        self.check(client=client)
+        existing = self._clients.get("client", safe_key(client.email))
+        entity = self._client_entity(client, seen, existing)
         if existing is None:
             entity["first_seen"] = seen
         self._clients.upsert(entity)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
+from .limits import MAX_NAME_CHARS
+
 
 class Purpose(str, Enum):
     SYSTEM = "system"
@@ -41,6 +43,13 @@ def normalize_address(address: str) -> str:
     value = (address or "").strip().lower()
     if not _ADDRESS.match(value) or len(value) > 254:
         raise ValidationError(f"invalid email address: {address!r}")
+    return value
+
+
+def check_name(value: str, what: str) -> str:
+    """An admin-entered name: refused (not clipped) when it could not fit a notification."""
+    if len(value) > MAX_NAME_CHARS:
+        raise ValidationError(f"{what} may be at most {MAX_NAME_CHARS} characters, got {len(value)}")
     return value
 
 
@@ -81,6 +90,8 @@ class EmailAccount:
         self.address = normalize_address(self.address)
         if not self.name.strip():
             raise ValidationError("email name must not be empty")
+        check_name(self.name, "email name")
+        check_name(self.folder, "folder")
         self.purpose = parse_enum(Purpose, getattr(self.purpose, "value", self.purpose), "purpose")
         self.priority = parse_enum(Priority, getattr(self.priority, "value", self.priority), "priority")
         if not 1 <= int(self.batch_size) <= 1000:
@@ -132,6 +143,8 @@ class Entry:
     rejected_attachments: list[str] = field(default_factory=list)
     source_account: str = ""
     raw_blob: str = ""
+    defects: list[str] = field(default_factory=list)  # what the parser could not read
+    clipped: list[str] = field(default_factory=list)  # fields cut to fit (domain/limits.py)
 
 
 @dataclass
@@ -171,6 +184,7 @@ class Department:
         self.name = self.name.strip()
         if not self.name:
             raise ValidationError("department name must not be empty")
+        check_name(self.name, "department name")
         if self.email:
             self.email = normalize_address(self.email)
         if self.manager:
@@ -191,5 +205,6 @@ class Staff:
         self.email = normalize_address(self.email)
         if not self.name.strip():
             raise ValidationError("staff name must not be empty")
+        check_name(self.name, "staff name")
         if not self.department.strip():
             raise ValidationError("staff department must not be empty")

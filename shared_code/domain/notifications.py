@@ -10,6 +10,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 
+from .limits import MAX_NAME_CHARS, clip_message_id, clip_text
 from .model import Party, Ticket
 from .routing import ROLES
 
@@ -26,8 +27,19 @@ class NotificationError(ValueError):
     """A notification request that cannot be sent as it is; the message says why."""
 
 
+MAX_REFERENCES = 20  # the newest, in the queued message; the outbound mail trims further
+
+
 def _party(party: Party | None) -> dict:
-    return {"name": party.name, "email": party.email} if party else {"name": "", "email": ""}
+    if not party:
+        return {"name": "", "email": ""}
+    return {"name": clip_text(party.name or "", MAX_NAME_CHARS)[0], "email": party.email}
+
+
+def _recipient(recipient: dict) -> dict:
+    if "name" not in recipient:
+        return recipient
+    return {**recipient, "name": clip_text(str(recipient["name"] or ""), MAX_NAME_CHARS)[0]}
 
 
 def new_notification(template: str, ticket: Ticket, recipient: dict, *, event: str,
@@ -35,6 +47,8 @@ def new_notification(template: str, ticket: Ticket, recipient: dict, *, event: s
                      sender: Party | None = None, actor: Party | None = None,
                      in_reply_to: str = "", references: list[str] | None = None,
                      extra: dict | None = None) -> dict:
+    """Build and validate a notification; every mail-derived value is clipped to the limits
+    of domain/limits.py first, so one built from stored values passes by construction."""
     notification = {
         "schema": SCHEMA,
         "id": notification_id or uuid.uuid4().hex,
@@ -44,11 +58,12 @@ def new_notification(template: str, ticket: Ticket, recipient: dict, *, event: s
         "entry_id": entry_id,
         "department": ticket.department,
         "account": account,
-        "recipient": recipient,
+        "recipient": _recipient(recipient),
         "sender": _party(sender),
         "actor": _party(actor),
-        "in_reply_to": in_reply_to or ticket.last_message_id,
-        "references": (references or [])[-20:],
+        # clipped as the inbound rules clip them, so ids stored before the limits still fit
+        "in_reply_to": clip_message_id(in_reply_to or ticket.last_message_id or "")[0],
+        "references": [clip_message_id(ref)[0] for ref in (references or [])[-MAX_REFERENCES:]],
         "created": datetime.now(timezone.utc).isoformat(),
         **(extra or {}),
     }

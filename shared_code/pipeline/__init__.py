@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .already_seen import already_seen
 from .auto_reply import auto_reply
+from .clipping import clipping
 from .content import content
 from .context import InboundMail, PipelineContext
 from .from_ourselves import from_ourselves
@@ -16,6 +17,7 @@ from .store import ticket_or_message
 from .threading import threading
 
 RULES = (
+    clipping,           # 0. values cut to the storage limits; no sender address: discarded
     already_seen,       # 1. a Message-ID processed before: no second ticket, ever
     from_ourselves,     # 2. mail from the helpdesk's own addresses: loop guard
     auto_reply,         # 3. auto-replies and bounces: kept, logged, not posted

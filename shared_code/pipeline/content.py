@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from ..adapters.blobs import ATTACHMENTS
 from ..domain.content import build_content
+from ..domain.limits import clip_list
 from ..domain.mail import MailPart
 from ..domain.model import Attachment
 from .context import InboundMail, PipelineContext
@@ -54,9 +55,20 @@ def content(mail: InboundMail, ctx: PipelineContext) -> None:
     mail.attachments = [_save(part, url_for(part), True, ctx) for part in mail.content.inline] + [
         _save(part, url_for(part), False, ctx) for part in mail.content.attachments
     ]
-    for reason in mail.content.rejected:
-        ctx.syslog.write(
-            "warning", "Attachment not stored",
-            f"{reason} (mail {mail.key} in {mail.account.address})",
-            account=mail.account.address,
-        )
+    if mail.content.rejected:
+        _log_rejected(mail, ctx)
+
+
+def _log_rejected(mail: InboundMail, ctx: PipelineContext) -> None:
+    """One system-log entry per mail, listing every attachment not stored (a mail with a
+    thousand files must not write a thousand entries)."""
+    listed, clipped = clip_list(mail.content.rejected)
+    if clipped:
+        mail.clipped.append("rejected_attachments")
+    count = len(mail.content.rejected)
+    ctx.syslog.write(
+        "warning", "Attachment not stored",
+        f"{count} attachment{'s' if count > 1 else ''} of mail {mail.key} in "
+        f"{mail.account.address} not stored: " + "; ".join(listed),
+        account=mail.account.address,
+    )

@@ -32,6 +32,7 @@ class InboundMail:
     ticket: Ticket | None = None
     entry: Entry | None = None
     notifications: list[dict] = field(default_factory=list)
+    clipped: list[str] = field(default_factory=list)  # fields cut to fit (rule 0, rule 5)
 
 
 @dataclass

@@ -28,18 +28,12 @@ def _notification(mail: InboundMail, template: str, recipient: dict) -> dict:
 
 
 def plan_notifications(mail: InboundMail, ctx: PipelineContext) -> list[dict]:
+    """The notifications a stored mail causes; no side effects (rule 6 plans them before it
+    writes, to fail early)."""
     client = {"role": "client", "name": mail.ticket.client.name, "email": mail.ticket.client.email}
     if mail.outcome == "created":
         planned = [_notification(mail, "new_ticket_alert", {"role": "department_alerts"})]
-        if mail.account.auto_response and is_no_reply_sender(
-                mail.parsed.from_address, ctx.settings.no_reply_pattern):
-            ctx.syslog.write(
-                "info", "Auto-response suppressed",
-                f"no auto-response to no-reply sender {mail.parsed.from_address} "
-                f"(ticket #{mail.ticket.number})",
-                account=mail.account.address,
-            )
-        elif mail.account.auto_response:
+        if mail.account.auto_response and not _no_reply(mail, ctx):
             planned.insert(0, _notification(mail, "new_ticket_auto_response", client))
         return planned
     if mail.entry.type == "note":
@@ -47,8 +41,19 @@ def plan_notifications(mail: InboundMail, ctx: PipelineContext) -> list[dict]:
     return [_notification(mail, "new_message_alert", {"role": "assignee_or_department"})]
 
 
+def _no_reply(mail: InboundMail, ctx: PipelineContext) -> bool:
+    return is_no_reply_sender(mail.parsed.from_address, ctx.settings.no_reply_pattern)
+
+
 def notifications(mail: InboundMail, ctx: PipelineContext) -> None:
     mail.notifications = plan_notifications(mail, ctx)
+    if mail.outcome == "created" and mail.account.auto_response and _no_reply(mail, ctx):
+        ctx.syslog.write(
+            "info", "Auto-response suppressed",
+            f"no auto-response to no-reply sender {mail.parsed.from_address} "
+            f"(ticket #{mail.ticket.number})",
+            account=mail.account.address,
+        )
     for notification in mail.notifications:
         if mail.resumed and ctx.outbox.is_enqueued(notification["id"]):
             continue  # enqueued by the run that stopped half-way

@@ -9,12 +9,14 @@ uniqueness the store enforces (insert fails on a taken number; we draw again).
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from ..adapters.tables import digest
 from ..domain.model import Entry, Party, Status, Ticket
 from .already_seen import fingerprint
 from .context import InboundMail, PipelineContext
+from .notifications import plan_notifications
 from .sender import from_staff
 
 MAX_NUMBER_DRAWS = 20
@@ -47,29 +49,34 @@ def _claim(mail: InboundMail, ctx: PipelineContext) -> None:
     mail.resumed = existing is not None
 
 
+def _new_ticket(mail: InboundMail, number: str, ctx: PipelineContext) -> Ticket:
+    """The ticket this mail starts, from its (already clipped, rule 0) values."""
+    parsed, account = mail.parsed, mail.account
+    cc = [addr for _, addr in parsed.cc + parsed.to
+          if addr and addr != parsed.from_address and addr not in ctx.system_addresses]
+    return Ticket(
+        number=number,
+        subject=parsed.subject.strip() or "(no subject)",
+        status=Status.OPEN,
+        priority=account.priority,
+        department=account.department,
+        client=Party(parsed.from_name, parsed.from_address),
+        created=mail.received,
+        account=account.address,
+        collaborators=sorted(set(cc)),
+        source_key=mail.key,
+    )
+
+
 def _create_ticket(mail: InboundMail, ctx: PipelineContext) -> Ticket:
     """Create the claimed ticket, or find it when a replay created it already."""
-    parsed, account = mail.parsed, mail.account
     for _ in range(MAX_NUMBER_DRAWS):
         number = mail.claim["ticket"]
         if mail.resumed:  # an earlier run or another worker may have created it already
             existing = ctx.tickets.get(number)
             if existing is not None and existing.source_key == mail.key:
                 return existing
-        cc = [addr for _, addr in parsed.cc + parsed.to
-              if addr and addr != parsed.from_address and addr not in ctx.system_addresses]
-        ticket = Ticket(
-            number=number,
-            subject=parsed.subject.strip() or "(no subject)",
-            status=Status.OPEN,
-            priority=account.priority,
-            department=account.department,
-            client=Party(parsed.from_name, parsed.from_address),
-            created=mail.received,
-            account=account.address,
-            collaborators=sorted(set(cc)),
-            source_key=mail.key,
-        )
+        ticket = _new_ticket(mail, number, ctx)
         if ctx.tickets.create(ticket):
             return ticket
         existing = ctx.tickets.get(number)
@@ -79,6 +86,39 @@ def _create_ticket(mail: InboundMail, ctx: PipelineContext) -> Ticket:
         mail.claim["ticket"] = new_ticket_number()
         ctx.index.update(mail.key, {"ticket": mail.claim["ticket"]})
     raise RuntimeError("could not draw a free ticket number")
+
+
+def _new_entry(mail: InboundMail, number: str, entry_id: str, kind: str) -> Entry:
+    """The thread entry this mail becomes, from its (already clipped, rule 0) values."""
+    parsed, content = mail.parsed, mail.content
+    return Entry(
+        ticket_number=number,
+        entry_id=entry_id,
+        type=kind,
+        sender=Party(parsed.from_name, parsed.from_address),
+        message_id=mail.key,
+        date=_entry_date(mail),
+        subject=parsed.subject,
+        body_text=content.body_text,
+        body_html=content.body_html,
+        attachments=mail.attachments,
+        rejected_attachments=list(content.rejected),
+        source_account=mail.account.address,
+        raw_blob=mail.raw_blob,
+        defects=list(parsed.defects),
+        clipped=list(mail.clipped),
+    )
+
+
+def _check_before_writing(mail: InboundMail, ctx: PipelineContext) -> None:
+    """Everything this mail will write, checked before the first write (the claim): the
+    ticket, entry and client entities against Table Storage's limits, and the notifications planned
+    from the same values (rule 7 plans them again for real). A failure here leaves nothing
+    stored, never a ticket without its alert or a claim stuck at "claimed"."""
+    probe = replace(mail, outcome="created", ticket=_new_ticket(mail, "100000", ctx))
+    probe.entry = _new_entry(mail, "100000", _entry_id(mail), "message")
+    ctx.tickets.check(ticket=probe.ticket, entry=probe.entry, client=probe.ticket.client)
+    plan_notifications(probe, ctx)
 
 
 def _entry_date(mail: InboundMail) -> datetime:
@@ -117,8 +157,10 @@ def _record_message(ticket: Ticket, entry: Entry, received: datetime,
 
 
 def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
+    if mail.claim is None:
+        _check_before_writing(mail, ctx)
     _claim(mail, ctx)
-    parsed, content = mail.parsed, mail.content
+    parsed = mail.parsed
     if mail.claim.get("new_ticket"):
         ticket = _create_ticket(mail, ctx)
         mail.outcome = "created"
@@ -138,21 +180,7 @@ def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
     by_staff = mail.outcome == "threaded" and from_staff(mail, ctx)
     if sender.email and not by_staff:
         ctx.tickets.upsert_client(sender, mail.received)
-    entry = Entry(
-        ticket_number=ticket.number,
-        entry_id=mail.claim["entry_id"],
-        type="note" if by_staff else "message",
-        sender=sender,
-        message_id=mail.key,
-        date=_entry_date(mail),
-        subject=parsed.subject,
-        body_text=content.body_text,
-        body_html=content.body_html,
-        attachments=mail.attachments,
-        rejected_attachments=list(content.rejected),
-        source_account=mail.account.address,
-        raw_blob=mail.raw_blob,
-    )
+    entry = _new_entry(mail, ticket.number, mail.claim["entry_id"], "note" if by_staff else "message")
     ctx.tickets.add_entry(entry)
     mail.ticket = ticket if by_staff else _record_message(ticket, entry, mail.received, ctx)
     ctx.checkpoint("ticket_written", mail.key)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from ..adapters.queues import OUTBOUND_MAIL
 from ..adapters.tables import digest
+from ..domain.limits import MAX_REPLY_CHARS, MAX_SUBJECT_CHARS, clip_text, utf16_len
 from ..domain.model import Department, Entry, Party, Staff, Status, Ticket, ValidationError
 from ..domain.notifications import new_notification, outbound_message_id
 from ..domain.sla import SlaState, mark_answered, sla_clock, sla_hours
@@ -74,9 +75,14 @@ def _notification_id(request_id: str | None, action: str) -> str:
 def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
           request_id: str | None = None) -> Entry:
     """A staff response: stored on the thread, mailed to the client as Response/Reply.
-    Retried with the same `request_id`, it rewrites the same entry and queues the mail once."""
+    Retried with the same `request_id`, it rewrites the same entry and queues the mail once.
+    Everything is validated and the notification built before the first write, so a refused
+    reply leaves nothing behind and a stored one always has its mail queued."""
     if not text.strip():
         raise ValidationError("a reply needs some text")
+    if utf16_len(text) > MAX_REPLY_CHARS:
+        raise ValidationError(f"a reply may be at most {MAX_REPLY_CHARS} characters, "
+                              f"got {utf16_len(text)}")
     ticket = _ticket(desk, number)
     staff = _staff(desk, staff_email)
     notification_id = _notification_id(request_id, f"reply|{ticket.number}")
@@ -90,19 +96,19 @@ def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
         sender=Party(staff.name, staff.email),
         message_id=message_id,
         date=now,
-        subject=f"Re: {ticket.subject}",
+        subject=clip_text(f"Re: {ticket.subject}", MAX_SUBJECT_CHARS)[0],
         body_text=text,
         body_html="<p>" + html.escape(text).replace("\n", "<br>") + "</p>",
     )
-    references = _client_references(desk, ticket)
-    desk.tickets.add_entry(entry)
-    desk.index.record(message_id, ticket.number, "outbound", entry.entry_id)
-    _enqueue(desk, new_notification(
+    notification = new_notification(
         "response", ticket, {"role": "client"}, event="ticket.responded",
         notification_id=notification_id, entry_id=entry.entry_id,
-        actor=Party(staff.name, staff.email), references=references,
+        actor=Party(staff.name, staff.email), references=_client_references(desk, ticket),
         extra={"message_id": message_id, "response_entry_id": entry.entry_id},
-    ))
+    )
+    desk.tickets.add_entry(entry)
+    desk.index.record(message_id, ticket.number, "outbound", entry.entry_id)
+    _enqueue(desk, notification)
     _stop_clock(desk, ticket.number, entry)
     return entry
 

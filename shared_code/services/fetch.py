@@ -35,6 +35,7 @@ from ..domain.ingest import (
     download_failures_are_the_mails,
     is_suspect,
 )
+from ..domain.limits import clip_message_id
 from ..domain.mail import parse_mail
 from ..domain.model import EmailAccount
 from ..pipeline import InboundMail, PipelineContext, run_pipeline
@@ -433,8 +434,9 @@ class _MailboxRun:
         mail should it end in quarantine before anything was downloaded."""
         self.desk.ledger.update(self.account.address, ref.id, {
             "state": IngestState.ATTEMPTING.value, "attempts": attempt, "received": ref.received,
-            "message_id": ref.internet_message_id or "", "subject": clip(ref.subject or "", 500),
-            "from_name": clip(ref.from_name or "", 500), "from_email": ref.from_address or "",
+            "message_id": clip_message_id(ref.internet_message_id or "")[0],
+            "subject": clip(ref.subject or "", 500),
+            "from_name": clip(ref.from_name or "", 500), "from_email": clip(ref.from_address or "", 500),
             "raw_blob": self._raw_name(ref),
         })
         if self._sent_back.get(ref.id, ("", ""))[1] == QuarantineState.RETRY.value:

@@ -177,3 +177,47 @@ def test_a_late_answer_keeps_the_sent_alert_and_stops_further_ones(desk, graph, 
     asked_again = _client_writes_again(desk, graph, ticket)
     assert len(check_overdue(desk, now=asked_again + timedelta(hours=5))) == 1
     assert len(_queued(desk, "overdue_alert")) == 2
+
+
+def _long_id_thread(desk, ticket, count=20):
+    """Client messages whose Message-IDs are 1,000 characters (Table Storage takes them)."""
+    from dataclasses import replace
+
+    [first] = desk.tickets.entries(ticket.number)
+    for i in range(count):
+        desk.tickets.add_entry(replace(first, entry_id=f"{first.entry_id}-{i:03d}",
+                                       message_id=f"{i:03d}" + "x" * 990 + "@example.org"))
+
+
+def test_a_reply_on_a_thread_of_long_message_ids_is_stored_with_its_mail(desk, ticket):
+    _long_id_thread(desk, ticket)
+
+    code, out = run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "On it.",
+                        "--json")
+
+    assert code == 0
+    responses = [e for e in desk.tickets.entries(ticket.number) if e.type == "response"]
+    [notification] = _queued(desk, "response")  # never a response entry without its mail
+    assert [e.message_id for e in responses] == [out["message_id"]] == [notification["message_id"]]
+    assert notification["references"][-1].startswith("019xxx")  # the newest are kept
+    assert all(len(ref) < 300 for ref in notification["references"])
+
+
+def test_an_oversize_reply_is_refused_before_anything_is_written(desk, ticket, capsys):
+    from shared_code.domain.limits import MAX_REPLY_CHARS
+
+    code, _ = run_cli("tickets", "reply", ticket.number, "--staff", AGENT,
+                      "--text", "y" * (MAX_REPLY_CHARS + 1))
+
+    assert code == 1
+    assert f"at most {MAX_REPLY_CHARS} characters" in capsys.readouterr().err
+    assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message"]
+    assert _queued(desk, "response") == []
+
+
+def test_a_staff_name_that_could_not_fit_a_notification_is_refused(desk, ticket, capsys):
+    code, _ = run_cli("staff", "add", "--name", "Z" * 10_000, "--email", "zed@contoso.example",
+                      "--department", "Support")
+
+    assert code == 1
+    assert "staff name may be at most" in capsys.readouterr().err

@@ -323,3 +323,23 @@ def test_many_attachments_with_long_names_are_stored(desk, ctx):
 
     [entry] = desk.tickets.entries(mail.ticket.number)
     assert [a.name for a in entry.attachments] == [name for name, _, _ in JAPANESE_SCANS]
+
+
+def test_a_value_that_storage_would_refuse_fails_before_the_first_write(desk, ctx):
+    """Rule 6 checks the ticket, the entry and the notifications before it claims or writes
+    anything. (Rule 0 clips every value so that this cannot happen; here it is skipped to
+    prove the order: on a failure nothing is stored and no claim is left at "claimed".)"""
+    from shared_code.pipeline import RULES
+    from shared_code.pipeline.clipping import clipping
+
+    mail = inbound(compose(message_id=f"<{'m' * 40_000}@example.org>"))
+    for rule in RULES[:RULES.index(ticket_or_message)]:
+        if rule is not clipping:
+            rule(mail, ctx)
+
+    with pytest.raises(ValueError, match="source_key"):
+        ticket_or_message(mail, ctx)
+
+    assert ctx.index.get(mail.key) is None
+    assert desk.tickets.list() == []
+    assert desk.tickets.get_client(ANN_ADDRESS) is None
