@@ -1,9 +1,12 @@
 """Outbound mail triggers.
 
 `send_notification` (queue `outbound-mail`) sends one notification; a raised error makes the
-host retry it (host.json: visibilityTimeout 30 s, maxDequeueCount 5) and then move it to
-`outbound-mail-poison`, where `record_failed_notification` marks it failed. A notification
-deferred by mailbox pacing is re-queued with a delay and the invocation succeeds.
+host release it (host.json visibilityTimeout: back in 30 s). The app counts real failures and
+moves a notification to `outbound-mail-poison` itself after five; host.json's maxDequeueCount
+is only a far-off backstop, since deferrals raise the dequeue count too. A notification that
+must wait (pacing, Graph throttling, a busy lease) hides this same message again with its id
+and pop receipt and the invocation succeeds (the host's delete then fails harmlessly).
+`record_failed_notification` (the poison queue) marks it failed.
 `enqueue_notification` (HTTP POST /api/notifications, function key) queues a templated
 notification for a ticket and answers 202 with its id.
 """
@@ -29,7 +32,8 @@ def send_notification(msg: func.QueueMessage) -> None:
     from shared_code.services.helpdesk import Helpdesk
     from shared_code.services.send import handle_queue_message
 
-    result = handle_queue_message(Helpdesk.from_env(), _json(msg), msg.dequeue_count or 1)
+    result = handle_queue_message(Helpdesk.from_env(), _json(msg), msg.dequeue_count or 1,
+                                  message_id=msg.id or "", pop_receipt=msg.pop_receipt or "")
     log.info("notification %s (%s): %s %s", result.id, result.template, result.outcome,
              result.reason)
 

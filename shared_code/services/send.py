@@ -1,16 +1,25 @@
 """Sending notifications: what the `outbound-mail` queue trigger does with each message.
 
 validate → claim (sent at most once) → ticket, department, accounts → sender and recipients
-→ loop-safety suppressions → template values → render → MIME → size check → mailbox pacing
-→ Graph sendMail → record `sent` and index the Message-ID, so a client's reply threads by
-In-Reply-To. A Graph failure is recorded (code and account, no secret) and raised: the queue
-retries it, and after its maximum dequeue count it lands in `outbound-mail-poison`, where
-`record_poison` marks it failed for `notifications failed` / `notifications requeue`.
+→ loop-safety suppressions → template values → render → MIME → size check → Sent Items check
+(only when an earlier attempt may have gone out) → mailbox pacing → Graph sendMail → record
+`sent` and index the Message-ID, so a client's reply threads by In-Reply-To.
+
+Waiting is not failing: a notification that must wait (pacing, Graph throttling, another
+worker's lease) is *deferred* by hiding the same queue message again (`QueueSender.hide`).
+Every receive raises a message's dequeue count, so the host's own poison limit
+(host.json maxDequeueCount, HOST_MAX_DEQUEUE_COUNT) is set far above the app's: the app counts
+real failures on the delivery row and moves a notification to `outbound-mail-poison` itself
+after MAX_SEND_ATTEMPTS of them, where `record_poison` marks it failed for `notifications
+failed` / `notifications requeue`. A real failure is recorded (code and account, no secret)
+and raised, so the host releases the message and it comes back after host.json's
+visibilityTimeout.
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -18,8 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
+from typing import Callable
 
-from ..adapters.deliveries import Deliveries, SendCounters
+from ..adapters.deliveries import (
+    BUSY_RETRY_SECONDS,
+    Claim,
+    Deliveries,
+    DeliveryState,
+    SendCounters,
+    real_failures,
+)
 from ..adapters.queues import OUTBOUND_MAIL
 from ..adapters.template_store import TemplateStore
 from ..domain.autoreply import is_no_reply_sender
@@ -52,8 +69,14 @@ from .helpdesk import Helpdesk
 log = logging.getLogger("deskmail.send")
 
 OUTBOUND_POISON = "outbound-mail-poison"
-#: host.json extensions.queues.maxDequeueCount: the host moves the message to the poison queue.
-MAX_DEQUEUE_COUNT = 5
+#: Real failures (errors and crashes, not deferrals) before the app moves a notification to
+#: the poison queue itself.
+MAX_SEND_ATTEMPTS = 5
+#: host.json extensions.queues.maxDequeueCount: only a backstop. Deferrals raise the dequeue
+#: count too, so it must stay far above MAX_SEND_ATTEMPTS (a test checks host.json).
+HOST_MAX_DEQUEUE_COUNT = 1000
+#: host.json extensions.queues.visibilityTimeout: a failed message is visible again after it.
+HOST_VISIBILITY_TIMEOUT = 30
 #: A send (with Graph's own retries, e.g. after a 429) never waits past this; see deliveries.py.
 SEND_DEADLINE_SECONDS = 120
 AUTO_RESPONSE = "new_ticket_auto_response"
@@ -72,6 +95,8 @@ class SendResult:
     outcome: str = ""  # sent | duplicate | suppressed | deferred | failed
     reason: str = ""
     retry_after_seconds: int = 0
+    queue_message_id: str = ""  # the storage queue message (the same one across deferrals)
+    dequeue_count: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -82,8 +107,14 @@ class _Outbound:
     Graph clients per mailbox, and the accounts, departments, staff and templates, read once
     per run since they change rarely and each read is a storage round trip."""
 
-    def __init__(self, desk: Helpdesk):
+    def __init__(self, desk: Helpdesk, clock: Callable[[], datetime] | None = None,
+                 checkpoint: Callable[[str, str], None] | None = None):
         self.desk = desk
+        #: the time leases are taken and judged by (tests pass a later one)
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        #: called with ("graph_accepted", notification id) between Graph accepting a mail and
+        #: recording it; tests raise there to simulate a crash or a failed storage write
+        self.checkpoint = checkpoint or (lambda step, notification_id: None)
         self._graph: dict[str, object] = {}
         self._templates: dict[tuple[str, str], Template] = {}
         self._lock = threading.Lock()
@@ -140,9 +171,10 @@ class _Outbound:
 # ---------------------------------------------------------------- one notification
 
 
-def send_notification(desk: Helpdesk, notification: dict, dequeue_count: int = 1) -> SendResult:
+def send_notification(desk: Helpdesk, notification: dict, dequeue_count: int = 1, *,
+                      clock: Callable[[], datetime] | None = None) -> SendResult:
     """Send one notification; raises on a failure worth retrying (Graph, storage)."""
-    out = _Outbound(desk)
+    out = _Outbound(desk, clock=clock)
     try:
         return _send(out, notification, dequeue_count)
     finally:
@@ -163,7 +195,7 @@ def _send(out: _Outbound, notification: dict, dequeue_count: int) -> SendResult:
         desk.syslog.write("error", "Notification refused", f"{result.id or '(no id)'}: {error}")
         return result
 
-    claim = out.deliveries.claim(notification)
+    claim = out.deliveries.claim(notification, now=out.clock())
     if claim.status == "finished":
         result.outcome, result.reason = "duplicate", f"already {claim.row.get('state')}"
         return result
@@ -171,7 +203,7 @@ def _send(out: _Outbound, notification: dict, dequeue_count: int) -> SendResult:
         result.outcome, result.reason = "deferred", "another worker is sending it"
         result.retry_after_seconds = claim.wait_seconds
         return result
-    sending = _Delivery(out, notification, result, dequeue_count)
+    sending = _Delivery(out, notification, result, claim)
     try:
         return sending.run()
     except BaseException as error:
@@ -182,11 +214,12 @@ def _send(out: _Outbound, notification: dict, dequeue_count: int) -> SendResult:
 class _Delivery:
     """One claimed notification on its way out."""
 
-    def __init__(self, out: _Outbound, notification: dict, result: SendResult, dequeue_count: int):
+    def __init__(self, out: _Outbound, notification: dict, result: SendResult, claim: Claim):
         self.out, self.desk, self.n, self.result = out, out.desk, notification, result
-        self.dequeue_count = dequeue_count
+        self.claim = claim
         self.sender: EmailAccount | None = None
         self.accepted = False  # Graph took the mail: never release the claim after this
+        self.uncertain = False  # sendMail timed out or got a 5xx: Exchange may have taken it
 
     # -- outcomes
     def _finish(self, outcome: str, reason: str = "", **fields) -> SendResult:
@@ -197,6 +230,13 @@ class _Delivery:
     def _what(self) -> dict:
         return {"sender": self.result.sender, "recipients": ", ".join(self.result.recipients),
                 "subject": self.result.subject}
+
+    def _defer(self, seconds: int, reason: str) -> SendResult:
+        """Give the claim back and wait; not a failure (the row counts it as a deferral)."""
+        self.result.retry_after_seconds = max(0, int(seconds))
+        deferrals = int((self.claim.row or {}).get("deferrals") or 0) + 1
+        return self._finish(DeliveryState.DEFERRED.value, reason, retry_after=int(seconds),
+                            deferrals=deferrals)
 
     def _fail(self, code: str, reason: str) -> SendResult:
         self.desk.syslog.write("error", "Notification failed",
@@ -219,16 +259,19 @@ class _Delivery:
                 "error", "Send failed",
                 f"notification {self.n['id']} ({self.n['template']}, ticket "
                 f"#{self.n['ticket_number']}) from {self.result.sender}: {code}: {error} "
-                f"(attempt {self.dequeue_count} of {MAX_DEQUEUE_COUNT})",
+                f"(attempt {real_failures(self.claim.row)} of {MAX_SEND_ATTEMPTS})",
                 account=self.result.sender)
+        state = DeliveryState.UNCERTAIN if self.uncertain else DeliveryState.QUEUED
         try:
-            self.out.deliveries.update(self.n["id"], "queued", error_code=code, error=text,
+            self.out.deliveries.update(self.n["id"], state, error_code=code, error=text,
                                        **self._what())
         except Exception:  # storage is down too; the lease expires and the retry claims it
             log.exception("could not record the failure of notification %s", self.n["id"])
 
     # -- the steps
     def run(self) -> SendResult:
+        from ..adapters.graph import GraphError
+
         n, desk = self.n, self.desk
         ticket = desk.tickets.get(str(n["ticket_number"]))
         if ticket is None:
@@ -268,17 +311,38 @@ class _Delivery:
                               f"MessageTooLarge: the mail is {len(raw):,} bytes, over the "
                               f"{MAX_SENDMAIL_BYTES:,} bytes Graph's sendMail takes; not sent")
 
+        graph = self.out.graph(self.sender)
+        if self.claim.maybe_sent and graph.find_sent(message_id):
+            self.accepted = True
+            desk.syslog.write("info", "Notification already sent",
+                              f"notification {n['id']} ({n['template']}, ticket #{ticket.number})"
+                              f" was found in {self.sender.address}'s Sent Items: an earlier "
+                              "attempt went out, so it is not sent again",
+                              account=self.sender.address)
+            return self._finish("sent", "found in Sent Items (sent by an earlier attempt)",
+                                message_id=message_id, sent=datetime.now(timezone.utc),
+                                error="", error_code="")
+
         wait = self.out.counters.take_send_slot(self.sender.address, len(recipients))
         if wait:
-            self.result.retry_after_seconds = wait
-            return self._finish("deferred", f"{self.sender.address} reached Exchange Online's "
-                                "sending limit; sending later", retry_after=wait)
+            return self._defer(wait, f"{self.sender.address} reached Exchange Online's "
+                               "sending limit; sending later")
 
         # indexed first: a reply must thread even if recording `sent` fails after the send
         desk.index.record(message_id, ticket.number, "outbound",
                           entry_id=n.get("response_entry_id") or "")
-        self.out.graph(self.sender).send_mime(raw)
+        try:
+            graph.send_mime(raw)
+        except GraphError as error:
+            if error.throttled:  # Graph refused it for now: nothing was sent
+                wait = BUSY_RETRY_SECONDS if error.retry_after is None else error.retry_after
+                return self._defer(math.ceil(wait), f"Graph is throttling {self.sender.address}"
+                                   f" ({error.code}); sending again in {math.ceil(wait)} s")
+            self.uncertain = (error.code in ("Timeout", "ConnectionError")
+                              or error.status in (500, 502, 504))
+            raise
         self.accepted = True
+        self.out.checkpoint("graph_accepted", n["id"])
         return self._finish("sent", message_id=message_id, sent=datetime.now(timezone.utc),
                             error="", error_code="")
 
@@ -361,29 +425,71 @@ class _Delivery:
 # ---------------------------------------------------------------- the queue
 
 
+class DeferralLost(RuntimeError):
+    """A deferred notification could not re-hide its queue message (no message id or pop
+    receipt, or the receipt no longer holds it); raised so the host releases the message
+    itself: the same message comes back after host.json's visibilityTimeout."""
+
+
 def handle_queue_message(desk: Helpdesk, notification: dict, dequeue_count: int = 1,
-                         out: _Outbound | None = None) -> SendResult:
-    """The queue trigger's work: send; a deferred notification goes back on the queue, delayed."""
-    if out is None:
-        result = send_notification(desk, notification, dequeue_count)
-    else:
-        result = _send(out, notification, dequeue_count)
-    if result.outcome == "deferred":
-        desk.queues.send(OUTBOUND_MAIL, notification,
-                         visibility_timeout=max(1, result.retry_after_seconds))
-    return result
+                         out: _Outbound | None = None, *, message_id: str = "",
+                         pop_receipt: str = "") -> SendResult:
+    """The queue trigger's work on one message (`message_id`/`pop_receipt` from the trigger).
+
+    Sent, duplicate, suppressed: returns (the host deletes the message). Deferred: hides the
+    same message for the wait and returns (the host's delete then fails harmlessly on the
+    changed pop receipt). A real failure: raises (the host releases the message), unless it is
+    the MAX_SEND_ATTEMPTS-th, when the notification is moved to the poison queue instead."""
+    own = out is None
+    out = out or _Outbound(desk)
+    try:
+        try:
+            result = _send(out, notification, dequeue_count)
+        except Exception as error:
+            result = _give_up_or_raise(out, notification, error)
+        result.queue_message_id, result.dequeue_count = message_id, dequeue_count
+        if result.outcome == "deferred":
+            hidden = bool(message_id and pop_receipt) and desk.queues.hide(
+                OUTBOUND_MAIL, message_id, pop_receipt, result.retry_after_seconds)
+            if not hidden:
+                raise DeferralLost(f"notification {result.id} is deferred but its queue message "
+                                   "could not be hidden again; the host releases it instead")
+        return result
+    finally:
+        if own:
+            out.close()
+
+
+def _give_up_or_raise(out: _Outbound, notification: dict, error: Exception) -> SendResult:
+    """After a real failure: raise it (the queue retries), or after MAX_SEND_ATTEMPTS real
+    failures move the notification to the poison queue and return."""
+    nid = str(notification.get("id", "")) if isinstance(notification, dict) else ""
+    row = out.deliveries.get(nid) if nid else None
+    failures = real_failures(row)
+    if failures < MAX_SEND_ATTEMPTS:
+        raise error
+    out.desk.queues.send(OUTBOUND_POISON, notification)
+    reason = (f"{type(error).__name__}: {error} (moved to {OUTBOUND_POISON} after {failures} "
+              "failed attempts)")
+    log.error("notification %s: %s", nid, reason)
+    return SendResult(id=nid, template=str(notification.get("template", "")),
+                      outcome="failed", reason=reason)
 
 
 def drain_outbound(desk: Helpdesk, max_messages: int = 500,
                    visibility_timeout: int = SEND_DEADLINE_SECONDS + 30,
-                   workers: int = 8) -> list[SendResult]:
+                   workers: int = 8, *, release_after: int = HOST_VISIBILITY_TIMEOUT,
+                   clock: Callable[[], datetime] | None = None,
+                   checkpoint: Callable[[str, str], None] | None = None) -> list[SendResult]:
     """What the Functions host does with `outbound-mail`, once, for the CLI, the local run and
-    tests: the visible messages are sent, `workers` at a time (like the host's batch; 8 stays
-    within the storage SDK's pool of 10 connections, Graph allows 4 per mailbox); a failing
-    one stays on the queue (visible again after `visibility_timeout`) until its dequeue count
-    reaches MAX_DEQUEUE_COUNT, then it moves to `outbound-mail-poison`, which is then
-    recorded as the poison trigger would."""
-    out = _Outbound(desk)
+    tests, configured as host.json is: the visible messages are handled `workers` at a time
+    (like the host's batch; 8 stays within the storage SDK's pool of 10 connections, Graph
+    allows 4 per mailbox); a handled one is deleted (after a deferral that delete fails
+    harmlessly, as the host's does); a failing one is released, visible again after
+    `release_after` seconds (host.json visibilityTimeout; tests pass 0), until the app gives up
+    after MAX_SEND_ATTEMPTS real failures or the host after HOST_MAX_DEQUEUE_COUNT receives;
+    then `outbound-mail-poison` is recorded as the poison trigger would."""
+    out = _Outbound(desk, clock=clock, checkpoint=checkpoint)
     results: list[SendResult] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
         try:
@@ -393,7 +499,8 @@ def drain_outbound(desk: Helpdesk, max_messages: int = 500,
                                             visibility_timeout=visibility_timeout)
                 if not batch:
                     break
-                results += pool.map(lambda item: _drain_one(desk, out, *item), batch)
+                results += pool.map(lambda item: _drain_one(desk, out, *item, release_after),
+                                    batch)
         finally:
             out.close()
     for notification, handle in desk.queues.receive(OUTBOUND_POISON, max_messages=32):
@@ -402,20 +509,42 @@ def drain_outbound(desk: Helpdesk, max_messages: int = 500,
     return results
 
 
-def _drain_one(desk: Helpdesk, out: _Outbound, notification: dict, handle) -> SendResult:
+def _drain_one(desk: Helpdesk, out: _Outbound, notification: dict, handle,
+               release_after: int) -> SendResult:
     count = int(handle.dequeue_count or 1)
+    nid = str(notification.get("id", "")) if isinstance(notification, dict) else ""
+    result = SendResult(id=nid, template=str(notification.get("template", ""))
+                        if isinstance(notification, dict) else "", outcome="failed",
+                        queue_message_id=handle.id, dequeue_count=count)
+    if count > HOST_MAX_DEQUEUE_COUNT:  # the host checks before invoking the function
+        _host_poison(desk, notification, handle, result, count)
+        return result
     try:
-        result = handle_queue_message(desk, notification, count, out)
+        result = handle_queue_message(desk, notification, count, out, message_id=handle.id,
+                                      pop_receipt=handle.pop_receipt)
+    except DeferralLost as error:
+        result.outcome, result.reason = "deferred", str(error)
     except Exception as error:
-        result = SendResult(id=str(notification.get("id", "")), template=str(notification.get("template", "")),
-                            outcome="failed", reason=f"{type(error).__name__}: {error}")
-        if count < MAX_DEQUEUE_COUNT:
-            result.reason += f" (attempt {count} of {MAX_DEQUEUE_COUNT}; the queue retries it)"
+        result.reason = f"{type(error).__name__}: {error}"
+        if count >= HOST_MAX_DEQUEUE_COUNT:
+            _host_poison(desk, notification, handle, result, count)
             return result
-        desk.queues.send(OUTBOUND_POISON, notification)
-        result.reason += f" (moved to {OUTBOUND_POISON} after {count} attempts)"
-    desk.queues.delete(OUTBOUND_MAIL, handle)
+        failures = real_failures(out.deliveries.get(nid)) if nid else 0
+        result.reason += (f" (attempt {failures} of {MAX_SEND_ATTEMPTS}; the queue retries it "
+                          f"in {release_after} s)")
+    else:
+        desk.queues.delete(OUTBOUND_MAIL, handle)
+        return result
+    desk.queues.hide(OUTBOUND_MAIL, handle.id, handle.pop_receipt, release_after)
     return result
+
+
+def _host_poison(desk: Helpdesk, notification: dict, handle, result: SendResult,
+                 count: int) -> None:
+    desk.queues.send(OUTBOUND_POISON, notification)
+    desk.queues.delete(OUTBOUND_MAIL, handle)
+    result.reason += (f" (moved to {OUTBOUND_POISON} by the host after {count} receives: "
+                      "host.json maxDequeueCount)")
 
 
 def record_poison(desk: Helpdesk, notification: dict) -> None:
@@ -423,13 +552,14 @@ def record_poison(desk: Helpdesk, notification: dict) -> None:
     deliveries = Deliveries(desk.connection)
     nid = str(notification.get("id", "")) if isinstance(notification, dict) else ""
     row = deliveries.get(nid) if nid else None
-    if row is not None and row.get("state") in ("sent", "suppressed"):
+    if row is not None and row.get("state") in (DeliveryState.SENT, DeliveryState.SUPPRESSED):
         return  # a copy of a notification that got through after all
     last = f"; last error: {row.get('error')}" if row and row.get("error") else ""
-    if row is not None and row.get("state") == "sending":
-        last += ("; a worker stopped while sending it, so Exchange may have delivered it: "
-                 "check the recipient before re-queueing")
-    reason = f"moved to {OUTBOUND_POISON} after {MAX_DEQUEUE_COUNT} attempts{last}"
+    if row is not None and row.get("state") in (DeliveryState.SENDING, DeliveryState.UNCERTAIN):
+        last += ("; Exchange may have delivered it (a worker stopped while sending it, or "
+                 "sendMail gave no clear answer): check Sent Items before re-queueing")
+    reason = (f"moved to {OUTBOUND_POISON} after {real_failures(row)} failed attempts "
+              f"({int((row or {}).get('deferrals') or 0)} deferrals){last}")
     if nid:
         deliveries.record_failed(notification, reason)
     desk.syslog.write("error", "Notification failed",
