@@ -1,0 +1,169 @@
+"""A notification goes out once: the Sent Items check before a re-send, and deferral by
+hiding the same queue message again (never a copy, never the poison queue for waiting)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import azure.functions.queue as func_queue
+import pytest
+
+from shared_code.adapters.deliveries import SENDING_LEASE_SECONDS, Deliveries
+from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.services import actions
+from shared_code.services.send import (
+    HOST_MAX_DEQUEUE_COUNT,
+    HOST_VISIBILITY_TIMEOUT,
+    MAX_SEND_ATTEMPTS,
+    OUTBOUND_POISON,
+    drain_outbound,
+    send_notification,
+)
+from tests.pipeline import SimulatedCrash, crash_at
+
+from . import AGENT, SUPPORT, desk, new_ticket  # noqa: F401  (desk is a fixture)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _reply_queued(desk, graph):
+    """A ticket whose first notifications went out, then a staff reply queued."""
+    ticket, _ = new_ticket(desk, graph)
+    drain_outbound(desk)
+    graph.sent.clear()
+    actions.reply(desk, ticket.number, AGENT, "Please switch it off.")
+    [notification] = desk.queues.peek_all(OUTBOUND_MAIL)
+    return notification
+
+
+def _sent_items_lookups(graph) -> list:
+    return [r for r in graph.requests
+            if "/mailfolders/sentitems/messages" in r.path.lower() and r.method == "GET"]
+
+
+def _queue_count(desk, queue: str) -> int:
+    client = desk.connection.queue_service.get_queue_client(queue)
+    return client.get_queue_properties().approximate_message_count
+
+
+# ---------------------------------------------------------------- Sent Items check
+
+
+def test_accepted_by_graph_then_the_state_write_fails_sends_once(desk, graph):
+    notification = _reply_queued(desk, graph)
+
+    # Graph accepts the mail, then the worker dies before `sent` is recorded
+    with pytest.raises(SimulatedCrash):
+        drain_outbound(desk, checkpoint=crash_at("graph_accepted"))
+    assert len(graph.sent) == 1
+    assert Deliveries(desk.connection).get(notification["id"])["state"] == "sending"
+
+    # the queue delivers it again: first while the lease holds, then after it expired
+    assert send_notification(desk, notification).outcome == "deferred"
+    later = datetime.now(timezone.utc) + timedelta(seconds=SENDING_LEASE_SECONDS + 1)
+    result = send_notification(desk, notification, clock=lambda: later)
+
+    assert (result.outcome, result.reason) == ("sent", "found in Sent Items (sent by an "
+                                                       "earlier attempt)")
+    assert len(graph.sent) == 1
+    [lookup] = _sent_items_lookups(graph)
+    assert "internetMessageId eq '<deskmail." in lookup.path
+    row = Deliveries(desk.connection).get(notification["id"])
+    assert row["state"] == "sent" and row["message_id"].startswith("deskmail.")
+    assert any(r["title"] == "Notification already sent" for r in desk.syslog.list())
+
+
+def test_a_send_that_gets_a_504_after_exchange_took_it_is_not_sent_again(desk, graph):
+    notification = _reply_queued(desk, graph)
+    graph.fail_after_next(504, path_contains="sendMail")  # accepted, but the answer is lost
+
+    results = drain_outbound(desk, release_after=0)
+
+    assert [r.outcome for r in results] == ["failed", "sent"]
+    assert "GatewayTimeout" in results[0].reason
+    assert results[1].reason == "found in Sent Items (sent by an earlier attempt)"
+    assert len(graph.sent) == 1
+    assert len(_sent_items_lookups(graph)) == 1
+    assert Deliveries(desk.connection).get(notification["id"])["state"] == "sent"
+
+
+def test_a_send_that_gets_a_504_before_exchange_took_it_is_sent_after_the_lookup(desk, graph):
+    _reply_queued(desk, graph)
+    graph.fail_next(504, path_contains="sendMail")  # refused: nothing reached Exchange
+
+    results = drain_outbound(desk, release_after=0)
+
+    assert [r.outcome for r in results] == ["failed", "sent"]
+    assert results[1].reason == ""
+    assert len(graph.sent) == 1 and len(_sent_items_lookups(graph)) == 1
+
+
+def test_the_fake_files_sent_mail_in_sent_items_keeping_the_message_id(desk, graph):
+    _reply_queued(desk, graph)
+    drain_outbound(desk)
+    [(_, raw)] = graph.sent
+    [saved] = graph.messages(SUPPORT, "sentitems")
+    assert saved["isRead"] and saved["internetMessageId"] in raw.decode("ascii")
+
+
+# ---------------------------------------------------------------- deferral
+
+
+def test_host_json_keeps_the_host_limits_far_from_the_app_s():
+    queues = json.loads((ROOT / "host.json").read_text())["extensions"]["queues"]
+    assert queues["maxDequeueCount"] == HOST_MAX_DEQUEUE_COUNT >= 100 * MAX_SEND_ATTEMPTS
+    assert queues["visibilityTimeout"] == f"00:00:{HOST_VISIBILITY_TIMEOUT:02d}"
+
+
+def test_throttling_defers_the_same_message_and_never_poisons_it(desk, graph):
+    notification = _reply_queued(desk, graph)
+    retries = desk.settings.graph_max_retries
+    # seven sends in a row throttled (each with the client's own retries), Retry-After 0
+    graph.fail_next(429, count=7 * (retries + 1), retry_after=0, path_contains="sendMail")
+
+    results = drain_outbound(desk)
+
+    assert [r.outcome for r in results] == ["deferred"] * 7 + ["sent"]
+    assert all("Graph is throttling" in r.reason for r in results[:7])
+    assert len({r.queue_message_id for r in results}) == 1  # the same message each time
+    assert [r.dequeue_count for r in results] == list(range(1, 9))  # its count kept growing
+    assert len(graph.sent) == 1
+    assert _queue_count(desk, OUTBOUND_MAIL) == 0 and _queue_count(desk, OUTBOUND_POISON) == 0
+    row = Deliveries(desk.connection).get(notification["id"])
+    assert (row["state"], row["attempts"], row["deferrals"]) == ("sent", 8, 7)
+    assert not [r for r in desk.syslog.list() if r["title"] in ("Send failed",
+                                                                "Notification failed")]
+
+
+def test_the_queue_trigger_defers_by_hiding_its_own_message(desk, graph):
+    from functions import outbound
+
+    _reply_queued(desk, graph)
+    graph.fail_next(429, count=desk.settings.graph_max_retries + 1, retry_after=0,
+                    path_contains="sendMail")
+    [(notification, handle)] = desk.queues.receive(OUTBOUND_MAIL)
+    message = func_queue.QueueMessage(id=handle.id, pop_receipt=handle.pop_receipt,
+                                      dequeue_count=handle.dequeue_count,
+                                      body=json.dumps(notification).encode())
+
+    outbound.send_notification.build().get_user_function()(message)
+    desk.queues.delete(OUTBOUND_MAIL, handle)  # what the host does next: fails harmlessly
+
+    [(again, handle2)] = desk.queues.receive(OUTBOUND_MAIL)
+    assert (handle2.id, handle2.dequeue_count, again) == (handle.id, 2, notification)
+    assert graph.sent == []
+
+
+def test_a_deferral_without_a_pop_receipt_lets_the_host_release_the_message(desk, graph):
+    from functions import outbound
+    from shared_code.services.send import DeferralLost
+
+    _reply_queued(desk, graph)
+    graph.fail_next(429, count=desk.settings.graph_max_retries + 1, retry_after=0,
+                    path_contains="sendMail")
+    [notification] = desk.queues.peek_all(OUTBOUND_MAIL)
+    with pytest.raises(DeferralLost):
+        outbound.send_notification.build().get_user_function()(
+            func_queue.QueueMessage(body=json.dumps(notification).encode()))
+    assert graph.sent == []
