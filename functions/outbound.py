@@ -8,7 +8,8 @@ must wait (pacing, Graph throttling, a busy lease) hides this same message again
 and pop receipt and the invocation succeeds (the host's delete then fails harmlessly).
 `record_failed_notification` (the poison queue) marks it failed.
 `enqueue_notification` (HTTP POST /api/notifications, function key) queues a templated
-notification for a ticket and answers 202 with its id.
+notification for a ticket and answers 202 with its id; an idempotency key (`Idempotency-Key`
+header or `id` field) makes a retried request queue nothing more and get the first answer.
 """
 import json
 import logging
@@ -56,18 +57,12 @@ def _answer(status: int, payload: dict) -> func.HttpResponse:
 @blueprint.function_name("enqueue_notification")
 @blueprint.route(route="notifications", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def enqueue_notification(req: func.HttpRequest) -> func.HttpResponse:
-    from shared_code.domain.notifications import NotificationError
     from shared_code.services.helpdesk import Helpdesk
-    from shared_code.services.send import enqueue_request
+    from shared_code.services.notification_requests import submit
 
     try:
         body = req.get_json()
     except ValueError:
         return _answer(400, {"error": "the request body must be JSON"})
-    try:
-        notification = enqueue_request(Helpdesk.from_env(), body)
-    except NotificationError as error:
-        return _answer(400, {"error": str(error)})
-    except LookupError as error:
-        return _answer(404, {"error": str(error)})
-    return _answer(202, {"id": notification["id"]})
+    answer = submit(Helpdesk.from_env(), body, req.headers.get("Idempotency-Key"))
+    return _answer(answer.status, answer.payload)

@@ -52,7 +52,6 @@ from ..domain.model import (
 )
 from ..domain.notifications import (
     NotificationError,
-    new_notification,
     outbound_message_id,
     validate_notification,
 )
@@ -65,6 +64,7 @@ from ..domain.outbound_mail import (
 from ..domain.routing import CLIENT_TEMPLATES, RoutingError, choose_sender, resolve_recipients
 from ..domain.templates import Template, build_url, render
 from .helpdesk import Helpdesk
+from .notification_requests import enqueue_request  # noqa: F401  (the API's, re-exported)
 
 log = logging.getLogger("deskmail.send")
 
@@ -80,10 +80,6 @@ HOST_VISIBILITY_TIMEOUT = 30
 #: A send (with Graph's own retries, e.g. after a 429) never waits past this; see deliveries.py.
 SEND_DEADLINE_SECONDS = 120
 AUTO_RESPONSE = "new_ticket_auto_response"
-#: Fields an HTTP caller may set; the server sets id, schema, created, event and department.
-REQUEST_FIELDS = {"template", "ticket_number", "recipient", "actor", "in_reply_to", "references",
-                  "previous_department"}
-
 
 @dataclass
 class SendResult:
@@ -598,38 +594,6 @@ def requeue(desk: Helpdesk, notification_id: str) -> dict:
 
 
 # ---------------------------------------------------------------- requests and tests
-
-
-def enqueue_request(desk: Helpdesk, body: object) -> dict:
-    """The HTTP API's work: check a request, build the notification, put it on the queue.
-
-    Raises NotificationError (a bad request; the message names the field) or LookupError
-    (no such ticket)."""
-    if not isinstance(body, dict):
-        raise NotificationError("the request body must be a JSON object")
-    unknown = sorted(set(body) - REQUEST_FIELDS)
-    if unknown:
-        raise NotificationError(f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(REQUEST_FIELDS))})")
-    validate_notification({**body, "id": "request"})
-    for name in ("in_reply_to", "previous_department"):
-        if not isinstance(body.get(name, ""), str):
-            raise NotificationError(f"field {name!r} must be a string")
-    if not all(isinstance(item, str) for item in body.get("references", [])):
-        raise NotificationError("field 'references' must be a list of Message-IDs")
-    actor = body.get("actor") or {}
-    if not isinstance(actor, dict) or not all(isinstance(actor.get(k, ""), str) for k in ("name", "email")):
-        raise NotificationError("field 'actor' must be an object with 'name' and 'email'")
-    ticket = desk.tickets.get(str(body["ticket_number"]))
-    if ticket is None:
-        raise LookupError(f"no ticket #{body['ticket_number']}")
-    extra = {"previous_department": body["previous_department"]} if "previous_department" in body else {}
-    notification = new_notification(
-        body["template"], ticket, body["recipient"], event="api.request",
-        actor=Party(actor.get("name", ""), actor.get("email", "")) if actor else None,
-        in_reply_to=body.get("in_reply_to", ""), references=body.get("references"), extra=extra)
-    Deliveries(desk.connection).record_queued(notification)
-    desk.queues.send(OUTBOUND_MAIL, notification)
-    return notification
 
 
 def send_test_mail(desk: Helpdesk, address: str, to: str) -> str:

@@ -7,9 +7,11 @@ import time
 
 from shared_code.adapters.deliveries import Deliveries, SendCounters
 from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.domain.notifications import new_notification
 from shared_code.services import actions
 from shared_code.services.fetch import fetch_all
 from shared_code.services.helpdesk import Helpdesk
+from shared_code.services.notification_requests import queue
 from shared_code.services.send import (
     OUTBOUND_POISON,
     drain_outbound,
@@ -232,8 +234,9 @@ def test_notifications_to_the_helpdesk_s_own_addresses_are_suppressed(desk, grap
     ticket, _ = new_ticket(desk, graph)
     drain_outbound(desk)
     graph.sent.clear()
-    enqueue_request(desk, {"template": "ticket_closed", "ticket_number": ticket.number,
-                           "recipient": {"role": "address", "email": SUPPORT.upper()}})
+    # the HTTP API refuses such an address; an internal notification can still name one
+    queue(desk, new_notification("ticket_closed", ticket, {"role": "address",
+                                                           "email": SUPPORT.upper()}, event="test"))
     [result] = drain_outbound(desk)
     assert (result.outcome, graph.sent) == ("suppressed", [])
     assert "one of the helpdesk's own addresses" in result.reason
@@ -243,8 +246,8 @@ def test_notifications_to_the_helpdesk_s_own_addresses_are_suppressed(desk, grap
 def test_no_auto_response_to_staff_or_no_reply_addresses(desk, graph):
     new_ticket(desk, graph, sender=f"Andy Agent <{AGENT}>", subject="Printer broken here too")
     ticket, _ = new_ticket(desk, graph, subject="Other")
-    enqueue_request(desk, {"template": "new_ticket_auto_response", "ticket_number": ticket.number,
-                           "recipient": {"role": "address", "email": "no-reply@shop.example"}})
+    queue(desk, new_notification("new_ticket_auto_response", ticket, {
+        "role": "address", "email": "no-reply@shop.example"}, event="test"))
     results = drain_outbound(desk)
     suppressed = sorted(r.reason for r in results if r.outcome == "suppressed")
     assert suppressed == [f"{AGENT} is a staff member", "no-reply@shop.example is a no-reply address"]
