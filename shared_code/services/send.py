@@ -61,7 +61,13 @@ from ..domain.outbound_mail import (
     build_mime,
     tagged_subject,
 )
-from ..domain.routing import CLIENT_TEMPLATES, RoutingError, choose_sender, resolve_recipients
+from ..domain.routing import (
+    CLIENT_TEMPLATES,
+    RoutingError,
+    choose_sender,
+    reply_to_account,
+    resolve_recipients,
+)
 from ..domain.templates import Template, build_url, render
 from .helpdesk import Helpdesk
 from .notification_requests import enqueue_request  # noqa: F401  (the API's, re-exported)
@@ -291,8 +297,11 @@ class _Delivery:
         rendered = render(template, self._values(ticket, department, recipients, template))
         self.result.subject = tagged_subject(ticket.number, rendered.subject)
         message_id = n.get("message_id") or outbound_message_id(n["id"], desk.settings.system_domain)
+        reply_to = reply_to_account(n["template"], ticket.department, department,
+                                    self.out.accounts, self.sender)
         try:
             raw = build_mime(
+                reply_to=Party(reply_to.name, reply_to.address) if reply_to else None,
                 sender=Party(self.sender.name, self.sender.address), recipients=recipients,
                 subject=self.result.subject, text=rendered.text, html=rendered.html,
                 message_id=message_id, in_reply_to=n.get("in_reply_to", ""),
