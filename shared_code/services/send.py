@@ -114,8 +114,9 @@ class _Outbound:
         self.desk = desk
         #: the time leases are taken and judged by (tests pass a later one)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        #: called with ("graph_accepted", notification id) between Graph accepting a mail and
-        #: recording it; tests raise there to simulate a crash or a failed storage write
+        #: called with ("sending", notification id) just before sendMail and with
+        #: ("graph_accepted", notification id) between Graph accepting a mail and recording
+        #: it; tests raise there to simulate a crash or a failed storage write
         self.checkpoint = checkpoint or (lambda step, notification_id: None)
         self._graph: dict[str, object] = {}
         self._templates: dict[tuple[str, str], Template] = {}
@@ -174,13 +175,18 @@ class _Outbound:
 
 
 def send_notification(desk: Helpdesk, notification: dict, dequeue_count: int = 1, *,
-                      clock: Callable[[], datetime] | None = None) -> SendResult:
+                      clock: Callable[[], datetime] | None = None,
+                      checkpoint: Callable[[str, str], None] | None = None) -> SendResult:
     """Send one notification; raises on a failure worth retrying (Graph, storage)."""
-    out = _Outbound(desk, clock=clock)
+    out = _Outbound(desk, clock=clock, checkpoint=checkpoint)
     try:
         return _send(out, notification, dequeue_count)
     finally:
         out.close()
+
+
+class TooManyAttempts(RuntimeError):
+    """Every allowed attempt ended without an outcome (crashes, time-outs): give up."""
 
 
 def _send(out: _Outbound, notification: dict, dequeue_count: int) -> SendResult:
@@ -205,6 +211,12 @@ def _send(out: _Outbound, notification: dict, dequeue_count: int) -> SendResult:
         result.outcome, result.reason = "deferred", "another worker is sending it"
         result.retry_after_seconds = claim.wait_seconds
         return result
+    if real_failures(claim.row) > MAX_SEND_ATTEMPTS:  # earlier attempts crashed or timed out
+        # this claim is no attempt: give the count back, keep `sending` (it may have gone out)
+        out.deliveries.update(result.id, DeliveryState.SENDING,
+                              attempts=int(claim.row["attempts"]) - 1)
+        raise TooManyAttempts(f"{MAX_SEND_ATTEMPTS} attempts to send notification {result.id} "
+                              "ended without an answer (the worker crashed or timed out)")
     sending = _Delivery(out, notification, result, claim)
     try:
         return sending.run()
@@ -336,6 +348,7 @@ class _Delivery:
         # indexed first: a reply must thread even if recording `sent` fails after the send
         desk.index.record(message_id, ticket.number, "outbound",
                           entry_id=n.get("response_entry_id") or "")
+        self.out.checkpoint("sending", n["id"])
         try:
             graph.send_mime(raw)
         except GraphError as error:
@@ -438,7 +451,8 @@ class DeferralLost(RuntimeError):
 
 def handle_queue_message(desk: Helpdesk, notification: dict, dequeue_count: int = 1,
                          out: _Outbound | None = None, *, message_id: str = "",
-                         pop_receipt: str = "") -> SendResult:
+                         pop_receipt: str = "",
+                         clock: Callable[[], datetime] | None = None) -> SendResult:
     """The queue trigger's work on one message (`message_id`/`pop_receipt` from the trigger).
 
     Sent, duplicate, suppressed: returns (the host deletes the message). Deferred: hides the
@@ -446,7 +460,7 @@ def handle_queue_message(desk: Helpdesk, notification: dict, dequeue_count: int 
     changed pop receipt). A real failure: raises (the host releases the message), unless it is
     the MAX_SEND_ATTEMPTS-th, when the notification is moved to the poison queue instead."""
     own = out is None
-    out = out or _Outbound(desk)
+    out = out or _Outbound(desk, clock=clock)
     try:
         try:
             result = _send(out, notification, dequeue_count)

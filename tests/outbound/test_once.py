@@ -167,3 +167,28 @@ def test_a_deferral_without_a_pop_receipt_lets_the_host_release_the_message(desk
         outbound.send_notification.build().get_user_function()(
             func_queue.QueueMessage(body=json.dumps(notification).encode()))
     assert graph.sent == []
+
+
+def test_a_notification_whose_sending_keeps_crashing_is_poisoned_after_five_attempts(desk, graph):
+    from shared_code.services.send import handle_queue_message
+
+    notification = _reply_queued(desk, graph)
+    start = datetime.now(timezone.utc)
+
+    def clock(run: int):  # each run after the last one's lease expired
+        return lambda: start + timedelta(seconds=(SENDING_LEASE_SECONDS + 1) * run)
+
+    for run in range(MAX_SEND_ATTEMPTS):  # killed (or timed out) just before sendMail
+        with pytest.raises(SimulatedCrash):
+            send_notification(desk, notification, clock=clock(run),
+                              checkpoint=crash_at("sending"))
+    result = handle_queue_message(desk, notification, MAX_SEND_ATTEMPTS + 1,
+                                  clock=clock(MAX_SEND_ATTEMPTS))
+
+    assert result.outcome == "failed"
+    assert "moved to outbound-mail-poison after 5 failed attempts" in result.reason
+    assert graph.sent == [] and _queue_count(desk, OUTBOUND_POISON) == 1
+    drain_outbound(desk)  # the poison trigger's work
+    row = Deliveries(desk.connection).get(notification["id"])
+    assert (row["state"], row["attempts"]) == ("failed", 5)
+    assert "check Sent Items before re-queueing" in row["error"]
