@@ -329,7 +329,7 @@ class _Delivery:
                               f"{MAX_SENDMAIL_BYTES:,} bytes Graph's sendMail takes; not sent")
 
         graph = self.out.graph(self.sender)
-        if self.claim.maybe_sent and graph.find_sent(message_id):
+        if self.claim.maybe_sent and self._found_in_sent_items(graph, message_id):
             self.accepted = True
             desk.syslog.write("info", "Notification already sent",
                               f"notification {n['id']} ({n['template']}, ticket #{ticket.number})"
@@ -363,6 +363,25 @@ class _Delivery:
         self.out.checkpoint("graph_accepted", n["id"])
         return self._finish("sent", message_id=message_id, sent=datetime.now(timezone.utc),
                             error="", error_code="")
+
+    def _found_in_sent_items(self, graph, message_id: str) -> bool:
+        """Whether an earlier attempt went out. A mailbox whose Sent Items the app may not
+        read (403/404: e.g. outside the Mail.ReadWrite RBAC scope) cannot be checked: it is
+        sent again, as without the check, and the system log says why."""
+        from ..adapters.graph import GraphError
+
+        try:
+            return graph.find_sent(message_id) is not None
+        except GraphError as error:
+            if error.status not in (403, 404) or error.throttled:
+                raise
+            self.desk.syslog.write(
+                "warning", "Sent Items not checked",
+                f"notification {self.n['id']} may have been sent by an earlier attempt, but "
+                f"{self.sender.address}'s Sent Items cannot be read ({error.code}); sending "
+                "it again. Give the app Mail.ReadWrite on this mailbox to avoid duplicates.",
+                account=self.sender.address)
+            return False
 
     def _allowed(self, recipients: list[Party], system: set[str]) -> list[Party]:
         """Drop recipients that would start or feed a mail loop; log each with its reason."""

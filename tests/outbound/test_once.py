@@ -192,3 +192,16 @@ def test_a_notification_whose_sending_keeps_crashing_is_poisoned_after_five_atte
     row = Deliveries(desk.connection).get(notification["id"])
     assert (row["state"], row["attempts"]) == ("failed", 5)
     assert "check Sent Items before re-queueing" in row["error"]
+
+
+def test_a_mailbox_whose_sent_items_cannot_be_read_is_sent_again_with_a_warning(desk, graph):
+    _reply_queued(desk, graph)
+    graph.fail_after_next(504, path_contains="sendMail")
+    graph.fail_next(403, path_contains="/sentitems/", code="ErrorAccessDenied")
+
+    results = drain_outbound(desk, release_after=0)
+
+    assert [r.outcome for r in results] == ["failed", "sent"]
+    assert len(graph.sent) == 2  # the check could not run: at least once, as without it
+    [logged] = [r for r in desk.syslog.list() if r["title"] == "Sent Items not checked"]
+    assert "ErrorAccessDenied" in logged["message"] and logged["account"] == SUPPORT
