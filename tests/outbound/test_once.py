@@ -205,3 +205,15 @@ def test_a_mailbox_whose_sent_items_cannot_be_read_is_sent_again_with_a_warning(
     assert len(graph.sent) == 2  # the check could not run: at least once, as without it
     [logged] = [r for r in desk.syslog.list() if r["title"] == "Sent Items not checked"]
     assert "ErrorAccessDenied" in logged["message"] and logged["account"] == SUPPORT
+
+
+def test_fetch_jobs_keep_their_limit_of_five_under_the_high_host_limit(desk, graph):
+    from functions import fetch
+
+    job = {"address": SUPPORT, "scheduled": "2026-11-30T10:00:00+00:00"}
+    before = len(graph.requests)
+    fetch.fetch_mailbox.build().get_user_function()(func_queue.QueueMessage(
+        id="m1", pop_receipt="p1", dequeue_count=6, body=json.dumps(job).encode()))
+
+    assert len(graph.requests) == before  # not fetched again
+    assert desk.queues.peek_all("fetch-jobs-poison") == [job]
