@@ -31,7 +31,7 @@ def _json(message: func.QueueMessage):
 @blueprint.queue_trigger(arg_name="msg", queue_name="outbound-mail", connection="AzureWebJobsStorage")
 def send_notification(msg: func.QueueMessage) -> None:
     from shared_code.services.helpdesk import Helpdesk
-    from shared_code.services.send import handle_queue_message
+    from shared_code.services.outbound_queue import handle_queue_message
 
     result = handle_queue_message(Helpdesk.from_env(), _json(msg), msg.dequeue_count or 1,
                                   message_id=msg.id or "", pop_receipt=msg.pop_receipt or "")
@@ -44,7 +44,7 @@ def send_notification(msg: func.QueueMessage) -> None:
                          connection="AzureWebJobsStorage")
 def record_failed_notification(msg: func.QueueMessage) -> None:
     from shared_code.services.helpdesk import Helpdesk
-    from shared_code.services.send import record_poison
+    from shared_code.services.outbound_queue import record_poison
 
     notification = _json(msg)
     record_poison(Helpdesk.from_env(), notification if isinstance(notification, dict) else {})

@@ -7,6 +7,8 @@ from .storage import StorageConnection
 
 FETCH_JOBS = "fetch-jobs"
 OUTBOUND_MAIL = "outbound-mail"
+#: Update Message accepts a visibility timeout of at most 7 days.
+MAX_HIDE_SECONDS = 7 * 24 * 3600 - 1
 
 
 class QueueSender:
@@ -66,7 +68,8 @@ class QueueSender:
 
         try:
             self._client(queue).update_message(message_id, pop_receipt=pop_receipt,
-                                               visibility_timeout=max(0, int(seconds)))
+                                               visibility_timeout=min(MAX_HIDE_SECONDS,
+                                                                      max(0, int(seconds))))
         except ResourceNotFoundError:
             return False
         except HttpResponseError as error:

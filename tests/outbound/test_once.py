@@ -157,7 +157,7 @@ def test_the_queue_trigger_defers_by_hiding_its_own_message(desk, graph):
 
 def test_a_deferral_without_a_pop_receipt_lets_the_host_release_the_message(desk, graph):
     from functions import outbound
-    from shared_code.services.send import DeferralLost
+    from shared_code.services.outbound_queue import DeferralLost
 
     _reply_queued(desk, graph)
     graph.fail_next(429, count=desk.settings.graph_max_retries + 1, retry_after=0,
@@ -170,7 +170,7 @@ def test_a_deferral_without_a_pop_receipt_lets_the_host_release_the_message(desk
 
 
 def test_a_notification_whose_sending_keeps_crashing_is_poisoned_after_five_attempts(desk, graph):
-    from shared_code.services.send import handle_queue_message
+    from shared_code.services.outbound_queue import handle_queue_message
 
     notification = _reply_queued(desk, graph)
     start = datetime.now(timezone.utc)
