@@ -15,8 +15,8 @@ nothing, or finds a live `sending` lease and is told to come back a little later
 the first worker has sent it, or released it after a failure). A claim that takes over a
 row left `sending` (the worker died, or recording `sent` failed, after Graph may have
 accepted the mail) or `uncertain` (sendMail timed out or got a 5xx) says so in
-`Claim.maybe_sent`: the sender then looks for the Message-ID in Sent Items before sending
-again (services/send.py).
+`Claim.maybe_sent`, and the row keeps `maybe_sent` through poison and requeue: the sender
+then looks for the Message-ID in Sent Items before sending again (services/send.py).
 
 Attempts and deferrals are counted on the row: `attempts` on every claim, `deferrals` each
 time a claimed send had to wait (pacing, Graph throttling). attempts - deferrals is the
@@ -138,9 +138,11 @@ class Deliveries:
             if row.get("state") == "sending" and held and held > now:
                 wait = min(BUSY_RETRY_SECONDS, int((held - now).total_seconds()) + 1)
                 return Claim("busy", row=row, wait_seconds=wait)
-            maybe_sent = row.get("state") in MAYBE_SENT
+            # kept on the row (through poison and requeue) until the mail is found or sent
+            maybe_sent = row.get("state") in MAYBE_SENT or bool(row.get("maybe_sent"))
             attempts = int(row.get("attempts") or 0) + 1
-            row.update(self._base(notification), **fields, attempts=attempts)
+            row.update(self._base(notification), **fields, attempts=attempts,
+                       maybe_sent=maybe_sent)
             if self._table.update_if_unchanged(row):
                 return Claim("claimed", row=row, maybe_sent=maybe_sent)
         raise ContentionError(f"notification {notification['id']} is being claimed by others")

@@ -165,7 +165,8 @@ def record_poison(desk: Helpdesk, notification: dict) -> None:
     if row is not None and row.get("state") in (DeliveryState.SENT, DeliveryState.SUPPRESSED):
         return  # a copy of a notification that got through after all
     last = f"; last error: {row.get('error')}" if row and row.get("error") else ""
-    if row is not None and row.get("state") in (DeliveryState.SENDING, DeliveryState.UNCERTAIN):
+    if row is not None and (row.get("maybe_sent") or row.get("state") in (
+            DeliveryState.SENDING, DeliveryState.UNCERTAIN)):
         last += ("; Exchange may have delivered it (a worker stopped while sending it, or "
                  "sendMail gave no clear answer): check Sent Items before re-queueing")
     reason = (f"moved to {OUTBOUND_POISON} after {real_failures(row)} failed attempts "

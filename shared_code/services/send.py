@@ -205,13 +205,13 @@ def _send(out: _Outbound, notification: dict, dequeue_count: int) -> SendResult:
     if real_failures(claim.row) > MAX_SEND_ATTEMPTS:  # earlier attempts crashed or timed out
         # this claim is no attempt: give the count back, keep `sending` (it may have gone out)
         out.deliveries.update(result.id, DeliveryState.SENDING,
-                              attempts=int(claim.row["attempts"]) - 1)
+                              attempts=int(claim.row["attempts"]) - 1, maybe_sent=True)
         raise TooManyAttempts(f"{MAX_SEND_ATTEMPTS} attempts to send notification {result.id} "
                               "ended without an answer (the worker crashed or timed out)")
     sending = _Delivery(out, notification, result, claim)
     try:
         return sending.run()
-    except BaseException as error:
+    except Exception as error:  # a kill or a time-out records nothing: the lease tells
         sending.failed(error)
         raise
 
@@ -267,9 +267,10 @@ class _Delivery:
                 f"(attempt {real_failures(self.claim.row)} of {MAX_SEND_ATTEMPTS})",
                 account=self.result.sender)
         state = DeliveryState.UNCERTAIN if self.uncertain else DeliveryState.QUEUED
+        flag = {"maybe_sent": True} if self.uncertain else {}
         try:
             self.out.deliveries.update(self.n["id"], state, error_code=code, error=text,
-                                       **self._what())
+                                       **self._what(), **flag)
         except Exception:  # storage is down too; the lease expires and the retry claims it
             log.exception("could not record the failure of notification %s", self.n["id"])
 

@@ -170,7 +170,7 @@ def test_a_deferral_without_a_pop_receipt_lets_the_host_release_the_message(desk
 
 
 def test_a_notification_whose_sending_keeps_crashing_is_poisoned_after_five_attempts(desk, graph):
-    from shared_code.services.outbound_queue import handle_queue_message
+    from shared_code.services.outbound_queue import handle_queue_message, requeue
 
     notification = _reply_queued(desk, graph)
     start = datetime.now(timezone.utc)
@@ -192,6 +192,11 @@ def test_a_notification_whose_sending_keeps_crashing_is_poisoned_after_five_atte
     row = Deliveries(desk.connection).get(notification["id"])
     assert (row["state"], row["attempts"]) == ("failed", 5)
     assert "check Sent Items before re-queueing" in row["error"]
+
+    # re-queued by an admin: the first attempt after it still looks in Sent Items first
+    requeue(desk, notification["id"])
+    assert [r.outcome for r in drain_outbound(desk)] == ["sent"]
+    assert len(graph.sent) == 1 and len(_sent_items_lookups(graph)) == 4 + 1  # runs 2-5, requeue
 
 
 def test_a_mailbox_whose_sent_items_cannot_be_read_is_sent_again_with_a_warning(desk, graph):
