@@ -108,3 +108,26 @@ def test_recipients_outside_the_ticket_and_the_staff_directory_are_refused(desk,
                       {"role": "staff", "email": AGENT}):
         assert _post(_closed(ticket, recipient=recipient))[0] == 202, recipient
     assert len(desk.queues.peek_all(OUTBOUND_MAIL)) == 4
+
+
+def test_a_key_whose_first_request_died_before_queueing_is_finished_by_a_retry(desk, graph):
+    from datetime import datetime, timedelta, timezone
+
+    from shared_code.adapters.idempotency import IdempotencyKeys, fingerprint
+    from shared_code.services.notification_requests import PENDING_KEY_SECONDS, submit
+
+    ticket = _ticket(desk, graph)
+    request = _closed(ticket)
+    # the first request took the key, then its worker died before queueing anything
+    IdempotencyKeys(desk.connection).take("k-died", fingerprint(request), "api-unused")
+    now = datetime.now(timezone.utc)
+
+    soon = submit(desk, request, "k-died", now=now)
+    assert soon.status == 409 and "still being processed" in soon.payload["error"]
+    assert desk.queues.peek_all(OUTBOUND_MAIL) == []
+
+    later = submit(desk, request, "k-died", now=now + timedelta(seconds=PENDING_KEY_SECONDS + 1))
+    assert later.status == 202
+    assert [n["id"] for n in desk.queues.peek_all(OUTBOUND_MAIL)] == [later.payload["id"]]
+    assert _post(request, key="k-died") == (202, later.payload)  # remembered from now on
+    assert len(desk.queues.peek_all(OUTBOUND_MAIL)) == 1
