@@ -131,3 +131,28 @@ def test_a_key_whose_first_request_died_before_queueing_is_finished_by_a_retry(d
     assert [n["id"] for n in desk.queues.peek_all(OUTBOUND_MAIL)] == [later.payload["id"]]
     assert _post(request, key="k-died") == (202, later.payload)  # remembered from now on
     assert len(desk.queues.peek_all(OUTBOUND_MAIL)) == 1
+
+
+def test_racing_requests_with_one_key_queue_once(desk, graph):
+    import threading
+
+    from shared_code.services.helpdesk import Helpdesk
+    from shared_code.services.notification_requests import submit
+
+    ticket = _ticket(desk, graph)
+    start, answers = threading.Barrier(4), []
+
+    def client():
+        own = Helpdesk.from_env()
+        start.wait()
+        answers.append(submit(own, _closed(ticket), "race-1"))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(answers) == 4 and {a.status for a in answers} <= {202, 409}
+    assert len({a.payload["id"] for a in answers if a.status == 202}) == 1
+    assert len(desk.queues.peek_all(OUTBOUND_MAIL)) == 1
