@@ -222,3 +222,21 @@ def test_fetch_jobs_keep_their_limit_of_five_under_the_high_host_limit(desk, gra
 
     assert len(graph.requests) == before  # not fetched again
     assert desk.queues.peek_all("fetch-jobs-poison") == [job]
+
+
+def test_a_long_retry_after_defers_for_that_long_instead_of_waiting_in_the_worker(desk, graph):
+    notification = _reply_queued(desk, graph)
+    graph.fail_next(429, retry_after=3600, path_contains="sendMail")
+
+    [result] = drain_outbound(desk)
+
+    assert (result.outcome, result.retry_after_seconds) == ("deferred", 3600)
+    assert [r.status for r in graph.requests if r.path.endswith("/sendMail")][-1:] == [429]
+    assert _queue_count(desk, OUTBOUND_MAIL) == 1 and desk.queues.receive(OUTBOUND_MAIL) == []
+    assert Deliveries(desk.connection).get(notification["id"])["state"] == "deferred"
+
+
+def test_a_first_attempt_does_not_look_in_sent_items(desk, graph):
+    _reply_queued(desk, graph)
+    assert [r.outcome for r in drain_outbound(desk)] == ["sent"]
+    assert _sent_items_lookups(graph) == []
