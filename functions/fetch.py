@@ -11,6 +11,9 @@ import azure.functions as func
 
 blueprint = func.Blueprint()
 log = logging.getLogger("deskmail.functions")
+#: A fetch job received more often than this goes to `fetch-jobs-poison` (the next minute's
+#: job replaces it anyway).
+FETCH_JOB_MAX_DEQUEUE = 5
 
 
 @blueprint.function_name("fetch_mail")
@@ -29,8 +32,17 @@ def fetch_mail(timer: func.TimerRequest) -> None:
 @blueprint.function_name("fetch_mailbox")
 @blueprint.queue_trigger(arg_name="job", queue_name="fetch-jobs", connection="AzureWebJobsStorage")
 def fetch_mailbox(job: func.QueueMessage) -> None:
+    from shared_code.adapters.queues import FETCH_JOBS
     from shared_code.services.fetch import run_fetch_job
     from shared_code.services.helpdesk import Helpdesk
 
-    summary = run_fetch_job(Helpdesk.from_env(), json.loads(job.get_body().decode("utf-8")))
+    desk = Helpdesk.from_env()
+    body = json.loads(job.get_body().decode("utf-8"))
+    if (job.dequeue_count or 1) > FETCH_JOB_MAX_DEQUEUE:
+        # host.json's maxDequeueCount is high for outbound deferrals (docs/outbound.md)
+        desk.queues.send(f"{FETCH_JOBS}-poison", body)
+        log.error("fetch job %s failed %d times; moved to %s-poison", body,
+                  FETCH_JOB_MAX_DEQUEUE, FETCH_JOBS)
+        return
+    summary = run_fetch_job(desk, body)
     log.info("fetched %s: %s", summary.address, summary.as_dict())

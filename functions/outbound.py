@@ -1,11 +1,15 @@
 """Outbound mail triggers.
 
 `send_notification` (queue `outbound-mail`) sends one notification; a raised error makes the
-host retry it (host.json: visibilityTimeout 30 s, maxDequeueCount 5) and then move it to
-`outbound-mail-poison`, where `record_failed_notification` marks it failed. A notification
-deferred by mailbox pacing is re-queued with a delay and the invocation succeeds.
+host release it (host.json visibilityTimeout: back in 30 s). The app counts real failures and
+moves a notification to `outbound-mail-poison` itself after five; host.json's maxDequeueCount
+is only a far-off backstop, since deferrals raise the dequeue count too. A notification that
+must wait (pacing, Graph throttling, a busy lease) hides this same message again with its id
+and pop receipt and the invocation succeeds (the host's delete then fails harmlessly).
+`record_failed_notification` (the poison queue) marks it failed.
 `enqueue_notification` (HTTP POST /api/notifications, function key) queues a templated
-notification for a ticket and answers 202 with its id.
+notification for a ticket and answers 202 with its id; an idempotency key (`Idempotency-Key`
+header or `id` field) makes a retried request queue nothing more and get the first answer.
 """
 import json
 import logging
@@ -27,9 +31,10 @@ def _json(message: func.QueueMessage):
 @blueprint.queue_trigger(arg_name="msg", queue_name="outbound-mail", connection="AzureWebJobsStorage")
 def send_notification(msg: func.QueueMessage) -> None:
     from shared_code.services.helpdesk import Helpdesk
-    from shared_code.services.send import handle_queue_message
+    from shared_code.services.outbound_queue import handle_queue_message
 
-    result = handle_queue_message(Helpdesk.from_env(), _json(msg), msg.dequeue_count or 1)
+    result = handle_queue_message(Helpdesk.from_env(), _json(msg), msg.dequeue_count or 1,
+                                  message_id=msg.id or "", pop_receipt=msg.pop_receipt or "")
     log.info("notification %s (%s): %s %s", result.id, result.template, result.outcome,
              result.reason)
 
@@ -39,7 +44,7 @@ def send_notification(msg: func.QueueMessage) -> None:
                          connection="AzureWebJobsStorage")
 def record_failed_notification(msg: func.QueueMessage) -> None:
     from shared_code.services.helpdesk import Helpdesk
-    from shared_code.services.send import record_poison
+    from shared_code.services.outbound_queue import record_poison
 
     notification = _json(msg)
     record_poison(Helpdesk.from_env(), notification if isinstance(notification, dict) else {})
@@ -52,18 +57,12 @@ def _answer(status: int, payload: dict) -> func.HttpResponse:
 @blueprint.function_name("enqueue_notification")
 @blueprint.route(route="notifications", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def enqueue_notification(req: func.HttpRequest) -> func.HttpResponse:
-    from shared_code.domain.notifications import NotificationError
     from shared_code.services.helpdesk import Helpdesk
-    from shared_code.services.send import enqueue_request
+    from shared_code.services.notification_requests import submit
 
     try:
         body = req.get_json()
     except ValueError:
         return _answer(400, {"error": "the request body must be JSON"})
-    try:
-        notification = enqueue_request(Helpdesk.from_env(), body)
-    except NotificationError as error:
-        return _answer(400, {"error": str(error)})
-    except LookupError as error:
-        return _answer(404, {"error": str(error)})
-    return _answer(202, {"id": notification["id"]})
+    answer = submit(Helpdesk.from_env(), body, req.headers.get("Idempotency-Key"))
+    return _answer(answer.status, answer.payload)

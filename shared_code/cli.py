@@ -74,8 +74,10 @@ def cmd_emails_add(args) -> None:
     account = EmailAccount(address=args.address, name=args.name, purpose=args.purpose,
                            department=args.department)
     _apply_account_options(account, args)
-    _desk().accounts.add(account)
+    desk = _desk()
+    desk.accounts.add(account)
     _print(args, account_json(account), [f"added {account.address}"])
+    _warn_if_replies_lost(desk, account)
 
 
 def cmd_emails_update(args) -> None:
@@ -86,6 +88,16 @@ def cmd_emails_update(args) -> None:
     _apply_account_options(account, args)
     desk.accounts.save(account)
     _print(args, account_json(account), [f"updated {account.address}"])
+    _warn_if_replies_lost(desk, account)
+
+
+def _warn_if_replies_lost(desk, account: EmailAccount) -> None:
+    from .domain.routing import client_mail_unanswerable
+
+    if client_mail_unanswerable(account, desk.accounts.list()):
+        print(f"warning: {account.address} may send client mail but is not fetched, and no "
+              "fetched account exists for Reply-To: clients' answers would be lost. Enable "
+              "fetching on it or add a fetched department account.", file=sys.stderr)
 
 
 def cmd_emails_remove(args) -> None:

@@ -11,7 +11,7 @@ from .cli import _desk, _iso, _print
 
 
 def cmd_send(args) -> None:
-    from .services.send import drain_outbound
+    from .services.outbound_queue import drain_outbound
 
     results = drain_outbound(_desk())
     data = [r.as_dict() for r in results]
@@ -24,7 +24,7 @@ def cmd_send(args) -> None:
 
 
 def cmd_notifications_failed(args) -> None:
-    from .services.send import failed_notifications
+    from .services.outbound_queue import failed_notifications
 
     rows = failed_notifications(_desk())
     for row in rows:
@@ -35,7 +35,7 @@ def cmd_notifications_failed(args) -> None:
 
 
 def cmd_notifications_requeue(args) -> None:
-    from .services.send import requeue
+    from .services.outbound_queue import requeue
 
     notification = requeue(_desk(), args.id)
     _print(args, {"id": notification["id"], "state": "queued"},

@@ -347,6 +347,28 @@ def test_send_mail(cloud, graph, session):
     assert as_json.status_code == 202 and b"bob@fabrikam.com" in graph.sent[-1].raw
 
 
+def test_sent_mail_is_filed_in_sent_items_and_found_by_message_id(cloud, graph, session):
+    url = f"{cloud.graph_url}/users/{MAILBOX}/sendMail"
+    raw = mime(subject="Re: Printer broken", sender=MAILBOX, msgid="<kept.1@contoso.com>")
+    assert session.post(url, data=base64.b64encode(raw), timeout=5,
+                        headers={"Content-Type": "text/plain"}).status_code == 202
+    unsaved = session.post(url, timeout=5, json={"saveToSentItems": False, "message": {
+        "subject": "Not kept", "toRecipients": [{"emailAddress": {"address": "b@fabrikam.com"}}]}})
+    assert unsaved.status_code == 202 and len(graph.sent) == 2
+    [saved] = graph.messages(MAILBOX, "sentitems")  # the MIME send only, read, id kept
+    assert (saved["internetMessageId"], saved["isRead"]) == ("<kept.1@contoso.com>", True)
+
+    search = (f"{cloud.graph_url}/users/{MAILBOX}/mailFolders/sentitems/messages?$filter="
+              "internetMessageId eq '<kept.1@contoso.com>'&$select=id,internetMessageId")
+    found = session.get(search, timeout=5).json()["value"]
+    assert found == [{"@odata.etag": found[0]["@odata.etag"], "id": saved["id"],
+                      "internetMessageId": "<kept.1@contoso.com>"}]
+    assert session.get(search.replace("kept.1", "other"), timeout=5).json()["value"] == []
+    bad = session.post(url, timeout=5, json={"saveToSentItems": "no", "message": {
+        "toRecipients": [{"emailAddress": {"address": "b@fabrikam.com"}}]}})
+    assert bad.status_code == 400
+
+
 # -- Key Vault ----------------------------------------------------------------------------------
 def test_key_vault_secret_via_challenge(cloud, keyvault, mailbox_app):
     from azure.core.exceptions import ResourceNotFoundError

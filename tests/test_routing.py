@@ -64,3 +64,28 @@ def test_an_oversized_notification_is_refused_by_validation():
                "recipient": {"role": "client"}, "note": "x" * 20_000}
     with pytest.raises(NotificationError, match="at most 16000 characters"):
         validate_notification(request)
+
+
+def test_reply_to_is_a_fetched_account_for_client_mail_only():
+    from dataclasses import replace
+
+    from shared_code.domain.routing import client_mail_unanswerable, reply_to_account
+
+    def fetched(*addresses):
+        return [replace(a, fetch_enabled=a.address in addresses) for a in ACCOUNTS]
+
+    def reply_to(accounts, template="new_ticket_auto_response"):
+        sender = next(a for a in accounts if a.address == "auto@x.example")
+        account = reply_to_account(template, "Support", SUPPORT, accounts, sender)
+        return account.address if account else None
+
+    assert reply_to(fetched("support@x.example", "system@x.example")) == "support@x.example"
+    assert reply_to(fetched("system@x.example")) == "system@x.example"  # department not fetched
+    assert reply_to(fetched("auto@x.example", "system@x.example")) == "auto@x.example"  # itself
+    assert reply_to(fetched()) is None
+    assert reply_to(fetched("support@x.example"), template="new_ticket_alert") is None
+    auto = ACCOUNTS[2]
+    assert client_mail_unanswerable(replace(auto, fetch_enabled=False), fetched())
+    assert not client_mail_unanswerable(replace(auto, fetch_enabled=False),
+                                        fetched("system@x.example"))
+    assert not client_mail_unanswerable(ACCOUNTS[1], fetched())  # alerts: staff mail only

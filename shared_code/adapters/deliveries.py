@@ -12,11 +12,15 @@
 Sending at most once: a worker first *claims* the row (insert, or an ETag-guarded update
 to `sending` with a lease). A second delivery of the same message finds `sent` and does
 nothing, or finds a live `sending` lease and is told to come back a little later (by then
-the first worker has sent it, or released it after a failure). Two windows are left, both
-traded for never losing a notification (at-least-once there, at-most-once everywhere else):
-a worker that dies after Graph accepted the mail but before writing `sent` (a retry sends
-again once its lease, `SENDING_LEASE_SECONDS`, expires), and a sendMail that times out or
-gets a 500/502/504, after which Exchange may or may not have taken the mail.
+the first worker has sent it, or released it after a failure). A claim that takes over a
+row left `sending` (the worker died, or recording `sent` failed, after Graph may have
+accepted the mail) or `uncertain` (sendMail timed out or got a 5xx) says so in
+`Claim.maybe_sent`, and the row keeps `maybe_sent` through poison and requeue: the sender
+then looks for the Message-ID in Sent Items before sending again (services/send.py).
+
+Attempts and deferrals are counted on the row: `attempts` on every claim, `deferrals` each
+time a claimed send had to wait (pacing, Graph throttling). attempts - deferrals is the
+number of real failures, crashes included (an attempt is counted before the work).
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Callable
 
 from .storage import StorageConnection
@@ -37,8 +42,30 @@ BUSY_RETRY_SECONDS = 60
 #: Exchange Online sending limits per mailbox.
 MESSAGES_PER_MINUTE = 30
 RECIPIENTS_PER_DAY = 10_000
-FINISHED = ("sent", "suppressed")
 MAX_CONFLICTS = 50
+
+
+class DeliveryState(str, Enum):
+    """A notification's state in `deliveries` (stored as its value)."""
+
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed; Graph may have accepted it if the worker never came back
+    UNCERTAIN = "uncertain"  # sendMail timed out or got a 5xx: Exchange may have taken it
+    SENT = "sent"
+    SUPPRESSED = "suppressed"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+
+
+FINISHED = (DeliveryState.SENT.value, DeliveryState.SUPPRESSED.value)
+MAYBE_SENT = (DeliveryState.SENDING.value, DeliveryState.UNCERTAIN.value)
+
+
+def real_failures(row: dict | None) -> int:
+    """Claimed attempts that neither finished nor were deferred (failures and crashes)."""
+    if not row:
+        return 0
+    return max(0, int(row.get("attempts") or 0) - int(row.get("deferrals") or 0))
 
 
 class ContentionError(RuntimeError):
@@ -47,11 +74,13 @@ class ContentionError(RuntimeError):
 
 @dataclass(frozen=True)
 class Claim:
-    """The result of `Deliveries.claim`: `status` is claimed | finished | busy."""
+    """The result of `Deliveries.claim`: `status` is claimed | finished | busy. `maybe_sent`:
+    an earlier attempt may have reached Exchange (see the module docstring)."""
 
     status: str
     row: dict | None = None
     wait_seconds: int = 0
+    maybe_sent: bool = False
 
 
 def _keys(notification_id: str) -> tuple[str, str]:
@@ -80,13 +109,15 @@ class Deliveries:
         return self._table.get(*_keys(notification_id))
 
     def record_queued(self, notification: dict) -> None:
-        """A notification put on the queue by the HTTP API or a requeue."""
-        self._table.upsert({**self._base(notification), "state": "queued", "queued": utcnow(),
-                            "error": "", "error_code": ""})
+        """A notification put on the queue by the HTTP API or a requeue (counts start again)."""
+        self._table.upsert({**self._base(notification), "state": DeliveryState.QUEUED.value,
+                            "queued": utcnow(), "error": "", "error_code": "",
+                            "attempts": 0, "deferrals": 0})
 
     def record_failed(self, notification: dict, reason: str) -> None:
         """A notification that failed for good (e.g. from the poison queue)."""
-        self._table.upsert({**self._base(notification), "state": "failed", "error": reason[:4000],
+        self._table.upsert({**self._base(notification), "state": DeliveryState.FAILED.value,
+                            "error": reason[:4000],
                             "failed": utcnow(), "updated": utcnow()})
 
     def claim(self, notification: dict, now: datetime | None = None) -> Claim:
@@ -95,8 +126,9 @@ class Deliveries:
         lease = now + timedelta(seconds=SENDING_LEASE_SECONDS)
         fields = {"state": "sending", "lease_until": lease, "claimed": now}
         for _ in range(MAX_CONFLICTS):
-            if self._table.create({**self._base(notification), **fields, "attempts": 1}):
-                return Claim("claimed")
+            created = {**self._base(notification), **fields, "attempts": 1}
+            if self._table.create(created):
+                return Claim("claimed", row=created)
             row = self.get(notification["id"])
             if row is None:
                 continue  # deleted meanwhile: insert again
@@ -106,18 +138,21 @@ class Deliveries:
             if row.get("state") == "sending" and held and held > now:
                 wait = min(BUSY_RETRY_SECONDS, int((held - now).total_seconds()) + 1)
                 return Claim("busy", row=row, wait_seconds=wait)
+            # kept on the row (through poison and requeue) until the mail is found or sent
+            maybe_sent = row.get("state") in MAYBE_SENT or bool(row.get("maybe_sent"))
             attempts = int(row.get("attempts") or 0) + 1
-            row.update(self._base(notification), **fields, attempts=attempts)
+            row.update(self._base(notification), **fields, attempts=attempts,
+                       maybe_sent=maybe_sent)
             if self._table.update_if_unchanged(row):
-                return Claim("claimed", row=row)
+                return Claim("claimed", row=row, maybe_sent=maybe_sent)
         raise ContentionError(f"notification {notification['id']} is being claimed by others")
 
-    def update(self, notification_id: str, state: str, **fields) -> None:
+    def update(self, notification_id: str, state: str | DeliveryState, **fields) -> None:
         """Record a new state (and sender, recipients, error ...) of a claimed notification."""
         pk, rk = _keys(notification_id)
         if "error" in fields:
             fields["error"] = str(fields["error"])[:4000]
-        self._table.upsert({"PartitionKey": pk, "RowKey": rk, "state": state,
+        self._table.upsert({"PartitionKey": pk, "RowKey": rk, "state": DeliveryState(state).value,
                             "updated": utcnow(), **fields})
 
     def with_state(self, *states: str) -> list[dict]:

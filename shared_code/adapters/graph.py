@@ -51,12 +51,20 @@ class GraphError(Exception):
     Graph error code (or ours: DeadlineExceeded, FolderNotFound, ConnectionError ...)."""
 
     def __init__(self, status: int | None, code: str, message: str, *,
-                 request_id: str | None = None) -> None:
+                 request_id: str | None = None, retry_after: float | None = None) -> None:
         self.status = status
         self.code = code
         self.message = message
         self.request_id = request_id
+        #: seconds Graph asked us to wait (429/503 Retry-After), when it said
+        self.retry_after = retry_after
         super().__init__(self._text())
+
+    @property
+    def throttled(self) -> bool:
+        """Graph refused the request for now (429, or a 503 with Retry-After): nothing was
+        done, so waiting and sending again is safe and is not a failure of the request."""
+        return self.status == 429 or (self.status == 503 and self.retry_after is not None)
 
     def _text(self) -> str:
         status = f"HTTP {self.status} " if self.status is not None else ""
@@ -439,17 +447,31 @@ class GraphMailClient:
         self._request("PATCH", f"{self.mailbox_url}/messages/{_seg(message_id)}",
                       json={"isRead": True})
 
-    def send_mime(self, raw: bytes, save_to_sent: bool = False) -> None:
+    def send_mime(self, raw: bytes) -> None:
         """Send a whole RFC 5322 message as this mailbox (Graph answers 202: accepted).
 
-        Graph's MIME form has no saveToSentItems switch (that is part of the JSON form), so
-        `save_to_sent` cannot change what Exchange does; it is kept for the caller's intent.
+        The MIME form has no saveToSentItems switch: Graph documents that it saves the message
+        in Sent Items, which `find_sent` relies on to tell whether an earlier attempt went out.
         Not retried after a timeout or a 500/502/504: the mail may have been accepted.
         """
-        del save_to_sent  # see the docstring
         self._request("POST", f"{self.mailbox_url}/sendMail",
                       data=base64.b64encode(raw), content_type="text/plain",
                       idempotent=False)
+
+    def find_sent(self, internet_message_id: str) -> str | None:
+        """The Graph id of the message with this Message-ID in the mailbox's Sent Items, or
+        None. Exchange is assumed to keep the Message-ID a MIME send supplies (unconfirmed:
+        see docs/outbound.md, "Sent Items check"); if it did not, this finds nothing and the
+        caller sends again, which is the behaviour without the check."""
+        wanted = f"<{internet_message_id.strip().strip('<>')}>"
+        query = _query({"$filter": f"internetMessageId eq {_odata_string(wanted)}",
+                        "$select": "id,internetMessageId", "$top": 1})
+        payload = self._request("GET", f"{self.mailbox_url}/mailFolders/sentitems/messages?"
+                                f"{query}").json()
+        for item in payload.get("value") or []:
+            if _strip_brackets(item.get("internetMessageId")) == wanted[1:-1]:
+                return item.get("id")
+        return None
 
     # -- plumbing -------------------------------------------------------------------------------
     def _request(self, method: str, url: str, *, json: Any = None, data: bytes | None = None,
@@ -499,9 +521,9 @@ class GraphMailClient:
                 if retries >= self.max_retries:
                     raise self._http_error(response, retries=retries)
                 delay = _retry_after(response)
+                last = self._http_error(response)
                 if delay is None:
                     delay = _backoff(retries, self.backoff_base, self.backoff_cap)
-                last = self._http_error(response)
             else:
                 if retries >= self.max_retries:
                     raise self._connection_error(method, url, failure, retries)
@@ -512,7 +534,7 @@ class GraphMailClient:
                 raise GraphError(last.status, "DeadlineExceeded",
                                  f"{method} {self._path(url)}: not waiting {delay:.1f}s to retry "
                                  f"after {last.code}, the run's deadline comes first",
-                                 request_id=last.request_id)
+                                 request_id=last.request_id, retry_after=last.retry_after)
             self.sleep(delay)
             retries += 1
 
@@ -534,8 +556,11 @@ class GraphMailClient:
         if retries:
             message += f" (after {retries} retries)"
         request_id = response.headers.get("request-id")
-        cls = GraphAuthError if auth else GraphError
-        return cls(response.status_code, code, message, request_id=request_id)
+        if auth:
+            return GraphAuthError(response.status_code, code, message, request_id=request_id)
+        retry_after = _retry_after(response) if response.status_code in (429, 503) else None
+        return GraphError(response.status_code, code, message, request_id=request_id,
+                          retry_after=retry_after)
 
     def _connection_error(self, method: str, url: str, error: Exception | None,
                           retries: int) -> GraphError:

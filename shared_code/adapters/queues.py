@@ -7,6 +7,8 @@ from .storage import StorageConnection
 
 FETCH_JOBS = "fetch-jobs"
 OUTBOUND_MAIL = "outbound-mail"
+#: Update Message accepts a visibility timeout of at most 7 days.
+MAX_HIDE_SECONDS = 7 * 24 * 3600 - 1
 
 
 class QueueSender:
@@ -57,6 +59,24 @@ class QueueSender:
         except HttpResponseError as error:
             if getattr(error, "error_code", None) != "PopReceiptMismatch":
                 raise
+
+    def hide(self, queue: str, message_id: str, pop_receipt: str, seconds: int) -> bool:
+        """Make a received message visible again in `seconds` (Update Message: the same message,
+        its id and dequeue count kept; the next receive adds one to the count). False when the
+        pop receipt no longer holds the message (taken over, renewed by the host, or gone)."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        try:
+            self._client(queue).update_message(message_id, pop_receipt=pop_receipt,
+                                               visibility_timeout=min(MAX_HIDE_SECONDS,
+                                                                      max(0, int(seconds))))
+        except ResourceNotFoundError:
+            return False
+        except HttpResponseError as error:
+            if getattr(error, "error_code", None) in ("PopReceiptMismatch", "MessageNotFound"):
+                return False
+            raise
+        return True
 
     def peek_all(self, queue: str) -> list[dict]:
         client = self._client(queue)

@@ -6,7 +6,9 @@
 - staff alerts come from the alert account (then system);
 - anything else comes from the system account.
 Recipients are named by a role in the notification and resolved here against the
-ticket and the directory.
+ticket and the directory. Client-facing mail carries Reply-To a fetched account (the
+ticket's department account first), so an answer to mail from a send-only account
+still reaches the helpdesk.
 """
 from __future__ import annotations
 
@@ -104,3 +106,25 @@ def resolve_recipients(recipient: dict, ticket: Ticket, department: Department |
             seen.add(party.email.lower())
             unique.append(party)
     return unique
+
+
+def reply_to_account(template: str, ticket_department: str, department: Department | None,
+                     accounts: Iterable[EmailAccount], sender: EmailAccount) -> EmailAccount | None:
+    """The account a client's answer should go to: for client-facing mail, a fetched one —
+    the ticket's department account, else the sender itself, else any fetched department or
+    system account. None for staff mail, or when no account is fetched at all."""
+    if template not in CLIENT_TEMPLATES:
+        return None
+    fetched = sorted((a for a in accounts if a.can_fetch), key=lambda a: a.address)
+    chain = [_department_account(department, ticket_department, fetched),
+             sender if sender.can_fetch else None,
+             _by_purpose(Purpose.DEPARTMENT, fetched), _by_purpose(Purpose.SYSTEM, fetched)]
+    return next((account for account in chain if account is not None), None)
+
+
+def client_mail_unanswerable(account: EmailAccount, accounts: Iterable[EmailAccount]) -> bool:
+    """True when `account` may send client mail (auto-response, department, system) but is not
+    fetched and no fetched account exists for a Reply-To: clients' answers would be lost."""
+    if account.purpose == Purpose.ALERT or account.can_fetch:
+        return False
+    return not any(a.can_fetch for a in accounts if a.address != account.address)

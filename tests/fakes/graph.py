@@ -19,7 +19,10 @@ Supported (JSON shapes and ``{"error": {"code", "message"}}`` errors as Graph se
   ``break_message``, that error on every request, while the message still lists and reads;
   for one given to ``delete_on_download``, the message is deleted and 404 answered)
 * ``POST /users/{u}/sendMail``: MIME form (``text/plain``, base64 body) or JSON form -> 202,
-  recorded in ``sent`` (not copied to Sent Items).
+  recorded in ``sent`` and, like Exchange, saved (read) in the mailbox's Sent Items: always
+  for the MIME form, unless ``"saveToSentItems": false`` for the JSON form. The saved copy
+  keeps the Message-ID the client wrote (Exchange stamps one only when there is none), so
+  ``mailFolders/sentitems/messages?$filter=internetMessageId eq '<id>'`` finds it.
 
 Folders: well-known names (case-insensitive) or ids. ``receivedDateTime`` is shown with
 second precision like Graph, and $filter compares at that precision; order is by the exact
@@ -546,7 +549,26 @@ class FakeGraph(FakeServer):
                              "At least one recipient isn't valid., A message can't be sent "
                              "because it contains no recipients.")
         self.sent.append(SentMessage(box.address, raw))
+        save = True
+        if content_type == "application/json":
+            save = body.get("saveToSentItems", True)
+            if not isinstance(save, bool):
+                raise GraphError(400, "BadRequest", "Cannot convert the literal to 'Edm.Boolean'.")
+        if save:
+            self._file_in_sent_items(box, raw)
         return Response(202)
+
+    def _file_in_sent_items(self, box: _Mailbox, raw: bytes) -> None:
+        """Save a copy in Sent Items (called with the lock held, from the request handler)."""
+        now = datetime.now(timezone.utc)
+        meta = parse_mime(raw)
+        if not meta["internetMessageId"]:  # Exchange stamps one when the client wrote none
+            meta["internetMessageId"] = f"<{secrets.token_hex(12)}@fake.prod.outlook.com>"
+        self._seq += 1
+        folder = self._folder(box, "sentitems")
+        message = _Message(_new_id("AAMk"), raw, folder.id, True, now, self._seq, meta,
+                           modified=now)
+        box.messages[message.id] = message
 
     # -- query options ---------------------------------------------------------------------
     @staticmethod

@@ -88,7 +88,7 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
 
 @dataclass
 class _Fault:
-    kind: str  # "fail" or "hang"
+    kind: str  # "fail", "fail_after" (do the work, then fail) or "hang"
     count: int
     status: int = 0
     seconds: float = 0.0
@@ -206,6 +206,14 @@ class FakeServer:
                                        path_contains=path_contains, method=method,
                                        code=code, message=message))
 
+    def fail_after_next(self, status: int, count: int = 1, path_contains: str | None = None,
+                        method: str | None = None) -> None:
+        """Do the work of the next `count` matching requests, then answer `status` anyway (a
+        gateway timing out after the service did it: the client cannot tell)."""
+        with self._lock:
+            self._faults.append(_Fault("fail_after", count, status=status,
+                                       path_contains=path_contains, method=method))
+
     def hang_next(self, seconds: float, count: int = 1, path_contains: str | None = None,
                   method: str | None = None) -> None:
         """Let the next `count` matching requests sleep `seconds`, then drop them unanswered."""
@@ -311,6 +319,8 @@ class FakeServer:
                 if over_limit:
                     response = self.throttle_response(request)
                 elif fault is not None:
+                    if fault.kind == "fail_after":
+                        self.handle(request)
                     response = self._fault_response(fault)
                 else:
                     response = self.handle(request)
