@@ -169,7 +169,6 @@ def _copy_body(reader, sink: socket.socket, headers: dict[str, str], first: byte
                     if trailer in (b"\r\n", b"\n", b""):
                         return
             _copy_exact(reader, sink, size + 2)  # the chunk and its CRLF
-        return
     remaining = int(headers.get("content-length", "0") or 0) - len(first)
     if first:
         sink.sendall(first)
