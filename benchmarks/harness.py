@@ -403,6 +403,10 @@ class Stack:
             department=department, batch_size=batch_size, tenant_id=TENANT, client_id=CLIENT,
             client_secret_name=SECRET_NAME, **options))
 
+    def proxy_problems(self) -> list[str]:
+        """Requests the proxy could not relay (each one a PROBLEM: the counts may be off)."""
+        return [f"storage proxy: {error}" for error in self.proxy.snapshot()["errors"]]
+
     def storage_counts(self) -> tuple[Counter, Counter, list]:
         snap = self.proxy.snapshot()
         return Counter(snap["requests"]), Counter(snap["statuses"]), snap["errors"]

@@ -390,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             step("warm-up")
             warm_up(stack)
             run_inbound(stack, args, results)
+            results["problems"] += stack.proxy_problems()
         step("import time of function_app")
         results["import"] = measure_import(3 if args.quick else 7)
         return results

@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             step(f"setup: {args.departments * args.tickets * 2} notifications; then the drain")
             results["outbound"] = measure_notifications(stack, args.departments, args.tickets,
                                                         args.processes, args.workers)
-        results["problems"] = results["outbound"]["problems"]
+            results["problems"] = results["outbound"]["problems"] + stack.proxy_problems()
         return results
 
     return run_main(run, args, args.budget, outbound_rows, print_operations)

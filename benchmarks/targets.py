@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"({args.processes} process x {args.workers} threads)")
             results["outbound"] = outbound.measure_notifications(
                 stack, args.departments, args.tickets, args.processes, args.workers)
-            results["problems"] += results["outbound"]["problems"]
+            results["problems"] += results["outbound"]["problems"] + stack.proxy_problems()
         return results
 
     return run_main(run, args, args.budget or (170 if args.quick else 1500), rows, report)

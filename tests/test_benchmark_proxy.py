@@ -109,3 +109,41 @@ def test_bodies_stream_unchanged_and_delay_does_not_change_counts(proxy):
         "blob put-block-list bench-big": 1, "blob download bench-big": 1,
     }
     assert proxy.snapshot()["errors"] == []
+
+
+@pytest.mark.parametrize("service, method, target, headers, label", [
+    ("blob", "PUT", "/devstoreaccount1/fetch-leases/acct?comp=lease", {"x-ms-lease-action": "acquire"},
+     "blob lease-acquire fetch-leases"),
+    ("blob", "PUT", "/devstoreaccount1/raw-mail?restype=container", {}, "blob create-container raw-mail"),
+    ("blob", "GET", "/devstoreaccount1/raw-mail?restype=container&comp=list", {}, "blob list-blobs raw-mail"),
+    ("blob", "HEAD", "/devstoreaccount1/attachments/ab/cd.png", {}, "blob properties attachments"),
+    ("queue", "GET", "/devstoreaccount1/outbound-mail/messages?peekonly=true", {}, "queue peek outbound-mail"),
+    ("queue", "PUT", "/devstoreaccount1/outbound-mail/messages/123?popreceipt=x", {},
+     "queue update-message outbound-mail"),
+    ("table", "PUT", "/devstoreaccount1/tickets(PartitionKey='1',RowKey='t')", {"if-match": "*"},
+     "table replace tickets"),
+    ("table", "PATCH", "/devstoreaccount1/clients(PartitionKey='a',RowKey='b')", {},
+     "table upsert-merge clients"),
+    ("table", "DELETE", "/devstoreaccount1/outbox(PartitionKey='a',RowKey='b')", {"if-match": "*"},
+     "table delete outbox"),
+    ("table", "GET", "/devstoreaccount1/ingestledger()?$filter=PartitionKey%20eq%20'a'", {},
+     "table query ingestledger"),
+])
+def test_labels(service, method, target, headers, label):
+    from benchmarks.storage_proxy import label as label_of
+
+    assert label_of(service, method, target, headers) == label
+
+
+def test_an_idle_connection_closed_by_azurite_is_noticed():
+    import socket
+
+    from benchmarks.storage_proxy import _dropped
+
+    ours, theirs = socket.socketpair()
+    try:
+        assert not _dropped(ours)
+        theirs.close()
+        assert _dropped(ours)
+    finally:
+        ours.close()
