@@ -213,6 +213,27 @@ def measure_floor(stack: Stack, mails: int) -> dict:
     return {"mails": len(raws), **window.per(len(raws))}
 
 
+def measure_proxy_overhead(stack: Stack, count: int = 200) -> dict:
+    """What the instrument adds to one storage request: the same get_entity through the app's
+    transport, straight to Azurite and through the proxy (wall and the proxy's CPU)."""
+    from shared_code.adapters.storage import StorageConnection
+
+    out = {"requests": count}
+    for name, conn in (("direct", stack.direct_connection_string),
+                       ("proxy", os.environ["AzureWebJobsStorage"])):
+        table = StorageConnection({"AzureWebJobsStorage": conn}).table_service.get_table_client(
+            "benchfloor")
+        table.upsert_entity({"PartitionKey": "p", "RowKey": "r", "value": "x" * 200})
+        with stack.window() as window:
+            for _ in range(count):
+                table.get_entity("p", "r")
+        out[name] = {"wall_ms": round(1000 * window.wall / count, 3),
+                     "app_cpu_ms": round(1000 * window.app_cpu / count, 3),
+                     "azurite_cpu_ms": round(1000 * window.azurite_cpu / count, 3),
+                     "proxy_cpu_ms": round(1000 * window.proxy_cpu / count, 3)}
+    return out
+
+
 # ============================================================================ memory, in a child
 
 
@@ -286,6 +307,7 @@ def run_inbound(stack: Stack, args, results: dict) -> None:
     results["throughput"] = measure_throughput(stack, args.mails)
     step(f"floor: {args.mails} x (parse_mail + 1 table insert + 1 blob upload)")
     results["floor"] = measure_floor(stack, args.mails)
+    results["proxy_overhead"] = measure_proxy_overhead(stack, 100 if args.quick else 300)
     step(f"{args.latency_mails} mixed mails, storage +{STORAGE_DELAY * 1000:.0f} ms, "
          f"Graph +{GRAPH_LATENCY * 1000:.0f} ms, {GRAPH_LIMIT} at a time")
     results["latency"] = measure_latency(stack, args.latency_mails)
@@ -301,7 +323,8 @@ def run_inbound(stack: Stack, args, results: dict) -> None:
 
 
 def inbound_rows(results: dict) -> list[Row]:
-    p, t, floor, lat, mem = (results[k] for k in ("phases", "throughput", "floor", "latency", "memory"))
+    p, t, floor, lat, mem, o = (results[k] for k in ("phases", "throughput", "floor", "latency",
+                                                     "memory", "proxy_overhead"))
     ratio = t["app_cpu_ms"] / floor["app_cpu_ms"] if floor["app_cpu_ms"] else float("inf")
 
     def per(phase: str) -> float:
@@ -326,6 +349,9 @@ def inbound_rows(results: dict) -> list[Row]:
             f"{t['fakes_cpu_ms']:.1f} ms"),
         Row("  storage / Graph requests per mail (mixed)",
             f"{t['storage_requests_per_item']:.2f} / {t['graph_requests_per_mail']:.2f}"),
+        Row("  the instrument: one get_entity direct / through the proxy (proxy CPU)",
+            f"{o['direct']['wall_ms']:.2f} / {o['proxy']['wall_ms']:.2f} ms wall "
+            f"({o['proxy']['proxy_cpu_ms']:.2f} ms)"),
         Row(f"inbound, storage +{STORAGE_DELAY * 1000:.0f} ms, Graph +{GRAPH_LATENCY * 1000:.0f} ms, "
             f"{GRAPH_LIMIT} at a time ({lat['mails']} mails)",
             f"{100 * lat['ratio_to_bound']:.0f} % ({lat['per_second']:.1f} of "
