@@ -36,10 +36,12 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from inbound import (  # noqa: E402  (the shared harness of the benchmarks)
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.harness import (  # noqa: E402  (the shared harness of the benchmarks)
     DOMAIN,
-    ROOT,
     BenchmarkTimeout,
     Stack,
     machine,
