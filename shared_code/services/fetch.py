@@ -276,8 +276,8 @@ class _MailboxRun:
                 if self._marked_read(ref, future):
                     self.desk.ledger.update(self.account.address, ref.id, {"state": DONE})
                     self.checkpoint("marked_read", ref.id)
-        for ref in listed:  # the watermark passes the mails finished in listing order
-            if not handled.get(ref.id):
+        for ref in self._listing:  # the watermark passes the mails finished in listing order
+            if ref.id not in self._finished_before and not handled.get(ref.id):
                 break
             self.account.fetch_watermark = ref.modified or ref.received
         if outage:
@@ -314,12 +314,19 @@ class _MailboxRun:
         since = start - timedelta(seconds=self.settings.fetch_overlap_seconds)
         self._to_mark: set[str] = set()
         self._ledger: dict[str, dict] = {}
+        # every mail listed, in listing order, and those an earlier run finished: the
+        # watermark passes both (else a mail quarantined after the ones behind it were done
+        # would hold the watermark at itself)
+        self._listing: list = []
+        self._finished_before: set[str] = set()
         wanted = self.account.batch_size
         for ref in self.graph.list_messages(folder, since, top=min(wanted, 100)):
             if ref.received < window_start:
                 continue  # mail from before the account was added, touched (read, flagged) now
             row = self.desk.ledger.get(self.account.address, ref.id)
+            self._listing.append(ref)
             if row and row.get("state") == DONE:
+                self._finished_before.add(ref.id)
                 continue
             self._ledger[ref.id] = dict(row or {})
             if self.account.mark_as_read and not ref.is_read:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,12 @@ def desk(desk, monkeypatch):
 
 
 def _mails(graph, *subjects: str) -> list[str]:
-    return [graph.add_message(SUPPORT, make_mail(subject=subject)[0]) for subject in subjects]
+    """One mail per subject, received a whole second apart (so the watermark checks do not
+    depend on whether the test happened to run within one second)."""
+    first = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+    return [graph.add_message(SUPPORT, make_mail(subject=subject)[0],
+                              received=first + timedelta(seconds=index))
+            for index, subject in enumerate(subjects)]
 
 
 def _subjects() -> list[str]:
