@@ -108,18 +108,48 @@ class Secrets:
     set: Callable[[str, str], None]  # put a value where the store reads it (a rotation)
 
 
-@pytest.fixture
-def secrets(request, impl, monkeypatch) -> Secrets:
-    """The real store in its local mode (environment variables), or the memory one."""
-    if impl == MEMORY:
+VAULT_READER = {"tenant": "contoso-tenant", "client_id": "deskmail-vault-reader",
+                "secret": "vault-reader-secret"}
+
+
+def _cloud(request):
+    """The started fakes, reset as tests/conftest.py's autouse `_fresh_cloud` resets them for
+    tests that name `cloud` (these ask for it only in their real half)."""
+    from shared_code.adapters.graph import clear_token_cache
+
+    cloud = request.getfixturevalue("cloud")
+    cloud.reset()
+    clear_token_cache()
+    return cloud
+
+
+@pytest.fixture(params=["real-env", "real-vault", MEMORY])
+def secrets(request, monkeypatch) -> Secrets:
+    """The real store in its local mode (environment variables) and on Key Vault (the TLS fake,
+    through DefaultAzureCredential), or the memory one."""
+    if request.param == MEMORY:
         store = memory.MemorySecrets()
         return Secrets(store, store.values.__setitem__)
-    from types import SimpleNamespace
-
     from shared_code.adapters.secrets import SecretStore, env_var_name
+    from shared_code.config import Settings
 
-    return Secrets(SecretStore(SimpleNamespace(key_vault_url=None)),
-                   lambda name, value: monkeypatch.setenv(env_var_name(name), value))
+    if request.param == "real-env":
+        monkeypatch.delenv("KEY_VAULT_URL", raising=False)
+        return Secrets(SecretStore(Settings.from_env()),
+                       lambda name, value: monkeypatch.setenv(env_var_name(name), value))
+    cloud = _cloud(request)
+    cloud.identity.register_app(VAULT_READER["tenant"], VAULT_READER["client_id"],
+                                VAULT_READER["secret"])
+    for name, value in (("KEY_VAULT_URL", cloud.key_vault_url),
+                        ("AZURE_AUTHORITY_HOST", cloud.authority_host),
+                        ("AZURE_TENANT_ID", VAULT_READER["tenant"]),
+                        ("AZURE_CLIENT_ID", VAULT_READER["client_id"]),
+                        ("AZURE_CLIENT_SECRET", VAULT_READER["secret"]),
+                        ("HTTPS_PROXY", "http://127.0.0.1:9"), ("NO_PROXY", "localhost,127.0.0.1")):
+        monkeypatch.setenv(name, value)
+    store = SecretStore(Settings.from_env())
+    request.addfinalizer(store.close)
+    return Secrets(store, cloud.keyvault.set_secret)
 
 
 MAILBOX = "support@contoso.example"
@@ -161,11 +191,7 @@ def mailbox(request, impl, monkeypatch):
     from shared_code.config import Settings
     from shared_code.domain.model import EmailAccount, Purpose
 
-    from shared_code.adapters.graph import clear_token_cache
-
-    cloud = request.getfixturevalue("cloud")
-    cloud.reset()  # what tests/conftest.py's _fresh_cloud does for tests that name `cloud`
-    clear_token_cache()
+    cloud = _cloud(request)
     graph = request.getfixturevalue("graph")
     app = request.getfixturevalue("mailbox_app")
     monkeypatch.setenv("GRAPH_API_URL", cloud.graph_url)
