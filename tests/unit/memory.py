@@ -3,6 +3,9 @@
 Same semantics as the adapters, checked by the contract suite (tests/contract/) run on both:
 an existing key is an answer, not an error; rows come back as copies; queue visibility and
 leases follow an injected clock (`ManualClock`) instead of the wall clock. Plain Python: no SDK.
+
+Not modelled, so tested on the real adapters only: Graph tokens, throttling, retries, paging and
+the concurrency cap (tests/adapters/test_graph_client.py); ETags and 4 MiB request limits.
 """
 from __future__ import annotations
 
