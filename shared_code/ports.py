@@ -2,7 +2,7 @@
 
 Each port is a `typing.Protocol` with the signatures of today's adapter, so the adapter
 satisfies it structurally and the fast unit tier can pass an in-memory one
-(tests/unit/memory.py). Semantics beyond the signatures (409 is an answer, not an error;
+(tests/unit/memory/). Semantics beyond the signatures (409 is an answer, not an error;
 what a missing row returns) are pinned by one contract suite per port, run on both
 (tests/contract/). Plain Python: importing this module loads no SDK.
 """

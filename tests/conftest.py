@@ -13,7 +13,7 @@ Fixtures (a contract other tests code against):
 * ``mailbox_app``: app "deskmail-app" in tenant "contoso-tenant" with secret "s3cr3t-value",
   reachable as DESKMAIL_GRAPH_SECRET (and as Key Vault secret "deskmail-graph-secret").
 
-Tiers: tests/unit is the fast tier (in-memory ports, tests/unit/memory.py); nothing there may
+Tiers: tests/unit is the fast tier (in-memory ports, tests/unit/memory/); nothing there may
 ask for ``cloud`` or ``azurite``. With DESKMAIL_UNIT_TIER set, both fail loudly instead of
 starting (tests/test_unit_tier.py runs the tier that way).
 

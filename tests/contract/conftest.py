@@ -2,7 +2,7 @@
 
 Every test takes `impl` ("azurite" or "memory") through the port fixtures below: the storage
 adapters on the `storage` fixture's Azurite, the Graph client on the TLS Graph fake, the memory
-ones from tests/unit/memory.py. Azurite and the fakes start only for the real half.
+ones from tests/unit/memory/. Azurite and the fakes start only for the real half.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fast unit tier: domain and pipeline tests on the in-memory ports of memory.py.
+"""The fast unit tier: domain and pipeline tests on the in-memory ports (tests/unit/memory/).
 
 Nothing here may start Azurite or the TLS fakes. Run with DESKMAIL_UNIT_TIER=1 (as
 tests/test_unit_tier.py does) and the session fixtures of tests/conftest.py fail loudly if a
