@@ -202,3 +202,19 @@ def test_a_plain_mail_writes_nothing_through_rule_5(ctx):
 
     assert mail.outcome is None and "printer is on fire" in mail.content.body_text
     assert ctx.blobs.containers == {} and ctx.index.rows == {} and ctx.queues.queues == {}
+
+
+# -- a replay: a claim made by an earlier run ----------------------------------------------------
+def test_a_replay_of_a_claimed_reply_skips_rules_2_to_4_and_keeps_its_thread(ctx):
+    raw = compose(subject="Out of office", sender=f"Support <{SUPPORT}>",
+                  headers={"Auto-Submitted": "auto-replied"}, message_id="<replayed@example.org>")
+    mail = inbound(raw)
+    ctx.index.claim("replayed@example.org", {"ticket": "482913", "entry_id": "E7",
+                                             "new_ticket": False, "matched_by": "references",
+                                             "fingerprint": fingerprint(mail)})
+
+    mail = _through(content, mail, ctx)
+
+    assert (mail.outcome, mail.resumed) == (None, True)  # neither spoof nor auto-reply again
+    assert (mail.thread.ticket_number, mail.thread.matched_by) == ("482913", "references")
+    assert ctx.syslog.entries == []
