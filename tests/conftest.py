@@ -13,6 +13,10 @@ Fixtures (a contract other tests code against):
 * ``mailbox_app``: app "deskmail-app" in tenant "contoso-tenant" with secret "s3cr3t-value",
   reachable as DESKMAIL_GRAPH_SECRET (and as Key Vault secret "deskmail-graph-secret").
 
+Tiers: tests/unit is the fast tier (in-memory ports, tests/unit/memory/); nothing there may
+ask for ``cloud`` or ``azurite``. With DESKMAIL_UNIT_TIER set, both fail loudly instead of
+starting (tests/test_unit_tier.py runs the tier that way).
+
 Time: tests assert behaviour, never elapsed wall-clock time (the machine is shared and loaded).
 Code that waits or has a deadline takes its clock as a parameter (`now=`, `clock=`/`sleep=` of
 GraphMailClient, `clock=` of fetch_account); overlap and retries are proven by counted requests
@@ -21,6 +25,7 @@ budget of tests/work_budget.py.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +35,15 @@ from tests.fakes import FakeCloud, FakeGraph, FakeIdentity, FakeKeyVault
 from tests.fakes.azurite import Azurite, AzuriteError, clear_storage
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+UNIT_TIER = "DESKMAIL_UNIT_TIER"
+
+
+def _refuse_in_unit_tier(what: str) -> None:
+    if os.environ.get(UNIT_TIER):
+        pytest.fail(f"{what} was requested with {UNIT_TIER} set: the unit tier (tests/unit) must "
+                    "run on the in-memory ports, without Azurite or the TLS fakes", pytrace=False)
+
 
 MAILBOX_APP = {
     "tenant_id": "contoso-tenant",
@@ -42,6 +56,7 @@ MAILBOX_APP = {
 @pytest.fixture(scope="session")
 def cloud():
     """The fakes of the identity platform, Graph and Key Vault, for the whole session."""
+    _refuse_in_unit_tier("the TLS fakes (fixture `cloud`)")
     fakes = FakeCloud().start()
     yield fakes
     fakes.stop()
@@ -76,6 +91,7 @@ def keyvault(cloud) -> FakeKeyVault:
 @pytest.fixture(scope="session")
 def azurite():
     """A real Azurite (in memory) on free ports, for the whole session."""
+    _refuse_in_unit_tier("Azurite (fixture `azurite`)")
     try:
         server = Azurite(REPO_ROOT).start()
     except AzuriteError as e:

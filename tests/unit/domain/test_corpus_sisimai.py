@@ -18,7 +18,7 @@ from shared_code.domain.mail import parse_mail
 from tests.work_budget import cpu_seconds
 
 CORPUS = Path(os.environ.get("DESKMAIL_SISIMAI_DIR") or os.environ.get("DESKMAIL_CORPUS")
-              or Path(__file__).resolve().parents[3] / "shared" / "corpus" / "sisimai-set-of-emails")
+              or Path(__file__).resolve().parents[4] / "shared" / "corpus" / "sisimai-set-of-emails")
 
 pytestmark = [
     pytest.mark.corpus,

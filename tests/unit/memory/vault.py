@@ -1,0 +1,48 @@
+"""The secret store in memory: a dict for the vault, a ttl cache on the injected clock."""
+from __future__ import annotations
+
+from typing import Callable
+
+from shared_code.adapters.secrets import SecretNotFound
+
+from .clock import ManualClock
+
+
+class MemorySecrets:
+    """`values` is the vault; what `get` read stays cached until `invalidate` (or the ttl)."""
+
+    def __init__(self, values: dict[str, str] | None = None, ttl_seconds: float = 300,
+                 clock: Callable[[], float] | None = None):
+        self.values = dict(values or {})
+        self.ttl_seconds, self.clock = float(ttl_seconds), clock or ManualClock()
+        self._cache: dict[str, tuple[str, float]] = {}
+
+    def get(self, name: str) -> str:
+        if not name or not name.strip():
+            raise ValueError("secret name must not be empty")
+        name = name.strip()
+        cached = self._cache.get(name)
+        if cached is not None and cached[1] > self.clock():
+            return cached[0]
+        value = self.values.get(name)
+        if not value:
+            raise SecretNotFound(name, "the in-memory secret store")
+        if self.ttl_seconds > 0:
+            self._cache[name] = (value, self.clock() + self.ttl_seconds)
+        return value
+
+    def invalidate(self, name: str | None = None) -> None:
+        if name is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(name.strip(), None)
+
+    @property
+    def source(self) -> str:
+        return "memory"
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:  # never the values, like the adapter
+        return f"MemorySecrets(cached={len(self._cache)})"

@@ -1,0 +1,67 @@
+"""The ports of shared_code/ports.py have the adapters' signatures, and so do the memory ports.
+
+Structural typing only checks names at runtime; this pins parameter names, kinds and defaults,
+so an adapter change that the pipeline's callers would feel shows up here, in the fast tier.
+Importing the adapter modules loads no SDK (they import it on first use)."""
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import pytest
+
+from shared_code import ports
+from shared_code.adapters.blobs import BlobStore, Lease
+from shared_code.adapters.graph import GraphMailClient
+from shared_code.adapters.queues import QueueSender
+from shared_code.adapters.secrets import SecretStore
+from shared_code.adapters.tables import (
+    AccountRepository, DirectoryRepository, MessageIndex, SystemLog, TicketRepository,
+)
+from shared_code.adapters.template_store import TemplateStore
+
+from . import memory
+
+PAIRS = [
+    (ports.BlobStore, BlobStore, memory.MemoryBlobStore),
+    (ports.Lease, Lease, memory.MemoryLease),
+    (ports.QueueSender, QueueSender, memory.MemoryQueues),
+    (ports.SystemLog, SystemLog, memory.MemorySystemLog),
+    (ports.AccountRepository, AccountRepository, memory.MemoryAccounts),
+    (ports.DirectoryRepository, DirectoryRepository, memory.MemoryDirectory),
+    (ports.TemplateStore, TemplateStore, memory.MemoryTemplates),
+    (ports.MessageIndex, MessageIndex, memory.MemoryMessageIndex),
+    (ports.TicketLookup, TicketRepository, memory.MemoryTickets),
+    (ports.SecretStore, SecretStore, memory.MemorySecrets),
+    (ports.MailClient, GraphMailClient, memory.MemoryMailClient),
+]
+
+
+def _methods(protocol) -> list[str]:
+    return [name for name, value in vars(protocol).items()
+            if not name.startswith("_") and (callable(value) or isinstance(value, property))]
+
+
+def _shape(cls, name: str):
+    member = inspect.getattr_static(cls, name)
+    if isinstance(member, property):
+        return "property"
+    return [(p.name, p.kind, p.default) for p in inspect.signature(member).parameters.values()]
+
+
+@pytest.mark.parametrize("protocol, adapter, fake", PAIRS, ids=[p[0].__name__ for p in PAIRS])
+def test_the_adapter_and_the_memory_port_have_the_port_signatures(protocol, adapter, fake):
+    names = _methods(protocol)
+    assert names, f"{protocol.__name__} declares no methods"
+    for name in names:
+        expected = _shape(protocol, name)
+        assert _shape(adapter, name) == expected, f"{adapter.__name__}.{name}"
+        assert _shape(fake, name) == expected, f"{fake.__name__}.{name}"
+
+
+def test_ports_import_no_sdk():
+    code = ("import sys, shared_code.ports; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'msal', 'requests')))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
