@@ -1,0 +1,95 @@
+"""The shape of shared_code/ (issue 7 §3): the admin CLI is a package of command groups with
+no import cycle, no module shadows the standard library, and modules stay small.
+
+These read the source (ast, file sizes); nothing here needs Azurite or the fakes.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "shared_code"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """Modules of shared_code imported at module level (late imports inside functions cannot
+    make an import cycle, so they are not counted)."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.parse(path.read_text("utf-8")).body:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            module = node.module if node.level == 0 else ".".join(p for p in (base, node.module) if p)
+            found.add(module)
+            found |= {f"{module}.{alias.name}" for alias in node.names}  # `from . import x`
+    return {m for m in found if m == "shared_code" or m.startswith("shared_code.")}
+
+
+def _import_graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    # a module's own parent packages are always imported before it: not an edge of a cycle
+    return {name: {m for m in _top_level_imports(path) & set(modules)
+                   if not name.startswith(m + ".")}
+            for name, path in modules.items()}
+
+
+def _cycle(graph: dict[str, set[str]], within: str) -> list[str] | None:
+    """One import cycle among the modules under `within`, or None."""
+    nodes = {n for n in graph if n == within or n.startswith(within + ".")}
+    state: dict[str, int] = {}  # 1 = on the path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node] & nodes):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(nodes):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_cli_is_a_package_of_command_groups_without_an_import_cycle():
+    cli = PACKAGE / "cli"
+    assert (cli / "__main__.py").is_file(), "`python -m shared_code.cli` needs cli/__main__.py"
+    for gone in ("cli.py", "cli_notifications.py", "cli_templates.py"):
+        assert not (PACKAGE / gone).exists(), f"shared_code/{gone} moved into shared_code/cli/"
+    graph = _import_graph()
+    assert _cycle(graph, "shared_code.cli") is None, _cycle(graph, "shared_code.cli")
+    # the command groups import only the leaves, never the parser that assembles them
+    for name, imports in graph.items():
+        if name.startswith("shared_code.cli.") and name not in (
+                "shared_code.cli.parser", "shared_code.cli.__main__"):
+            assert "shared_code.cli.parser" not in imports, f"{name} imports the parser"
+
+    from shared_code.cli.parser import COMMAND_GROUPS, build_parser
+
+    groups = {module.__name__.rpartition(".")[2] for module in COMMAND_GROUPS}
+    assert groups == {"emails", "fetch", "tickets", "directory", "system_log", "quarantine",
+                      "notifications", "templates"}
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert list(commands) == ["emails", "fetch", "tickets", "departments", "staff", "syslog",
+                              "quarantine", "send", "notifications", "templates"]
+    emails = commands["emails"]._subparsers._group_actions[0].choices
+    assert list(emails) == ["add", "update", "remove", "show", "list", "test-send"]
