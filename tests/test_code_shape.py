@@ -93,3 +93,24 @@ def test_the_cli_is_a_package_of_command_groups_without_an_import_cycle():
                               "quarantine", "send", "notifications", "templates"]
     emails = commands["emails"]._subparsers._group_actions[0].choices
     assert list(emails) == ["add", "update", "remove", "show", "list", "test-send"]
+
+
+def test_the_graph_adapter_is_a_package_exporting_the_old_names():
+    import shared_code.adapters.graph as graph
+
+    assert hasattr(graph, "__path__"), "adapters/graph is a package (auth, client, errors, messages)"
+    assert not (PACKAGE / "adapters" / "graph.py").exists()
+    homes = {
+        "auth": ("TokenProvider", "clear_token_cache"),
+        "client": ("GraphMailClient",),
+        "errors": ("GraphError", "GraphAuthError"),
+        "messages": ("GraphMessageRef", "parse_graph_datetime", "format_graph_datetime"),
+    }
+    for module, names in homes.items():
+        for name in names:
+            assert getattr(graph, name).__module__ == f"shared_code.adapters.graph.{module}", name
+    # callers import these from the package, as they did from the module
+    for name in ("GRAPH_SCOPES", "DEFAULT_TIMEOUT", "MESSAGE_FIELDS", "WELL_KNOWN_FOLDERS",
+                 "BACKOFF_BASE", "BACKOFF_CAP"):
+        assert hasattr(graph, name), name
+    assert issubclass(graph.GraphAuthError, graph.GraphError)
