@@ -1,6 +1,6 @@
-"""Unit tests of the matching order in shared_code/domain/threading.py (no storage)."""
+"""Unit tests of the matching order in shared_code/domain/thread_match.py (no storage)."""
 from shared_code.domain.mail import ParsedMail
-from shared_code.domain.threading import match_ticket
+from shared_code.domain.thread_match import match_ticket
 
 
 def _mail(**overrides) -> ParsedMail:

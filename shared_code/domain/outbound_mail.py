@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from .model import Party, normalize_address
-from .threading import SUBJECT_TAG
+from .thread_match import SUBJECT_TAG
 
 #: Graph refuses request bodies over 4 MB and sendMail carries the MIME base64-encoded (+1/3).
 MAX_SENDMAIL_BYTES = 3_000_000

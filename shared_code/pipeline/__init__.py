@@ -14,14 +14,14 @@ from .context import InboundMail, PipelineContext
 from .from_ourselves import from_ourselves
 from .notifications import notifications
 from .store import ticket_or_message
-from .threading import threading
+from .thread_match import thread_match
 
 RULES = (
     clipping,           # 0. values cut to the storage limits; no sender address: discarded
     already_seen,       # 1. a Message-ID processed before: no second ticket, ever
     from_ourselves,     # 2. mail from the helpdesk's own addresses: loop guard
     auto_reply,         # 3. auto-replies and bounces: kept, logged, not posted
-    threading,          # 4. In-Reply-To, References, then the [#NNNNNN] subject tag
+    thread_match,       # 4. In-Reply-To, References, then the [#NNNNNN] subject tag
     content,            # 5. bodies, sanitized HTML, cid images and attachments to Blob
     ticket_or_message,  # 6. a new ticket, or a message on the matched one
     notifications,      # 7. auto-response and staff alerts onto the outbound queue

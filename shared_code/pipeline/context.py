@@ -10,7 +10,7 @@ from ..domain.content import Content
 from ..domain.mail import ParsedMail
 from ..domain.model import Attachment, EmailAccount, Entry, Ticket
 from ..domain.sender_auth import SenderAuth
-from ..domain.threading import ThreadMatch
+from ..domain.thread_match import ThreadMatch
 
 
 @dataclass

@@ -12,7 +12,7 @@ from functools import cached_property
 from ..adapters.blobs import BlobStore
 from ..adapters.quarantine import QuarantineRepository
 from ..adapters.queues import QueueSender
-from ..adapters.secrets import SecretStore
+from ..adapters.secret_store import SecretStore
 from ..adapters.storage import StorageConnection
 from ..adapters.tables import (
     AccountRepository,

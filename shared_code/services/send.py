@@ -253,7 +253,7 @@ class _Delivery:
     def failed(self, error: BaseException) -> None:
         """Record why a send raised; unless Graph accepted the mail, let the retry claim it."""
         from ..adapters.graph import GraphError
-        from ..adapters.secrets import SecretNotFound
+        from ..adapters.secret_store import SecretNotFound
 
         if self.accepted:
             return

@@ -360,7 +360,7 @@ def test_concurrency_never_exceeds_the_limit(settings, account, mailbox_app, gra
 # -- cold start ---------------------------------------------------------------------------------
 def test_import_is_cheap():
     """msal, requests and the Azure SDK are imported on first use, not with the modules."""
-    code = ("import sys, shared_code.adapters.graph, shared_code.adapters.secrets; "
+    code = ("import sys, shared_code.adapters.graph, shared_code.adapters.secret_store; "
             "print(sorted(m for m in ('msal', 'requests', 'azure.identity', "
             "'azure.keyvault.secrets') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

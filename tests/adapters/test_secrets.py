@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from shared_code.adapters.secrets import SecretNotFound, SecretStore
+from shared_code.adapters.secret_store import SecretNotFound, SecretStore
 from shared_code.config import Settings
 
 VAULT_READER = {"tenant": "contoso-tenant", "client_id": "vault-reader", "secret": "kv-r3ader-secret"}
@@ -97,7 +97,7 @@ def test_vault_secret_missing(vault_settings, keyvault, cloud):
 
 def test_vault_with_default_authority_host_keeps_instance_discovery(env_settings, cloud):
     """Only a non-default authority host turns instance discovery off."""
-    from shared_code.adapters.secrets import credential_options
+    from shared_code.adapters.secret_store import credential_options
 
     public = dataclasses.replace(env_settings, authority_host="https://login.microsoftonline.com")
     assert credential_options(public) == {}

@@ -8,7 +8,7 @@ from dataclasses import replace
 from urllib.parse import quote
 
 from shared_code.adapters.blobs import ATTACHMENTS
-from shared_code.domain.threading import ThreadMatch
+from shared_code.domain.thread_match import ThreadMatch
 from shared_code.pipeline.content import content
 
 from . import SUPPORT, compose, inbound, make_ctx

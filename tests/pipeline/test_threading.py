@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from shared_code.domain.model import Party, Priority, Status, Ticket
-from shared_code.domain.threading import ThreadMatch
-from shared_code.pipeline.threading import threading
+from shared_code.domain.thread_match import ThreadMatch
+from shared_code.pipeline.thread_match import thread_match
 
 from tests.fakes.exchange import from_internet, sent_inside
 
@@ -29,7 +29,7 @@ def test_in_reply_to_a_known_message_id(ctx):
     ctx.index.record("first@example.org", "482913", "inbound")
     mail = inbound(compose(subject="Re: Printer", in_reply_to="<first@example.org>"))
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread == ThreadMatch("482913", "in-reply-to")
     assert mail.outcome is None
@@ -39,7 +39,7 @@ def test_in_reply_to_an_outbound_notification(ctx):
     ctx.index.record("auto-response-1@deskmail.local", "482913", "outbound")
     mail = inbound(compose(subject="Re: [#482913] received", in_reply_to="<auto-response-1@deskmail.local>"))
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread == ThreadMatch("482913", "in-reply-to")
 
@@ -50,7 +50,7 @@ def test_references_are_tried_newest_first(ctx):
     mail = inbound(compose(subject="Re: x", in_reply_to="<unknown@example.org>",
                            references="<oldest@example.org> <unknown@example.org> <newest@example.org>"))
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread == ThreadMatch("222222", "references")
 
@@ -60,7 +60,7 @@ def test_in_reply_to_wins_over_references(ctx):
     ctx.index.record("other@example.org", "222222", "inbound")
     mail = inbound(compose(in_reply_to="<parent@example.org>", references="<other@example.org>"))
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread == ThreadMatch("111111", "in-reply-to")
 
@@ -69,7 +69,7 @@ def test_unknown_ids_and_no_tag_mean_a_new_ticket(ctx):
     mail = inbound(compose(subject="Re: something", in_reply_to="<nope@example.org>",
                            references="<nope2@example.org>"))
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread is None
     assert mail.outcome is None
@@ -80,7 +80,7 @@ def test_the_subject_tag_threads_mail_of_participants(desk, ctx, sender):
     _ticket(desk, "482913", collaborators=["bob@example.org"])
     mail = inbound(compose(subject="[#482913] more info", sender=sender))
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread == ThreadMatch("482913", "subject-tag")
 
@@ -89,7 +89,7 @@ def test_the_subject_tag_is_ignored_for_a_stranger(desk, ctx):
     _ticket(desk, "482913")
     mail = inbound(compose(subject="[#482913] hijack", sender="Mallory <mallory@example.net>"))
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread is None
 
@@ -99,7 +99,7 @@ def test_the_subject_tag_threads_mail_of_staff(desk, ctx):
     ctx.staff_addresses.add(AGENT)
     mail = inbound(sent_inside(compose(subject="Re: [#482913] Printer", sender=f"Agent <{AGENT}>")))
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread == ThreadMatch("482913", "subject-tag")
 
@@ -113,7 +113,7 @@ def test_the_subject_tag_is_ignored_for_a_forged_staff_address(desk, ctx, delive
     ctx.staff_addresses.add(AGENT)
     mail = inbound(deliver(compose(subject="Re: [#482913] Printer", sender=f"Agent <{AGENT}>")))
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread is None
     assert [e["title"] for e in desk.syslog.list()] == [
@@ -126,7 +126,7 @@ def test_a_forged_staff_address_is_no_participant_even_as_a_collaborator(desk, c
     ctx.staff_addresses.add(AGENT)
     mail = inbound(compose(subject="Re: [#482913] Printer", sender=f"Agent <{AGENT}>"))
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread is None
 
@@ -137,7 +137,7 @@ def test_a_forged_staff_reply_still_threads_by_its_headers(desk, ctx):
     ctx.staff_addresses.add(AGENT)
     mail = inbound(compose(sender=AGENT, in_reply_to="<first@example.org>"))
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread == ThreadMatch("482913", "in-reply-to")
 
@@ -145,7 +145,7 @@ def test_a_forged_staff_reply_still_threads_by_its_headers(desk, ctx):
 def test_the_subject_tag_of_a_missing_ticket_is_ignored(ctx):
     mail = inbound(compose(subject="[#999999] hello"))
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread is None
 
@@ -155,7 +155,7 @@ def test_a_replay_of_a_threaded_mail_uses_its_claim(ctx):
     mail = inbound(compose(subject="no headers to match on"))
     mail.claim = {"ticket": "482913", "new_ticket": False, "matched_by": "references", "entry_id": "E"}
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread == ThreadMatch("482913", "references")
 
@@ -166,6 +166,6 @@ def test_a_replay_of_a_new_ticket_stays_a_new_ticket(ctx):
     mail = inbound(compose(in_reply_to="<parent@example.org>"))
     mail.claim = {"ticket": "482913", "new_ticket": True, "matched_by": "", "entry_id": "E"}
 
-    threading(mail, ctx)
+    thread_match(mail, ctx)
 
     assert mail.thread is None

@@ -1,38 +1,32 @@
-"""Microsoft Graph mail access for one mailbox, with app-only (client credentials) tokens.
+"""GraphMailClient: Graph mail operations on one mailbox.
 
-* Tokens: one MSAL `ConfidentialClientApplication` per (authority, client id, secret) per process,
-  so its token cache is reused by every client until the token is near expiry. A 401 from Graph
-  drops the token that was refused from that cache and the request is retried once.
-* Requests: one `requests.Session` per client, at most `settings.graph_max_concurrency` requests in
-  flight (Graph allows 4 per app and mailbox), header `Prefer: IdType="ImmutableId"` on every request,
-  connect/read timeouts on every request. 429, 5xx and connection failures are retried up to
-  `settings.graph_max_retries` times, waiting `Retry-After` when given, else 1, 2, 4 ... s (capped at
-  30 s, with jitter), and never starting a wait that would end after the client's deadline.
-* Errors never carry tokens or secrets.
+One `requests.Session` per client, at most `settings.graph_max_concurrency` requests in flight
+(Graph allows 4 per app and mailbox), header `Prefer: IdType="ImmutableId"` on every request,
+connect/read timeouts on every request. 429, 5xx and connection failures are retried up to
+`settings.graph_max_retries` times, waiting `Retry-After` when given, else 1, 2, 4 ... s (capped at
+30 s, with jitter), and never starting a wait that would end after the client's deadline. A 401
+drops the refused token (auth.py) and the request is retried once.
 
-msal and requests cost about 0.2 s to import, so they are imported on first use, not here.
+requests is imported on first use, not here.
 """
 from __future__ import annotations
 
 import base64
-import hashlib
 import random
-import re
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import quote, urlsplit
 
-from ..config import DEFAULT_AUTHORITY_HOST
+from .auth import DEFAULT_TIMEOUT, TokenProvider, _authority
+from .errors import GraphAuthError, GraphError
+from .messages import MESSAGE_FIELDS, GraphMessageRef, _strip_brackets, format_graph_datetime
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..config import Settings
-    from ..domain.model import EmailAccount
+    from ...config import Settings
+    from ...domain.model import EmailAccount
 
-GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
-DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 
@@ -41,246 +35,6 @@ WELL_KNOWN_FOLDERS = {
     name.lower(): name.lower()
     for name in ("Inbox", "Archive", "JunkEmail", "SentItems", "DeletedItems", "Drafts")
 }
-
-MESSAGE_FIELDS = "id,internetMessageId,receivedDateTime,lastModifiedDateTime,isRead,subject,from"
-
-
-# -- errors -----------------------------------------------------------------------------------
-class GraphError(Exception):
-    """A Graph request failed. `status` is the HTTP status (None without a response), `code` the
-    Graph error code (or ours: DeadlineExceeded, FolderNotFound, ConnectionError ...)."""
-
-    def __init__(self, status: int | None, code: str, message: str, *,
-                 request_id: str | None = None, retry_after: float | None = None) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-        #: seconds Graph asked us to wait (429/503 Retry-After), when it said
-        self.retry_after = retry_after
-        super().__init__(self._text())
-
-    @property
-    def throttled(self) -> bool:
-        """Graph refused the request for now (429, or a 503 with Retry-After): nothing was
-        done, so waiting and sending again is safe and is not a failure of the request."""
-        return self.status == 429 or (self.status == 503 and self.retry_after is not None)
-
-    def _text(self) -> str:
-        status = f"HTTP {self.status} " if self.status is not None else ""
-        text = f"Graph {status}{self.code}: {self.message}"
-        return f"{text} (request-id {self.request_id})" if self.request_id else text
-
-
-class GraphAuthError(GraphError):
-    """No token: the identity platform refused (consent revoked, wrong secret, unknown tenant ...).
-
-    `code` is the AADSTS code (e.g. "AADSTS7000215") when the platform gave one, else the OAuth
-    error; `error` is the OAuth error ("invalid_client") and `description` the platform's text.
-    `transient` is True when the platform could not be reached or said "try again later".
-    """
-
-    def __init__(self, status: int | None, code: str, message: str, *, error: str = "",
-                 description: str = "", correlation_id: str | None = None,
-                 request_id: str | None = None, transient: bool = False) -> None:
-        self.error = error
-        self.description = description
-        self.correlation_id = correlation_id
-        self.transient = transient
-        super().__init__(status, code, message, request_id=request_id)
-
-    def _text(self) -> str:
-        status = f"HTTP {self.status} " if self.status is not None else ""
-        return f"Graph token {status}{self.code}: {self.message}"
-
-
-def _scrub(text: str, *secrets: str | None) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
-# -- tokens -----------------------------------------------------------------------------------
-class _AppEntry:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.app = None
-
-
-_APPS: dict[str, _AppEntry] = {}
-_APPS_LOCK = threading.Lock()
-
-
-def _authority(settings: "Settings", tenant_id: str) -> str:
-    host = (getattr(settings, "authority_host", None) or DEFAULT_AUTHORITY_HOST).rstrip("/")
-    return f"{host}/{tenant_id}"
-
-
-class TokenProvider:
-    """App-only Graph tokens for one app registration, from a process-wide MSAL app."""
-
-    def __init__(self, authority: str, client_id: str, client_secret: str,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
-        if not client_id or not client_secret:
-            raise GraphAuthError(None, "MissingCredentials",
-                                 "tenant id, client id and client secret are required")
-        self.authority = authority
-        self.client_id = client_id
-        self._secret = client_secret
-        self._timeout = timeout
-        digest = hashlib.sha256(client_secret.encode("utf-8")).hexdigest()
-        self._key = f"{authority.lower()}|{client_id}|{digest}"
-
-    def __repr__(self) -> str:
-        return f"TokenProvider(authority={self.authority!r}, client_id={self.client_id!r})"
-
-    def _entry(self) -> _AppEntry:
-        with _APPS_LOCK:
-            entry = _APPS.get(self._key)
-            if entry is None:
-                entry = _APPS[self._key] = _AppEntry()
-            return entry
-
-    def _app(self, entry: _AppEntry):
-        # called with entry.lock held: the app is built once (it fetches the OIDC metadata)
-        if entry.app is None:
-            import msal
-
-            default = self.authority.lower().startswith(DEFAULT_AUTHORITY_HOST + "/")
-            try:
-                entry.app = msal.ConfidentialClientApplication(
-                    self.client_id,
-                    client_credential=self._secret,
-                    authority=self.authority,
-                    instance_discovery=None if default else False,
-                    timeout=self._timeout,
-                )
-            except Exception as error:  # unreachable or malformed authority
-                raise GraphAuthError(
-                    None, "AuthorityUnavailable",
-                    _scrub(f"cannot use authority {self.authority}: "
-                           f"{type(error).__name__}: {error}", self._secret),
-                    transient=isinstance(error, OSError),
-                ) from None
-        return entry.app
-
-    def token(self) -> str:
-        """An access token, from MSAL's cache while it is valid, else a new one."""
-        entry = self._entry()
-        with entry.lock:  # one token request at a time per app, the others then hit the cache
-            app = self._app(entry)
-            try:
-                result = app.acquire_token_for_client(scopes=GRAPH_SCOPES)
-            except Exception as error:  # network failure, or MSAL's "HTTP Error: 503"
-                found = re.search(r"HTTP Error: (\d{3})", str(error))
-                status = int(found.group(1)) if found else None
-                raise GraphAuthError(
-                    status, "TokenRequestFailed",
-                    _scrub(f"token request to {self.authority} failed: "
-                           f"{type(error).__name__}: {error}", self._secret),
-                    transient=isinstance(error, OSError) or status == 429
-                    or (status or 0) >= 500,
-                ) from None
-        if result and "access_token" in result:
-            return result["access_token"]
-        raise self._auth_error(result or {})
-
-    def _auth_error(self, result: dict) -> GraphAuthError:
-        error = str(result.get("error") or "unknown_error")
-        description = _scrub(str(result.get("error_description") or ""), self._secret)
-        codes = result.get("error_codes") or []
-        if codes:
-            code = f"AADSTS{codes[0]}"
-        elif description.startswith("AADSTS"):
-            code = description.split(":", 1)[0].strip()
-        else:
-            code = error
-        first_line = description.splitlines()[0] if description else error
-        return GraphAuthError(
-            None, code,
-            f"token request for client {self.client_id} at {self.authority} failed: "
-            f"{error}: {first_line}",
-            error=error, description=description,
-            correlation_id=result.get("correlation_id"),
-            transient=error in ("temporarily_unavailable", "server_error"),
-        )
-
-    def invalidate(self, token: str) -> None:
-        """Drop `token` from the shared MSAL cache (Graph refused it), so the next call gets a new one."""
-        entry = self._entry()
-        with entry.lock:
-            app = entry.app
-            if app is None:
-                return
-            cache = app.token_cache
-            stale = list(cache.search(cache.CredentialType.ACCESS_TOKEN,
-                                      query={"client_id": self.client_id, "secret": token}))
-            for item in stale:
-                cache.remove_at(item)
-
-
-def clear_token_cache() -> None:
-    """Forget every process-wide MSAL app (and with them all cached tokens)."""
-    with _APPS_LOCK:
-        _APPS.clear()
-
-
-# -- messages ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GraphMessageRef:
-    id: str
-    internet_message_id: str | None
-    received: datetime
-    is_read: bool
-    subject: str | None
-    from_address: str | None
-    modified: datetime | None = None  # lastModifiedDateTime: arrival, a move into the folder, a flag
-    from_name: str | None = None
-
-    @classmethod
-    def from_graph(cls, item: dict) -> "GraphMessageRef":
-        email_address = (item.get("from") or {}).get("emailAddress") or {}
-        sender = email_address.get("address")
-        return cls(
-            id=item["id"],
-            internet_message_id=_strip_brackets(item.get("internetMessageId")),
-            received=parse_graph_datetime(item.get("receivedDateTime")),
-            is_read=bool(item.get("isRead")),
-            subject=item.get("subject"),
-            from_address=sender or None,
-            modified=parse_graph_datetime(item.get("lastModifiedDateTime") or item.get("receivedDateTime")),
-            from_name=email_address.get("name") or None,
-        )
-
-
-def _strip_brackets(value: str | None) -> str | None:
-    value = (value or "").strip()
-    if value.startswith("<") and value.endswith(">"):
-        value = value[1:-1].strip()
-    return value or None
-
-
-def parse_graph_datetime(value: str | None) -> datetime:
-    """Graph's ISO 8601 UTC timestamps ("2024-05-01T10:00:00Z", up to 7 fraction digits)."""
-    if not value:
-        return datetime.fromtimestamp(0, timezone.utc)
-    text = value.strip().replace("z", "Z")
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    if "." in text:  # Python takes at most 6 fraction digits
-        head, rest = text.split(".", 1)
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits):]}"
-    parsed = datetime.fromisoformat(text)
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
-
-
-def format_graph_datetime(value: datetime) -> str:
-    """UTC with a Z, whole seconds (rounded down, so a `ge` filter never misses a message)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _odata_string(value: str) -> str:
@@ -297,7 +51,6 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-# -- the client -------------------------------------------------------------------------------
 class GraphMailClient:
     """Graph mail operations on one mailbox (`account.address`), safe to share between threads."""
 

@@ -1,36 +1,28 @@
 """`templates list|show|set|reset|preview`: the admin CLI for email templates.
 
-Registered by shared_code/cli.py's build_parser; errors are raised as ValidationError /
-LookupError subclasses and printed there as `error: ...` with exit code 1.
+Errors are raised as ValidationError / LookupError subclasses and printed by the parser's
+`main` as `error: ...` with exit code 1.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from .domain.model import ValidationError
-from .domain.templates import (
+from ..domain.model import ValidationError
+from ..domain.templates import (
     TEMPLATE_KEYS,
     TEMPLATES,
     Template,
     render,
     sample_values,
 )
-
-
-def _cli():
-    from . import cli  # imported late: cli imports this module
-
-    return cli
+from .options import command
+from .output import desk, print_result
 
 
 def _store():
-    from .adapters.template_store import TemplateStore
+    from ..adapters.template_store import TemplateStore
 
-    return TemplateStore(_cli()._desk().connection)
-
-
-def _print(args, data, text_lines) -> None:
-    _cli()._print(args, data, text_lines)
+    return TemplateStore(desk().connection)
 
 
 def _where(department: str | None) -> str:
@@ -52,9 +44,9 @@ def _show_lines(data: dict) -> list[str]:
 
 def _known_department(name: str) -> str:
     """The department's own spelling; a typo would store an override no ticket ever uses."""
-    desk = _cli()._desk()
-    names = {d.name for d in desk.directory.list_departments()}
-    names |= {a.department for a in desk.accounts.list() if a.department}
+    helpdesk = desk()
+    names = {d.name for d in helpdesk.directory.list_departments()}
+    names |= {a.department for a in helpdesk.accounts.list() if a.department}
     for known in names:
         if known.lower() == name.strip().lower():
             return known
@@ -66,13 +58,13 @@ def cmd_templates_list(args) -> None:
              "source": source} for key, source in _store().list(args.department)]
     lines = [f"{'KEY':26} {'TO':6} {'SOURCE':16} TITLE"]
     lines += [f"{r['key']:26} {r['audience']:6} {r['source']:16} {r['title']}" for r in rows]
-    _print(args, rows, lines)
+    print_result(args, rows, lines)
 
 
 def cmd_templates_show(args) -> None:
     template, source = _store().resolve(args.key, args.department)
     data = _template_json(args.key, args.department, template, source)
-    _print(args, data, _show_lines(data))
+    print_result(args, data, _show_lines(data))
 
 
 def cmd_templates_set(args) -> None:
@@ -88,7 +80,7 @@ def cmd_templates_set(args) -> None:
     )
     store.set(args.key, template, department)
     data = _template_json(args.key, department, template, department or "default")
-    _print(args, data, [f"saved {args.key} for {_where(department)}"])
+    print_result(args, data, [f"saved {args.key} for {_where(department)}"])
 
 
 def cmd_templates_reset(args) -> None:
@@ -96,28 +88,28 @@ def cmd_templates_reset(args) -> None:
     if not store.reset(args.key, args.department):
         raise LookupError(f"{args.key} has no stored template for {_where(args.department)}")
     source = store.resolve(args.key, args.department)[1]
-    _print(args, {"key": args.key, "department": args.department or "", "source": source},
-           [f"reset {args.key} for {_where(args.department)}: now uses {source}"])
+    print_result(args, {"key": args.key, "department": args.department or "", "source": source},
+                 [f"reset {args.key} for {_where(args.department)}: now uses {source}"])
 
 
 def cmd_templates_preview(args) -> None:
     template, source = _store().resolve(args.key, args.department)
-    from .config import Settings
-    from .domain.outbound_mail import tagged_subject
+    from ..config import Settings
+    from ..domain.outbound_mail import tagged_subject
 
     values = sample_values(Settings.from_env().ticket_url_base)
     rendered = render(template, values)
     subject = tagged_subject(values["ticket.number"], rendered.subject)  # exactly as sent
     data = {"key": args.key, "department": args.department or "", "source": source,
             "subject": subject, "html": rendered.html, "text": rendered.text}
-    _print(args, data, [f"subject: {subject}", "--- html ---", rendered.html,
-                        "--- text ---", rendered.text])
+    print_result(args, data, [f"subject: {subject}", "--- html ---", rendered.html,
+                              "--- text ---", rendered.text])
 
 
-def register(subparsers, command) -> None:
-    """Add `templates ...` to the admin CLI; `command` is build_parser's helper."""
-    templates = subparsers.add_parser("templates", help="email templates").add_subparsers(
+def register(sub, groups: dict) -> None:
+    templates = sub.add_parser("templates", help="email templates").add_subparsers(
         dest="action", required=True)
+    groups["templates"] = templates
 
     def with_key(name, func, help_text):
         p = command(templates, name, func, help_text)

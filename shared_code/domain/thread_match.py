@@ -6,7 +6,7 @@ In order:
 3. The `[#NNNNNN]` tag in the subject, accepted only when the sender takes part in
    that ticket (its client, a collaborator, or staff), so nobody can post into
    someone else's ticket by copying a number into a subject. The caller passes as
-   staff only senders the mail proves (pipeline/threading.py, domain/sender_auth.py).
+   staff only senders the mail proves (pipeline/thread_match.py, domain/sender_auth.py).
 No match means a new ticket. (The mail's own Message-ID is checked earlier, by the
 "already seen" rule: a known Message-ID is a duplicate, not a reply.)
 """

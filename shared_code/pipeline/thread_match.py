@@ -1,4 +1,4 @@
-"""Rule 4: find the ticket a reply belongs to (see domain/threading.py for the order).
+"""Rule 4: find the ticket a reply belongs to (see domain/thread_match.py for the order).
 
 Staff may use the `[#NNNNNN]` subject tag on any ticket, but only when the mail proves it
 comes from them (pipeline/sender.py). A mail naming a staff address without proof is a client
@@ -7,7 +7,7 @@ is never accepted.
 """
 from __future__ import annotations
 
-from ..domain.threading import ThreadMatch, match_ticket
+from ..domain.thread_match import ThreadMatch, match_ticket
 from .context import InboundMail, PipelineContext
 from .sender import STAFF_SPOOF, claims_staff, from_staff, log_spoof
 
@@ -22,7 +22,7 @@ def _participants(ctx: PipelineContext, unproven: str = ""):
     return participants_of
 
 
-def threading(mail: InboundMail, ctx: PipelineContext) -> None:
+def thread_match(mail: InboundMail, ctx: PipelineContext) -> None:
     if mail.claim is not None:
         if not mail.claim.get("new_ticket"):
             mail.thread = ThreadMatch(mail.claim["ticket"], mail.claim.get("matched_by", ""))

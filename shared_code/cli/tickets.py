@@ -1,0 +1,145 @@
+"""`tickets list|show|reply|assign|transfer|close|overdue`: tickets and the staff actions."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ..domain.sla import short, sla_clock, sla_hours
+from .options import command
+from .output import desk, iso, print_result
+
+
+def _sla_clocks(helpdesk, tickets) -> dict:
+    """Each ticket's SLA clock now, by number (answered and waiting on the client, or due when)."""
+    departments = {d.name.lower(): d for d in helpdesk.directory.list_departments()}
+    now = datetime.now(timezone.utc)
+    return {t.number: sla_clock(t, sla_hours(departments.get(t.department.lower())), now)
+            for t in tickets}
+
+
+def sla_json(ticket, clock) -> dict:
+    return {"state": clock.state.value, "due": iso(clock.due),
+            "answered_at": iso(ticket.answered_at), "text": clock.describe()}
+
+
+def ticket_json(ticket, entries=None, clock=None) -> dict:
+    data = {
+        "number": ticket.number, "subject": ticket.subject, "status": ticket.status.value,
+        "priority": ticket.priority.value, "department": ticket.department,
+        "client": {"name": ticket.client.name, "email": ticket.client.email},
+        "created": iso(ticket.created), "account": ticket.account,
+        "collaborators": ticket.collaborators, "last_message": iso(ticket.last_message_at),
+        "message_count": ticket.message_count, "assignee": ticket.assignee,
+    }
+    if clock is not None:
+        data["sla"] = sla_json(ticket, clock)
+    if entries is not None:
+        data["entries"] = [{
+            "type": e.type, "from": {"name": e.sender.name, "email": e.sender.email},
+            "message_id": e.message_id, "date": iso(e.date), "subject": e.subject,
+            "body_text": e.body_text, "body_html": e.body_html,
+            "attachments": [{"name": a.name, "content_type": a.content_type, "size": a.size,
+                             "inline": a.inline, "url": a.url} for a in e.attachments],
+            "rejected_attachments": e.rejected_attachments,
+            "defects": e.defects, "clipped": e.clipped,
+        } for e in entries]
+    return data
+
+
+def cmd_tickets_list(args) -> None:
+    helpdesk = desk()
+    tickets = helpdesk.tickets.list()
+    clocks = _sla_clocks(helpdesk, tickets)
+    lines = [f"{'NUMBER':7} {'STATUS':6} {'PRIORITY':9} {'DEPARTMENT':14} {'CLIENT':28} "
+             f"{'SLA (UTC)':15} SUBJECT"]
+    lines += [f"{t.number:7} {t.status.value:6} {t.priority.value:9} {t.department:14} "
+              f"{t.client.email:28} {short(clocks[t.number]):15} {t.subject}" for t in tickets]
+    print_result(args, [ticket_json(t, clock=clocks[t.number]) for t in tickets], lines)
+
+
+def cmd_tickets_show(args) -> None:
+    helpdesk = desk()
+    number = args.number.lstrip("#")
+    ticket = helpdesk.tickets.get(number)
+    if ticket is None:
+        raise LookupError(f"no ticket #{number}")
+    entries = helpdesk.tickets.entries(number)
+    clock = _sla_clocks(helpdesk, [ticket])[ticket.number]
+    lines = [f"#{ticket.number} [{ticket.status.value}] {ticket.subject}",
+             f"client: {ticket.client.name} <{ticket.client.email}>  department: "
+             f"{ticket.department}  priority: {ticket.priority.value}",
+             f"SLA: {clock.describe()}"]
+    for e in entries:
+        lines += ["", f"--- {e.type} from {e.sender.name} <{e.sender.email}> at {iso(e.date)}",
+                  e.body_text.rstrip()]
+        lines += [f"[attachment{' (inline)' if a.inline else ''}] {a.name} {a.size} bytes {a.url}"
+                  for a in e.attachments]
+        lines += [f"[not stored] {reason}" for reason in e.rejected_attachments]
+        lines += [f"[defect] {defect}" for defect in e.defects]
+        lines += [f"[clipped] {', '.join(e.clipped)} (the raw mail has the full values)"] if e.clipped else []
+    print_result(args, ticket_json(ticket, entries, clock), lines)
+
+
+def cmd_tickets_reply(args) -> None:
+    from ..services.actions import reply
+
+    text = open(args.text_file, encoding="utf-8").read() if args.text_file else args.text
+    entry = reply(desk(), args.number, args.staff, text or "", request_id=args.request_id)
+    print_result(args, {"ticket": entry.ticket_number, "message_id": entry.message_id},
+                 [f"response added to #{entry.ticket_number}; mail to the client queued"])
+
+
+def cmd_tickets_assign(args) -> None:
+    from ..services.actions import assign
+
+    ticket = assign(desk(), args.number, args.staff, by=args.by, request_id=args.request_id)
+    print_result(args, ticket_json(ticket), [f"#{ticket.number} assigned to {ticket.assignee}"])
+
+
+def cmd_tickets_transfer(args) -> None:
+    from ..services.actions import transfer
+
+    ticket = transfer(desk(), args.number, args.department, by=args.by,
+                      request_id=args.request_id)
+    print_result(args, ticket_json(ticket), [f"#{ticket.number} transferred to {ticket.department}"])
+
+
+def cmd_tickets_close(args) -> None:
+    from ..services.actions import close
+
+    ticket = close(desk(), args.number, by=args.by, request_id=args.request_id)
+    print_result(args, ticket_json(ticket), [f"#{ticket.number} closed; notice to the client queued"])
+
+
+def cmd_tickets_overdue(args) -> None:
+    from ..services.actions import check_overdue
+
+    tickets = check_overdue(desk())
+    print_result(args, [ticket_json(t) for t in tickets],
+                 [f"overdue alert queued for #{t.number}" for t in tickets] or ["no new SLA breaches"])
+
+
+def register(sub, groups: dict) -> None:
+    tickets = sub.add_parser("tickets", help="tickets").add_subparsers(dest="action", required=True)
+    groups["tickets"] = tickets
+    command(tickets, "list", cmd_tickets_list, "list tickets")
+    command(tickets, "show", cmd_tickets_show, "show a ticket and its thread").add_argument("number")
+    reply = command(tickets, "reply", cmd_tickets_reply, "answer the client (Response/Reply mail)")
+    reply.add_argument("number")
+    reply.add_argument("--staff", required=True, help="the replying staff member's address")
+    text = reply.add_mutually_exclusive_group(required=True)
+    text.add_argument("--text")
+    text.add_argument("--text-file")
+    assign = command(tickets, "assign", cmd_tickets_assign, "assign to a staff member")
+    assign.add_argument("number")
+    assign.add_argument("--staff", required=True)
+    assign.add_argument("--by", help="the staff member assigning")
+    transfer = command(tickets, "transfer", cmd_tickets_transfer, "move to another department")
+    transfer.add_argument("number")
+    transfer.add_argument("--department", required=True)
+    transfer.add_argument("--by", help="the staff member transferring")
+    close = command(tickets, "close", cmd_tickets_close, "close (Ticket Closed mail to the client)")
+    close.add_argument("number")
+    close.add_argument("--by", help="the staff member closing")
+    for action in (reply, assign, transfer, close):
+        action.add_argument("--request-id", help="makes a retry of the same request do the work once")
+    command(tickets, "overdue", cmd_tickets_overdue, "run the SLA check once, as its timer does")
