@@ -183,7 +183,7 @@ class TicketLookup(Protocol):
 # -- secrets -----------------------------------------------------------------------------------
 @runtime_checkable
 class SecretStore(Protocol):
-    """Secrets by name; a missing or empty one raises SecretNotFound (adapters/secrets.py)
+    """Secrets by name; a missing or empty one raises SecretNotFound (adapters/secret_store.py)
     naming the secret and where it was looked up, never a value. Values are cached until
     `invalidate`."""
 

@@ -130,7 +130,7 @@ def secrets(request, monkeypatch) -> Secrets:
     if request.param == MEMORY:
         store = memory.MemorySecrets()
         return Secrets(store, store.values.__setitem__)
-    from shared_code.adapters.secrets import SecretStore, env_var_name
+    from shared_code.adapters.secret_store import SecretStore, env_var_name
     from shared_code.config import Settings
 
     if request.param == "real-env":

@@ -1,10 +1,10 @@
-"""SecretStore contract: adapters/secrets.py (local mode: environment variables) and MemorySecrets."""
+"""SecretStore contract: adapters/secret_store.py (local mode: environment variables) and MemorySecrets."""
 from __future__ import annotations
 
 import pytest
 
 from shared_code import ports
-from shared_code.adapters.secrets import SecretNotFound
+from shared_code.adapters.secret_store import SecretNotFound
 
 NAME = "deskmail-contract-secret"
 

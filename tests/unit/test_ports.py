@@ -15,7 +15,7 @@ from shared_code import ports
 from shared_code.adapters.blobs import BlobStore, Lease
 from shared_code.adapters.graph import GraphMailClient
 from shared_code.adapters.queues import QueueSender
-from shared_code.adapters.secrets import SecretStore
+from shared_code.adapters.secret_store import SecretStore
 from shared_code.adapters.tables import (
     AccountRepository, DirectoryRepository, MessageIndex, SystemLog, TicketRepository,
 )

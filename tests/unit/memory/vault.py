@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from shared_code.adapters.secrets import SecretNotFound
+from shared_code.adapters.secret_store import SecretNotFound
 
 from .clock import ManualClock
 

@@ -18,7 +18,7 @@ from shared_code.pipeline.clipping import NO_SENDER, clipping
 from shared_code.pipeline.content import content
 from shared_code.pipeline.from_ourselves import from_ourselves
 from shared_code.pipeline.sender import HELPDESK_SPOOF, STAFF_SPOOF
-from shared_code.pipeline.threading import threading
+from shared_code.pipeline.thread_match import thread_match
 from tests.fakes.exchange import sent_inside
 from tests.pipeline import compose, inbound
 
@@ -142,7 +142,7 @@ def test_in_reply_to_a_known_message_threads(ctx):
     ctx.index.record("auto-response-1@deskmail.local", "482913", "outbound")
     mail = inbound(compose(subject="Re: received", in_reply_to="<auto-response-1@deskmail.local>"))
 
-    _through(threading, mail, ctx)
+    _through(thread_match, mail, ctx)
 
     assert mail.thread is not None and mail.thread.ticket_number == "482913"
 
@@ -154,7 +154,7 @@ def test_the_subject_tag_threads_a_participant_and_not_a_stranger(ctx):
     missing = inbound(compose(subject="Re: [#999999] Printer"))
 
     for mail in (bob, stranger, missing):
-        _through(threading, mail, ctx)
+        _through(thread_match, mail, ctx)
 
     assert (bob.thread.ticket_number, bob.thread.matched_by) == ("482913", "subject-tag")
     assert stranger.thread is None and missing.thread is None
@@ -165,7 +165,7 @@ def test_a_forged_staff_address_gets_no_subject_tag_and_is_logged(ctx):
     ctx.staff_addresses.add(AGENT)
     mail = inbound(compose(subject="Re: [#482913] Printer", sender=f"Agent <{AGENT}>"))
 
-    _through(threading, mail, ctx)
+    _through(thread_match, mail, ctx)
 
     assert mail.thread is None
     assert [e["title"] for e in ctx.syslog.list()] == [STAFF_SPOOF]
