@@ -327,13 +327,14 @@ class _MailboxRun:
         slots = threading.BoundedSemaphore(self.in_flight)
         work: dict[int, Future] = {}
         for index, ref in enumerate(chunk):
+            slots.acquire()  # a free slot first: the clock is read when the mail would start
             if self._stopped or (index and self._out_of_time()):
+                slots.release()
                 for later in chunk[index:]:  # not started: its attempt is taken back
                     if later.id in attempts:
                         self._change(later.id, {"attempts": attempts[later.id] - 1})
                     handled[later.id] = False
                 break
-            slots.acquire()
             prepared = self._prepare(ref, attempts.get(ref.id), lambda i=index: ahead.download(i))
             if not isinstance(prepared, InboundMail):
                 slots.release()
