@@ -13,8 +13,10 @@ Requests per run (docs/storage-design.md → ingestledger):
 Rows written before `received` was stored on every row (issue 6's code wrote it with each
 attempt; older rows may lack it) are not found by the query. A marker row in each partition
 (`LAYOUT_ROW`) records from when on every row carries it (`complete_from`, written the first
-time this code reads the partition, an hour early for clock skew and a deployment's overlap);
-a listed mail received before that time and missing from the query is read with one `get`.
+time this code reads the partition, an hour early for clock skew and a deployment's overlap).
+That first run reads the whole partition once instead; later, a listed mail received before
+`complete_from` and missing from the query is read with one `get` (a mail the previous code
+ingested, moved or opened now: rare).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ TABLE = "ingestledger"
 LAYOUT_ROW = "!layout"
 #: the marker's `received`, so that every window query returns it
 _FOREVER = datetime(9999, 1, 1, tzinfo=timezone.utc)
+_BEGINNING = datetime(1601, 1, 1, tzinfo=timezone.utc)
 #: how much earlier than its first read the marker declares the partition complete
 LAYOUT_MARGIN = timedelta(hours=1)
 #: Table Storage's limit on the operations of one entity-group transaction
@@ -135,12 +138,18 @@ class IngestLedger:
                 window.by_key[row["RowKey"]] = dict(row)
         window.floor = floor
         if window.complete_from is None:
-            window.complete_from = self._mark_complete(pk, now)
+            self._first_read(window, pk, now)
 
-    def _mark_complete(self, pk: str, now: datetime | None) -> datetime | None:
-        """Write the partition's marker. Rows read before it exists are looked up one by one
-        (the first run of this code only); returns None for this run, so that they are."""
-        complete_from = (now or _tables().utcnow()) - LAYOUT_MARGIN
+    def _first_read(self, window: LedgerWindow, pk: str, now: datetime | None) -> None:
+        """The partition has no marker: the first run of this code on this account. Its rows
+        (the previous code's among them) are read whole, once (one query, 1,000 rows a page),
+        then the marker is written; this run needs no get."""
+        window.queries += 1
+        for row in self._table.client.query_entities("PartitionKey eq @pk",
+                                                     parameters={"pk": pk},
+                                                     select=WINDOW_FIELDS):
+            if row["RowKey"] != LAYOUT_ROW:
+                window.by_key[row["RowKey"]] = dict(row)
         self._table.create({"PartitionKey": pk, "RowKey": LAYOUT_ROW, "received": _FOREVER,
-                            "complete_from": complete_from})
-        return None
+                            "complete_from": (now or _tables().utcnow()) - LAYOUT_MARGIN})
+        window.floor = window.complete_from = _BEGINNING  # every row is in hand
