@@ -127,7 +127,7 @@ class IngestLedger:
         pk = _tables().safe_key(window.account)
         text, parameters = "PartitionKey eq @pk and received ge @floor", {"pk": pk, "floor": floor}
         if below is not None:  # the part not read yet (and the marker)
-            text += " and (received lt @below or RowKey eq @marker)"
+            text += " and ( received lt @below or RowKey eq @marker )"  # the SDK needs spaces
             parameters.update(below=below, marker=LAYOUT_ROW)
         window.queries += 1
         for row in self._table.client.query_entities(text, parameters=parameters,
