@@ -673,8 +673,10 @@ class SystemLog:
                 sent += 1
         return sent
 
-    def buffered(self) -> "BufferedSystemLog":
-        """A log for one run: lines kept until `flush`, errors written at once."""
+    def buffered(self):
+        """A log for one run (adapters/runlog.py): lines kept until `flush`, errors at once."""
+        from .runlog import BufferedSystemLog
+
         return BufferedSystemLog(self)
 
     def list(self, limit: int = 100, days: int = 7) -> list[dict]:
@@ -689,6 +691,3 @@ class SystemLog:
                 if len(out) >= limit:
                     return out
         return out
-
-
-from .runlog import BufferedSystemLog  # noqa: E402  (the buffer of one run)
