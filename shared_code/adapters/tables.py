@@ -660,18 +660,23 @@ class SystemLog:
         }
 
     def write_entries(self, entries: list[dict]) -> int:
-        """Write lines made by `entry`: one transaction per day partition and 100 lines;
-        returns how many transactions were sent."""
-        by_day: dict[str, list[dict]] = {}
+        """Write lines made by `entry`: one transaction per day partition, 100 lines and
+        ~2 MiB of text (a transaction holds at most 4 MiB); returns how many were sent."""
+        by_day: dict[str, list[list[dict]]] = {}
+        sizes: dict[str, int] = {}  # bytes of text in each day's last batch
         for entity in entries:
-            by_day.setdefault(entity["PartitionKey"], []).append(entity)
-        sent = 0
-        for day in by_day.values():
-            for start in range(0, len(day), 100):
-                self._table.client.submit_transaction(
-                    [("upsert", entity) for entity in day[start:start + 100]])
-                sent += 1
-        return sent
+            day = entity["PartitionKey"]
+            batches = by_day.setdefault(day, [[]])
+            size = sum(utf16_len(str(value)) * 2 for value in entity.values())
+            if len(batches[-1]) == 100 or (batches[-1] and sizes[day] + size > 2 << 20):
+                batches.append([])
+                sizes[day] = 0
+            batches[-1].append(entity)
+            sizes[day] = sizes.get(day, 0) + size
+        for batches in by_day.values():
+            for batch in batches:
+                self._table.client.submit_transaction([("upsert", entity) for entity in batch])
+        return sum(len(batches) for batches in by_day.values())
 
     def buffered(self):
         """A log for one run (adapters/runlog.py): lines kept until `flush`, errors at once."""

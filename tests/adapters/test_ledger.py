@@ -57,3 +57,15 @@ def test_changes_are_written_in_transactions_of_at_most_100(ledger):
     assert ledger.apply(ACCOUNT, changes) == 2
     assert len(ledger.list(ACCOUNT)) == 150
     assert ledger.apply(ACCOUNT, {}) == 0
+
+
+def test_system_log_lines_are_written_per_day_within_the_transaction_limits(storage):
+    from shared_code.adapters.storage import StorageConnection
+    from shared_code.adapters.tables import SystemLog
+
+    log = SystemLog(StorageConnection({"AzureWebJobsStorage": storage}))
+    lines = [log.entry("info", "t", f"line {i}") for i in range(120)]
+    big = [log.entry("info", "big", "x" * 29_000) for _ in range(40)]  # ~2.3 MB of text
+    assert log.write_entries(lines) == 2  # 100 + 20
+    assert log.write_entries(big) == 2  # split before 4 MiB
+    assert len(log.list(limit=500)) == 160
