@@ -248,6 +248,8 @@ class MailboxRun:
         if fields:
             self.desk.ledger.apply(self.account.address, fields)
         for graph_id in fields:
+            self.checkpoint("attempt_counted", graph_id)
+        for graph_id in fields:
             if self._sent_back.get(graph_id, ("", ""))[1] == QuarantineState.RETRY.value:
                 self.desk.quarantine.update(self._sent_back[graph_id][0], {
                     "state": QuarantineState.RETRYING,
@@ -290,6 +292,7 @@ class MailboxRun:
         read = [ref for ref, future in marks if self._marked_read(ref, future)]
         for ref in read:
             self._change(ref.id, {"state": DONE})
+            self.checkpoint("read_not_recorded", ref.id)
         self._flush()
         for ref in read:
             self.checkpoint("marked_read", ref.id)
