@@ -156,6 +156,8 @@ class Settings:
     no_reply_pattern: str | None  # None: the built-in pattern of domain/autoreply.py
     # What proves a staff (or helpdesk) From address; see domain/sender_auth.py
     trusted_sender_signals: tuple[TrustSignal, ...] = DEFAULT_TRUSTED_SIGNALS
+    # Mails of one mailbox processed at once by a fetch run (chains of one conversation in order)
+    fetch_mails_in_flight: int = 4
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -183,4 +185,5 @@ class Settings:
             auto_response_window_minutes=_int("AUTO_RESPONSE_WINDOW_MINUTES", 60, minimum=1),
             no_reply_pattern=_regex("NO_REPLY_PATTERN"),
             trusted_sender_signals=_signals("TRUSTED_SENDER_SIGNALS"),
+            fetch_mails_in_flight=_int("FETCH_MAILS_IN_FLIGHT", 4, minimum=1, maximum=16),
         )

@@ -15,6 +15,7 @@ def test_defaults(monkeypatch):
     assert settings.authority_host == DEFAULT_AUTHORITY_HOST
     assert settings.key_vault_url is None
     assert settings.max_attachments == 50
+    assert settings.fetch_mails_in_flight == 4
 
 
 @pytest.mark.parametrize("name,value,expected", [
@@ -23,6 +24,8 @@ def test_defaults(monkeypatch):
     ("KEY_VAULT_URL", "ftp://vault", "KEY_VAULT_URL must be an https URL"),
     ("MAX_ATTACHMENTS", "many", "MAX_ATTACHMENTS must be an integer"),
     ("GRAPH_MAX_CONCURRENCY", "9", "GRAPH_MAX_CONCURRENCY must be between 1 and 4"),
+    ("FETCH_MAILS_IN_FLIGHT", "0", "FETCH_MAILS_IN_FLIGHT must be between 1 and 16"),
+    ("FETCH_MAILS_IN_FLIGHT", "four", "FETCH_MAILS_IN_FLIGHT must be an integer"),
 ])
 def test_malformed_settings_name_themselves(monkeypatch, name, value, expected):
     monkeypatch.setenv(name, value)

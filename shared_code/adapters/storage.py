@@ -4,7 +4,9 @@
 Azurite on its default ports), or the identity-based forms are used:
 `AzureWebJobsStorage__accountName`, or `__blobServiceUri` / `__queueServiceUri` /
 `__tableServiceUri`, with `DefaultAzureCredential` (or a user-assigned managed
-identity when `__clientId` is set). Clients are created on first use, never at import.
+identity when `__clientId` is set). Clients are created on first use, never at import,
+and once per process and storage account: every `StorageConnection` of the same settings
+shares them (and their HTTP transport), so an invocation builds no SDK client.
 """
 from __future__ import annotations
 
@@ -29,12 +31,28 @@ DEVELOPMENT_CONNECTION_STRING = (
 
 # (endpoint, kind, name) of the tables, containers and queues known to exist in this process
 _ENSURED: set[tuple[str, str, str]] = set()
+# held while a table, container or queue is created: threads of a fresh process that need
+# the same one wait for the first instead of each sending its own create
+_ENSURE_LOCK = threading.Lock()
+# (settings key, kind) -> the service client or transport, once per process
+_CLIENTS: dict[tuple[str, str], object] = {}
+_CLIENTS_LOCK = threading.RLock()  # a client's build takes the shared transport
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 
 
 def forget_created_resources() -> None:
     """Forget what this process created, after something outside it wiped the storage account
     (the test harness does between tests)."""
-    _ENSURED.clear()
+    with _ENSURE_LOCK:
+        _ENSURED.clear()
+
+
+def _process_wide(key: tuple[str, str], build):
+    """The one object of `key` in this process, built by the first caller."""
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = build()
+        return _CLIENTS[key]
 
 
 class StorageConnection:
@@ -59,33 +77,47 @@ class StorageConnection:
             )
         if self._connection_string and "=" not in self._connection_string:
             raise SettingError(f"setting {PREFIX} is not a storage connection string")
-        self._lock = threading.Lock()
+        self._proxied = any(env.get(name, "").strip() for name in _PROXY_VARIABLES)
 
     def _uri(self, kind: str) -> str:
         if self._uris[kind]:
             return self._uris[kind]
         return f"https://{self._account}.{kind}.core.windows.net"
 
-    @cached_property
+    @property
     def _transport(self):
-        """One HTTP transport for the three clients; it skips re-reading proxy variables and
-        ~/.netrc on every request (a measured 11-14 % of the CPU per storage request)."""
-        from azure.core.pipeline.transport import RequestsTransport
+        """One HTTP transport per process for the three clients. Without a proxy variable it
+        skips re-reading proxy variables and ~/.netrc on every request (a measured 11-14 % of
+        the CPU per storage request); with HTTP(S)_PROXY set it honours them (and NO_PROXY)."""
+        def build():
+            from azure.core.pipeline.transport import RequestsTransport
 
-        return RequestsTransport(use_env_settings=False)
+            return RequestsTransport(use_env_settings=self._proxied)
+
+        return _process_wide((self._key, "transport"), build)
 
     def ensure_once(self, kind: str, name: str, create) -> None:
-        """Create a table, container or queue the first time this process uses it."""
+        """Create a table, container or queue the first time this process uses it (one
+        create per process, whatever the number of threads asking at once)."""
         key = (self.endpoint, kind, name)
         if key in _ENSURED:
             return
         from azure.core.exceptions import ResourceExistsError
 
-        try:
-            create()
-        except ResourceExistsError:
-            pass
-        _ENSURED.add(key)
+        with _ENSURE_LOCK:
+            if key in _ENSURED:
+                return
+            try:
+                create()
+            except ResourceExistsError:
+                pass
+            _ENSURED.add(key)
+
+    @property
+    def _key(self) -> str:
+        """What identifies these settings in the process-wide caches."""
+        return (f"{self.endpoint}|{self._client_id}|{sorted(self._uris.items())}"
+                f"|proxied={self._proxied}")
 
     @property
     def endpoint(self) -> str:
@@ -96,43 +128,38 @@ class StorageConnection:
             return hashlib.sha256(self._connection_string.encode()).hexdigest()[:16]
         return self._account or self._uris["table"]
 
-    @cached_property
+    @property
     def _credential(self):
-        from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+        def build():
+            from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
-        if self._client_id:
-            return ManagedIdentityCredential(client_id=self._client_id)
-        return DefaultAzureCredential()
+            if self._client_id:
+                return ManagedIdentityCredential(client_id=self._client_id)
+            return DefaultAzureCredential()
+
+        return _process_wide((self._key, "credential"), build)
 
     @cached_property
     def blob_service(self):
-        from azure.storage.blob import BlobServiceClient
-
-        with self._lock:
-            if self._connection_string:
-                return BlobServiceClient.from_connection_string(self._connection_string,
-                                                       transport=self._transport)
-            return BlobServiceClient(self._uri("blob"), credential=self._credential,
-                                      transport=self._transport)
+        return _process_wide((self._key, "blob"), lambda: self._service("blob"))
 
     @cached_property
     def queue_service(self):
-        from azure.storage.queue import QueueServiceClient
-
-        with self._lock:
-            if self._connection_string:
-                return QueueServiceClient.from_connection_string(self._connection_string,
-                                                       transport=self._transport)
-            return QueueServiceClient(self._uri("queue"), credential=self._credential,
-                                      transport=self._transport)
+        return _process_wide((self._key, "queue"), lambda: self._service("queue"))
 
     @cached_property
     def table_service(self):
-        from azure.data.tables import TableServiceClient
+        return _process_wide((self._key, "table"), lambda: self._service("table"))
 
-        with self._lock:
-            if self._connection_string:
-                return TableServiceClient.from_connection_string(self._connection_string,
-                                                       transport=self._transport)
-            return TableServiceClient(self._uri("table"), credential=self._credential,
-                                      transport=self._transport)
+    def _service(self, kind: str):
+        if kind == "blob":
+            from azure.storage.blob import BlobServiceClient as client_class
+        elif kind == "queue":
+            from azure.storage.queue import QueueServiceClient as client_class
+        else:
+            from azure.data.tables import TableServiceClient as client_class
+        transport = self._transport
+        if self._connection_string:
+            return client_class.from_connection_string(self._connection_string,
+                                                       transport=transport)
+        return client_class(self._uri(kind), credential=self._credential, transport=transport)

@@ -608,31 +608,7 @@ class MessageIndex:
 # ---------------------------------------------------------------- ingest ledger
 
 
-class IngestLedger:
-    """One row per fetched mailbox message: what became of it, so nothing is lost or doubled.
-
-    Keyed by the Graph immutable id, it is how a mail someone already opened in
-    Outlook is still ingested exactly once: the fetch lists by last change, not by
-    the unread flag, and skips ids the ledger has finished.
-    """
-
-    def __init__(self, connection: StorageConnection):
-        self._table = _Table(connection, "ingestledger")
-
-    @staticmethod
-    def _keys(account: str, graph_id: str) -> tuple[str, str]:
-        return safe_key(account), digest(graph_id, 64)
-
-    def get(self, account: str, graph_id: str) -> dict | None:
-        return self._table.get(*self._keys(account, graph_id))
-
-    def update(self, account: str, graph_id: str, fields: dict) -> None:
-        pk, rk = self._keys(account, graph_id)
-        self._table.upsert({"PartitionKey": pk, "RowKey": rk, "graph_id": graph_id,
-                            "updated": utcnow(), **fields})
-
-    def list(self, account: str) -> list[dict]:
-        return list(self._table.query(safe_key(account)))
+from .ledger import IngestLedger  # noqa: E402,F401  (its own module: one query and batches per run)
 
 
 # ---------------------------------------------------------------- outbox
@@ -669,14 +645,44 @@ class SystemLog:
         self._table = _Table(connection, "systemlog")
 
     def write(self, level: str, title: str, message: str, **context: str) -> None:
+        self._table.upsert(self.entry(level, title, message, **context))
+
+    @staticmethod
+    def entry(level: str, title: str, message: str, **context: str) -> dict:
+        """The row of one line, timed now (so buffered lines keep their own time and order)."""
         now = utcnow()
         inverted = 10**16 - int(now.timestamp() * 1_000_000)
-        self._table.upsert({
+        return {
             "PartitionKey": now.strftime("%Y%m%d"),
             "RowKey": f"{inverted:017d}-{uuid.uuid4().hex[:8]}",
             "time": now, "level": level, "title": title, "message": clip(message),
             **{key: str(value) for key, value in context.items()},
-        })
+        }
+
+    def write_entries(self, entries: list[dict]) -> int:
+        """Write lines made by `entry`: one transaction per day partition, 100 lines and
+        ~2 MiB of text (a transaction holds at most 4 MiB); returns how many were sent."""
+        by_day: dict[str, list[list[dict]]] = {}
+        sizes: dict[str, int] = {}  # bytes of text in each day's last batch
+        for entity in entries:
+            day = entity["PartitionKey"]
+            batches = by_day.setdefault(day, [[]])
+            size = sum(utf16_len(str(value)) * 2 for value in entity.values())
+            if len(batches[-1]) == 100 or (batches[-1] and sizes[day] + size > 2 << 20):
+                batches.append([])
+                sizes[day] = 0
+            batches[-1].append(entity)
+            sizes[day] = sizes.get(day, 0) + size
+        for batches in by_day.values():
+            for batch in batches:
+                self._table.client.submit_transaction([("upsert", entity) for entity in batch])
+        return sum(len(batches) for batches in by_day.values())
+
+    def buffered(self):
+        """A log for one run (adapters/runlog.py): lines kept until `flush`, errors at once."""
+        from .runlog import BufferedSystemLog
+
+        return BufferedSystemLog(self)
 
     def list(self, limit: int = 100, days: int = 7) -> list[dict]:
         from datetime import timedelta

@@ -18,11 +18,13 @@ from .helpers import SUPPORT, make_mail, run_cli
 
 
 STEPS = [
+    ("attempt_counted", 1),  # the chunk's attempt transaction written, nothing started
     ("raw_saved", 1),
     ("ticket_written", 1),
     ("notification_enqueued", 1),  # after the first of two notifications
     ("notification_enqueued", 2),
     ("processed", 1),  # stored, not yet marked read
+    ("read_not_recorded", 1),  # marked read, the chunk's state transaction not written
     ("marked_read", 1),
 ]
 
@@ -48,7 +50,8 @@ def test_new_ticket_survives_a_crash(desk, graph, step, occurrence):
     assert len(desk.blobs.names(RAW_MAIL)) == 1
 
 
-@pytest.mark.parametrize("step", ["ticket_written", "notification_enqueued", "processed"])
+@pytest.mark.parametrize("step", ["attempt_counted", "ticket_written", "notification_enqueued",
+                                  "processed", "read_not_recorded"])
 def test_reply_survives_a_crash(desk, graph, step):
     raw, first_id = make_mail()
     graph.add_message(SUPPORT, raw)
@@ -65,6 +68,31 @@ def test_reply_survives_a_crash(desk, graph, step):
     assert ticket.message_count == 2
     alerts = [n for n in desk.queues.peek_all(OUTBOUND_MAIL) if n["template"] == "new_message_alert"]
     assert len(alerts) == 1
+
+
+@pytest.mark.parametrize("occurrence", [2, 4])
+def test_a_crash_with_mails_in_flight_loses_and_doubles_nothing(desk, graph, occurrence):
+    """Six mails: chunks of 1, 4 and 1; the second chunk's mails run at once, and the run is
+    killed when one of them has stored its ticket."""
+    keys = []
+    for index in range(6):
+        raw, key = make_mail(subject=f"mail {index}")
+        graph.add_message(SUPPORT, raw)
+        keys.append(key)
+
+    with pytest.raises(SimulatedCrash):
+        fetch_all(desk, checkpoint=crash_at("ticket_written", occurrence))
+    fetch_all(desk)
+    fetch_all(desk)
+
+    tickets = desk.tickets.list()
+    assert sorted(t.subject for t in tickets) == [f"mail {i}" for i in range(6)]
+    assert sorted(e.message_id for t in tickets for e in desk.tickets.entries(t.number)) \
+        == sorted(keys)
+    queued = desk.queues.peek_all(OUTBOUND_MAIL)
+    assert len(queued) == 12 and len({n["id"] for n in queued}) == 12
+    assert all(m["isRead"] for m in graph.messages(SUPPORT))
+    assert all(row["state"] == "done" for row in desk.ledger.list(SUPPORT))
 
 
 def test_a_mail_that_keeps_failing_is_quarantined_and_blocks_nothing(desk, graph):

@@ -9,6 +9,7 @@ from shared_code.adapters.blobs import ATTACHMENTS, RAW_MAIL
 from shared_code.adapters.queues import OUTBOUND_MAIL
 from shared_code.domain.model import Status
 from shared_code.services.fetch import DEADLINE_MARGIN_SECONDS, fetch_account, fetch_all
+from shared_code.services.helpdesk import Helpdesk
 from tests.fakes.exchange import sent_inside
 
 from .helpers import SUPPORT, add_account, make_mail, run_cli
@@ -222,7 +223,10 @@ def test_a_held_lease_keeps_a_second_worker_out(desk, graph):
     assert fetch_account(desk, SUPPORT).created == 1
 
 
-def test_fetch_stops_at_the_deadline_and_leaves_the_rest(desk, graph):
+def test_fetch_stops_at_the_deadline_and_leaves_the_rest(desk, graph, monkeypatch):
+    # one mail at a time, so the controlled clock's ticks are in step with the starts
+    monkeypatch.setenv("FETCH_MAILS_IN_FLIGHT", "1")
+    desk = Helpdesk.from_env()
     for index in range(6):
         graph.add_message(SUPPORT, make_mail(subject=f"mail {index}")[0])
     clock = [0.0]  # a controlled clock: each stored mail "takes" one second

@@ -245,21 +245,26 @@ def test_an_unknown_id_is_named_in_the_error(desk, capsys, action):
 
 
 def test_counting_attempts_adds_no_ledger_write_for_a_healthy_mail(desk, graph):
-    """The attempt write replaces the former raw-saved write: attempt, processed, done."""
+    """A healthy mail's ledger row is written twice, each time in its chunk's transaction:
+    the attempt before the work, the final state (processed and marked read: done) after."""
     from collections import Counter
 
     writes: Counter = Counter()
-    update = desk.ledger.update
+    single: list[str] = []
+    apply, update = desk.ledger.apply, desk.ledger.update
 
-    def counting(account: str, graph_id: str, fields: dict) -> None:
-        writes[graph_id] += 1
-        update(account, graph_id, fields)
+    def counting(account: str, changes: dict) -> int:
+        writes.update(list(changes))
+        return apply(account, changes)
 
-    desk.ledger.update = counting
+    desk.ledger.apply = counting
+    desk.ledger.update = lambda account, graph_id, fields: (single.append(graph_id),
+                                                           update(account, graph_id, fields))
     ids = _mails(graph, "one", "two")
     assert fetch_all(desk)[0].created == 2
-    assert [writes[i] for i in ids] == [3, 3]
+    assert [writes[i] for i in ids] == [2, 2] and single == []
     assert all(desk.ledger.get(SUPPORT, i)["attempts"] == 1 for i in ids)
+    assert all(desk.ledger.get(SUPPORT, i)["state"] == "done" for i in ids)
 
 
 def test_an_outage_answering_404_for_every_download_quarantines_nothing(desk, graph):
