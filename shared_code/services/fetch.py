@@ -543,7 +543,7 @@ class _MailboxRun:
         desk = self.desk
         return PipelineContext(
             settings=self.settings, index=desk.index, tickets=desk.tickets, blobs=desk.blobs,
-            queues=desk.queues, outbox=desk.outbox, syslog=desk.syslog,
+            queues=desk.queues, syslog=desk.syslog,
             system_addresses=desk.accounts.system_addresses(),
             staff_addresses=desk.directory.staff_addresses(), checkpoint=self.checkpoint,
         )

@@ -19,6 +19,7 @@ from typing import Callable
 from ..adapters.deliveries import Deliveries, DeliveryState, real_failures
 from ..adapters.queues import OUTBOUND_MAIL
 from ..domain.model import ValidationError
+from ..domain.notifications import BATCH_SCHEMA, unbatch
 from .helpdesk import Helpdesk
 from .send import (
     HOST_MAX_DEQUEUE_COUNT,
@@ -50,6 +51,11 @@ def handle_queue_message(desk: Helpdesk, notification: dict, dequeue_count: int 
     same message for the wait and returns (the host's delete then fails harmlessly on the
     changed pop receipt). A real failure: raises (the host releases the message), unless it is
     the MAX_SEND_ATTEMPTS-th, when the notification is moved to the poison queue instead."""
+    if isinstance(notification, dict) and notification.get("schema") == BATCH_SCHEMA:
+        results = handle_batch(desk, notification, dequeue_count, out, message_id=message_id,
+                               pop_receipt=pop_receipt, clock=clock)
+        return results[-1] if results else SendResult(id="", template="", outcome="failed",
+                                                      reason="an empty batch")
     own = out is None
     out = out or _Outbound(desk, clock=clock)
     try:
@@ -68,6 +74,46 @@ def handle_queue_message(desk: Helpdesk, notification: dict, dequeue_count: int 
     finally:
         if own:
             out.close()
+
+
+def handle_batch(desk: Helpdesk, message: dict, dequeue_count: int = 1,
+                 out: _Outbound | None = None, *, message_id: str = "", pop_receipt: str = "",
+                 clock: Callable[[], datetime] | None = None) -> list[SendResult]:
+    """A `deskmail.batch/1` message (one unit of work's notifications), each in turn. One that
+    must wait hides the whole message (those already sent are found finished next time); a
+    real failure is raised after the others had their turn, so the queue retries them all."""
+    own = out is None
+    out = out or _Outbound(desk, clock=clock)
+    results: list[SendResult] = []
+    error: Exception | None = None
+    wait: int | None = None
+    try:
+        for notification in unbatch(message):
+            try:
+                try:
+                    result = _send(out, notification, dequeue_count)
+                except Exception as failure:
+                    result = _give_up_or_raise(out, notification, failure)
+            except Exception as failure:
+                error = error or failure
+                continue
+            result.queue_message_id, result.dequeue_count = message_id, dequeue_count
+            if result.outcome == "deferred":
+                wait = min(wait if wait is not None else result.retry_after_seconds,
+                           result.retry_after_seconds)
+            results.append(result)
+    finally:
+        if own:
+            out.close()
+    if error is not None:
+        raise error
+    if wait is not None:
+        hidden = bool(message_id and pop_receipt) and desk.queues.hide(
+            OUTBOUND_MAIL, message_id, pop_receipt, wait)
+        if not hidden:
+            raise DeferralLost(f"a notification of ticket #{message.get('ticket_number')} is "
+                               "deferred but its queue message could not be hidden again")
+    return results
 
 
 def _give_up_or_raise(out: _Outbound, notification: dict, error: Exception) -> SendResult:
@@ -109,8 +155,9 @@ def drain_outbound(desk: Helpdesk, max_messages: int = 500,
                                             visibility_timeout=visibility_timeout)
                 if not batch:
                     break
-                results += pool.map(lambda item: _drain_one(desk, out, *item, release_after),
-                                    batch)
+                for done in pool.map(lambda item: _drain_one(desk, out, *item, release_after),
+                                     batch):
+                    results += done
         finally:
             out.close()
     for notification, handle in desk.queues.receive(OUTBOUND_POISON, max_messages=32):
@@ -120,7 +167,34 @@ def drain_outbound(desk: Helpdesk, max_messages: int = 500,
 
 
 def _drain_one(desk: Helpdesk, out: _Outbound, notification: dict, handle,
-               release_after: int) -> SendResult:
+               release_after: int) -> list[SendResult]:
+    if isinstance(notification, dict) and notification.get("schema") == BATCH_SCHEMA:
+        return _drain_batch(desk, out, notification, handle, release_after)
+    return [_drain_single(desk, out, notification, handle, release_after)]
+
+
+def _drain_batch(desk: Helpdesk, out: _Outbound, message: dict, handle,
+                 release_after: int) -> list[SendResult]:
+    """A batch message, as the host would run it (see handle_batch)."""
+    count = int(handle.dequeue_count or 1)
+    if count > HOST_MAX_DEQUEUE_COUNT:
+        return [_drain_single(desk, out, n, handle, release_after) for n in unbatch(message)]
+    try:
+        results = handle_batch(desk, message, count, out, message_id=handle.id,
+                               pop_receipt=handle.pop_receipt)
+    except DeferralLost as error:
+        return [SendResult(id="", template="", outcome="deferred", reason=str(error))]
+    except Exception as error:
+        desk.queues.hide(OUTBOUND_MAIL, handle.id, handle.pop_receipt, release_after)
+        return [SendResult(id="", template="", outcome="failed",
+                           reason=f"{type(error).__name__}: {error}",
+                           queue_message_id=handle.id, dequeue_count=count)]
+    desk.queues.delete(OUTBOUND_MAIL, handle)
+    return results
+
+
+def _drain_single(desk: Helpdesk, out: _Outbound, notification: dict, handle,
+                  release_after: int) -> SendResult:
     count = int(handle.dequeue_count or 1)
     nid = str(notification.get("id", "")) if isinstance(notification, dict) else ""
     result = SendResult(id=nid, template=str(notification.get("template", ""))
