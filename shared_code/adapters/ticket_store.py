@@ -205,6 +205,11 @@ class TicketStore:
             check_entity(self._entry_entity(entry, store=False),
                          f"entry {entry.entry_id} of ticket #{entry.ticket_number}")
 
+    @staticmethod
+    def check_row(row: dict) -> None:
+        """Raise when Table Storage would refuse a row of the partition (e.g. a notification)."""
+        check_entity(row, f"row {row.get('RowKey')} of ticket #{row.get('PartitionKey')}")
+
     # ---------------------------------------------------------------- reads
     def get(self, number: str) -> Ticket | None:
         entity = self._table.get(number, TICKET_ROW)
@@ -231,6 +236,9 @@ class TicketStore:
 
     def marker(self, number: str, message_id: str) -> dict | None:
         return self._table.get(number, marker_key(message_id))
+
+    def notification_row(self, number: str, notification_id: str) -> dict | None:
+        return self._table.get(number, NOTIFICATION_PREFIX + notification_id)
 
     def notification_rows(self, number: str) -> list[dict]:
         return [dict(row) for row in self._range(number, NOTIFICATION_PREFIX)]

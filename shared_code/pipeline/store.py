@@ -165,6 +165,7 @@ def _stored_before(mail: InboundMail, ticket: Ticket, kind: str, ctx: PipelineCo
         return
     mail.resumed = True
     mail.notifications = plan_notifications(mail, ctx)
+    ctx.checkpoint("ticket_written", mail.key)
 
 
 def _store_new(mail: InboundMail, ctx: PipelineContext) -> None:
