@@ -76,6 +76,34 @@ def handle_queue_message(desk: Helpdesk, notification: dict, dequeue_count: int 
             out.close()
 
 
+def _run_batch(out: _Outbound, message: dict, dequeue_count: int, message_id: str
+               ) -> tuple[list[SendResult], list[dict], Exception | None, int | None]:
+    """Each notification of a batch in turn: (results, the failed notifications, the first
+    real failure, the shortest wait of the deferred ones)."""
+    results: list[SendResult] = []
+    failed: list[dict] = []
+    error: Exception | None = None
+    wait: int | None = None
+    for notification in unbatch(message):
+        try:
+            try:
+                result = _send(out, notification, dequeue_count)
+            except Exception as failure:
+                result = _give_up_or_raise(out, notification, failure)
+        except Exception as failure:
+            error = error or failure
+            failed.append(notification)
+            valid = isinstance(notification, dict)
+            result = SendResult(id=str(notification.get("id", "")) if valid else "",
+                                template=str(notification.get("template", "")) if valid else "",
+                                outcome="failed", reason=f"{type(failure).__name__}: {failure}")
+        result.queue_message_id, result.dequeue_count = message_id, dequeue_count
+        if result.outcome == "deferred":
+            wait = result.retry_after_seconds if wait is None else min(wait, result.retry_after_seconds)
+        results.append(result)
+    return results, failed, error, wait
+
+
 def handle_batch(desk: Helpdesk, message: dict, dequeue_count: int = 1,
                  out: _Outbound | None = None, *, message_id: str = "", pop_receipt: str = "",
                  clock: Callable[[], datetime] | None = None) -> list[SendResult]:
@@ -84,24 +112,8 @@ def handle_batch(desk: Helpdesk, message: dict, dequeue_count: int = 1,
     real failure is raised after the others had their turn, so the queue retries them all."""
     own = out is None
     out = out or _Outbound(desk, clock=clock)
-    results: list[SendResult] = []
-    error: Exception | None = None
-    wait: int | None = None
     try:
-        for notification in unbatch(message):
-            try:
-                try:
-                    result = _send(out, notification, dequeue_count)
-                except Exception as failure:
-                    result = _give_up_or_raise(out, notification, failure)
-            except Exception as failure:
-                error = error or failure
-                continue
-            result.queue_message_id, result.dequeue_count = message_id, dequeue_count
-            if result.outcome == "deferred":
-                wait = min(wait if wait is not None else result.retry_after_seconds,
-                           result.retry_after_seconds)
-            results.append(result)
+        results, _, error, wait = _run_batch(out, message, dequeue_count, message_id)
     finally:
         if own:
             out.close()
@@ -179,16 +191,24 @@ def _drain_batch(desk: Helpdesk, out: _Outbound, message: dict, handle,
     count = int(handle.dequeue_count or 1)
     if count > HOST_MAX_DEQUEUE_COUNT:
         return [_drain_single(desk, out, n, handle, release_after) for n in unbatch(message)]
-    try:
-        results = handle_batch(desk, message, count, out, message_id=handle.id,
-                               pop_receipt=handle.pop_receipt)
-    except DeferralLost as error:
-        return [SendResult(id="", template="", outcome="deferred", reason=str(error))]
-    except Exception as error:
+    results, failed, error, wait = _run_batch(out, message, count, handle.id)
+    if error is not None:
+        if count >= HOST_MAX_DEQUEUE_COUNT:
+            failed_ids = {str(n.get("id", "")) for n in failed if isinstance(n, dict)}
+            raised = [r for r in results if r.outcome == "failed" and r.id in failed_ids]
+            for notification, result in zip(failed, raised):
+                _host_poison(desk, notification, handle, result, count)
+            return results
+        failed_ids = {str(n.get("id", "")) for n in failed if isinstance(n, dict)}
+        for result in results:
+            if result.outcome == "failed" and result.id in failed_ids:
+                failures = real_failures(out.deliveries.get(result.id)) if result.id else 0
+                result.reason += (f" (attempt {failures} of {MAX_SEND_ATTEMPTS}; the queue "
+                                  f"retries it in {release_after} s)")
         desk.queues.hide(OUTBOUND_MAIL, handle.id, handle.pop_receipt, release_after)
-        return [SendResult(id="", template="", outcome="failed",
-                           reason=f"{type(error).__name__}: {error}",
-                           queue_message_id=handle.id, dequeue_count=count)]
+        return results
+    if wait is not None:
+        desk.queues.hide(OUTBOUND_MAIL, handle.id, handle.pop_receipt, wait)
     desk.queues.delete(OUTBOUND_MAIL, handle)
     return results
 
