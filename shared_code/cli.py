@@ -440,6 +440,13 @@ def _account_options(parser, adding: bool) -> None:
     parser.add_argument("--client-secret-name", help="name of the client secret in Key Vault")
 
 
+def cmd_migrate(args) -> None:
+    from .services.migrate import describe, migrate
+
+    report = migrate(_desk(), dry_run=args.dry_run)
+    _print(args, report.as_dict(), describe(report))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m shared_code.cli", description="deskmail admin")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -529,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
         action = command(quarantine, name, func, help_text)
         action.add_argument("id", help="the id shown by `quarantine list`")
         action.add_argument("--by", help="who does it (default: the login name)")
+    migrate = command(sub, "migrate", cmd_migrate, "copy a store of the previous layout into "
+                      "one partition per ticket (idempotent)")
+    migrate.add_argument("--dry-run", action="store_true", help="count, write nothing")
     from .cli_notifications import register as register_outbound  # it imports this module
 
     register_outbound(sub, emails, command)

@@ -157,8 +157,8 @@ def _stored_before(mail: InboundMail, ticket: Ticket, kind: str, ctx: PipelineCo
     marker = ctx.tickets.marker(ticket.number, mail.key) or {}
     mail.ticket = ticket
     mail.entry = _new_entry(mail, ticket.number, marker.get("entry_id") or mail.entry.entry_id, kind)
-    if marker.get("graph_id") and (marker.get("graph_id"), marker.get("account")) != (
-            mail.graph_id, mail.account.address):
+    if marker and (marker.get("graph_id"), marker.get("account")) != (
+            mail.graph_id, mail.account.address):  # (migrated markers have no Graph id)
         mail.outcome = MailOutcome.DUPLICATE
         mail.reason = (f"Message-ID {mail.key} was already processed (ticket #{ticket.number}, "
                        f"from {marker.get('account')})")
