@@ -292,32 +292,31 @@ class TicketStore:
         if len(operations) > MAX_TRANSACTION_OPERATIONS:
             raise ValueError(f"ticket #{ticket.number}: {len(operations)} rows in one unit, "
                              f"over the {MAX_TRANSACTION_OPERATIONS} of a transaction")
-        result = self._submit(operations)
+        result, etag = self._submit(operations)
         if result is UnitResult.STORED and unit.write_ticket:
             stored = TableEntity(ticket_entity)
-            stored._metadata = {"etag": self._last_etag}
+            stored._metadata = {"etag": etag}
             ticket._entity = stored
         return result
 
-    def _submit(self, operations: list[tuple]) -> UnitResult:
+    def _submit(self, operations: list[tuple]) -> tuple[UnitResult, str | None]:
+        """One request (threads share the store: nothing is kept on it); the result and the
+        ETag of the first row written."""
         from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
-        self._last_etag = None
         if not operations:
-            return UnitResult.STORED
+            return UnitResult.STORED, None
         try:
             if len(operations) == 1 and operations[0][0] == "create":
                 metadata = self._table.client.create_entity(operations[0][1])
-                self._last_etag = (metadata or {}).get("etag")
-                return UnitResult.STORED
+                return UnitResult.STORED, (metadata or {}).get("etag")
             results = self._table.client.submit_transaction(operations)
         except ResourceExistsError:
-            return UnitResult.ALREADY_STORED
+            return UnitResult.ALREADY_STORED, None
         except HttpResponseError as error:
             if error.status_code == 409:
-                return UnitResult.ALREADY_STORED
+                return UnitResult.ALREADY_STORED, None
             if error.status_code == 412:
-                return UnitResult.CONFLICT
+                return UnitResult.CONFLICT, None
             raise
-        self._last_etag = (results[0] or {}).get("etag") if results else None
-        return UnitResult.STORED
+        return UnitResult.STORED, (results[0] or {}).get("etag") if results else None
