@@ -34,6 +34,7 @@ class InboundMail:
     key: str = ""  # the Message-ID, or a synthetic id when the mail has none
     claim: dict | None = None  # the Message-ID index row this mail claimed
     resumed: bool = False  # the claim was made by an earlier run or another worker
+    seen_deferred: bool = False  # rule 1's index read left to rule 6's claim (already_seen.py)
     outcome: MailOutcome | str | None = None  # a MailOutcome (plain strings compare equal)
     reason: str = ""
     sender_auth: SenderAuth | None = None  # computed once, by pipeline/sender.py

@@ -20,7 +20,7 @@ from ..adapters.tables import digest
 from ..adapters.ticket_store import Unit, UnitResult
 from ..domain.model import Entry, Party, Status, Ticket
 from ..domain.notifications import new_thread_token, parse_outbound_id
-from .already_seen import fingerprint
+from .already_seen import fingerprint, graph_key, judge, reused
 from .context import InboundMail, MailOutcome, PipelineContext
 from .notifications import plan_notifications
 from .sender import from_staff
@@ -41,15 +41,24 @@ def _entry_id(mail: InboundMail) -> str:
 
 
 def _claim(mail: InboundMail, ctx: PipelineContext) -> None:
-    """Claim the Message-ID of a mail that starts a ticket (insert; an existing row is the
-    claim of an earlier run or of another mailbox holding the same mail)."""
-    fields = {"entry_id": _entry_id(mail), "graph_id": mail.graph_id,
-              "account": mail.account.address, "direction": "inbound",
-              "fingerprint": fingerprint(mail), "ticket": new_ticket_number(),
-              "new_ticket": True, "matched_by": ""}
-    existing = ctx.index.claim(mail.key, fields)
-    mail.claim = fields if existing is None else dict(existing)
-    mail.resumed = existing is not None
+    """Claim the Message-ID of a mail that starts a ticket (insert). An existing row is
+    judged as rule 1 would (already_seen.py): `done` = a duplicate, `claimed` = the claim of
+    an earlier run or of another mailbox holding the same mail, another fingerprint = a
+    different mail reusing the Message-ID, which is claimed under its Graph key instead."""
+    for _ in range(2):
+        fields = {"entry_id": _entry_id(mail), "graph_id": mail.graph_id,
+                  "account": mail.account.address, "direction": "inbound",
+                  "fingerprint": fingerprint(mail), "ticket": new_ticket_number(),
+                  "new_ticket": True, "matched_by": ""}
+        existing = ctx.index.claim(mail.key, fields)
+        if existing is None:
+            mail.claim, mail.resumed = fields, False
+            break
+        if not reused(mail, existing) or mail.key == graph_key(mail, ctx):
+            judge(mail, existing)
+            break
+        mail.key = graph_key(mail, ctx)
+    mail.seen_deferred = False
     ctx.checkpoint("claimed", mail.key)
 
 
@@ -261,6 +270,8 @@ def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
         _check_before_writing(mail, ctx)
     if mail.thread is None and mail.claim is None:
         _claim(mail, ctx)
+        if mail.outcome == MailOutcome.DUPLICATE:
+            return
     if mail.claim is not None and mail.claim.get("new_ticket"):
         _store_new(mail, ctx)
     else:
@@ -270,6 +281,8 @@ def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
         if ticket is None:  # the referenced ticket was deleted: start afresh
             if mail.claim is None:
                 _claim(mail, ctx)
+                if mail.outcome == MailOutcome.DUPLICATE:
+                    return
             if not mail.claim.get("new_ticket"):
                 mail.claim.update(new_ticket=True, ticket=new_ticket_number())
                 ctx.index.update(mail.key, {"new_ticket": True, "ticket": mail.claim["ticket"]})

@@ -10,7 +10,17 @@ from shared_code.pipeline import RULES, run_pipeline
 
 from tests.fakes.exchange import sent_inside
 
-from . import SUPPORT, SimulatedCrash, compose, crash_at, inbound, make_ctx, queued_notifications
+from . import (
+    SALES,
+    SUPPORT,
+    SimulatedCrash,
+    compose,
+    crash_at,
+    inbound,
+    make_ctx,
+    queued_notifications,
+    support_account,
+)
 
 PDF = ("report.pdf", "application/pdf", b"%PDF-1.4 report")
 
@@ -53,14 +63,26 @@ def test_a_reply_is_threaded_to_the_ticket_of_its_parent(desk, ctx):
     assert ctx.index.ticket_of(reply.key) == first.ticket.number  # replies to the reply thread too
 
 
-def test_a_duplicate_stops_at_rule_1(desk, ctx):
+def test_a_duplicate_that_may_be_a_reply_stops_at_rule_1(desk, ctx):
     ctx.index.record("seen@example.org", "482913", "inbound")
 
-    mail = run_pipeline(inbound(compose(message_id="<seen@example.org>", attachments=[PDF])), ctx)
+    mail = run_pipeline(inbound(compose(message_id="<seen@example.org>", attachments=[PDF],
+                                        in_reply_to="<earlier@example.org>")), ctx)
 
     assert mail.outcome == "duplicate"
     _nothing_stored(desk, mail)
     assert ctx.index.get("seen@example.org")["ticket"] == "482913"
+
+
+def test_a_duplicate_new_mail_is_found_by_its_claim_and_stores_nothing(desk, ctx):
+    raw = compose(message_id="<once-more@example.org>")
+    first = run_pipeline(inbound(raw, graph_id="AAMk-1"), ctx)
+
+    again = run_pipeline(inbound(raw, account=support_account(address=SALES), graph_id="AAMk-2"), ctx)
+
+    assert again.outcome == "duplicate" and f"#{first.ticket.number}" in again.reason
+    assert len(desk.tickets.list()) == 1 and len(desk.tickets.entries(first.ticket.number)) == 1
+    assert len(queued_notifications(desk)) == 2
 
 
 def test_a_mail_processed_to_the_end_is_a_duplicate_the_next_time(desk, ctx):
