@@ -17,13 +17,9 @@ from ..domain.model import (
     Attachment,
     Department,
     EmailAccount,
-    Entry,
-    Party,
     Priority,
     Purpose,
     Staff,
-    Status,
-    Ticket,
     ValidationError,
 )
 # the limits live in the domain; imported here for the adapters that already use them

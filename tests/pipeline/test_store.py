@@ -3,13 +3,13 @@ transaction in its ticket's partition; a replay writes nothing twice."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from azure.core.exceptions import HttpResponseError
 
 from shared_code.adapters.blobs import BODIES
-from shared_code.adapters.ticket_store import TicketStore, UnitResult
+from shared_code.adapters.ticket_store import TicketStore
 from shared_code.domain.model import Party, Priority, Status, Ticket
 from shared_code.pipeline.store import new_ticket_number, ticket_or_message
 
