@@ -373,10 +373,8 @@ class MessageIndex:
                             "direction": direction})
 
     def ticket_of(self, message_id: str) -> str | None:
-        """The ticket of a Message-ID: a finished one, or a new ticket's claim (claims stay
-        `claimed`; the marker in the ticket's partition says the mail is stored)."""
         row = self.get(message_id)
-        if row and row.get("ticket") and (row.get("state") == "done" or row.get("new_ticket")):
+        if row and row.get("ticket") and row.get("state") == "done":
             return row["ticket"]
         return None
 

@@ -12,6 +12,25 @@ from .context import InboundMail, PipelineContext
 from .sender import STAFF_SPOOF, claims_staff, from_staff, log_spoof
 
 
+def _ticket_of(ctx: PipelineContext, tickets: "_Tickets"):
+    """The ticket of a Message-ID in the index: a finished row, or the claim of a mail that
+    started a ticket (those stay `claimed`), accepted only when that ticket is the one the
+    mail started (its source key; the read is the one rule 6 needs anyway)."""
+    def ticket_of(message_id: str) -> str | None:
+        row = ctx.index.get(message_id)
+        if not row or not row.get("ticket"):
+            return None
+        if row.get("state") == "done":
+            return row["ticket"]
+        if row.get("new_ticket"):
+            ticket = tickets.get(row["ticket"])
+            if ticket is not None and ticket.source_key == row.get("message_id", message_id):
+                return row["ticket"]
+        return None
+
+    return ticket_of
+
+
 class _Tickets:
     """The tickets threading reads, each once; rule 6 reuses the matched one (its ETag)."""
 
@@ -47,7 +66,7 @@ def threading(mail: InboundMail, ctx: PipelineContext) -> None:
         staff, unproven = set(), mail.parsed.from_address
         log_spoof(mail, ctx, STAFF_SPOOF, "handled as a client mail")
     tickets = _Tickets(ctx)
-    mail.thread = match_ticket(mail.parsed, ctx.index.ticket_of, tickets.participants(unproven),
+    mail.thread = match_ticket(mail.parsed, _ticket_of(ctx, tickets), tickets.participants(unproven),
                                staff, thread_token_of=tickets.token_of)
     if mail.thread is not None:
         mail.matched_ticket = tickets.read.get(mail.thread.ticket_number)

@@ -136,3 +136,17 @@ def test_a_concurrent_writer_makes_the_reply_read_again_and_both_count(desk, ctx
     assert mine.outcome == "threaded"
     ticket = desk.tickets.get(first.ticket.number)
     assert ticket.message_count == 3 and len(desk.tickets.entries(ticket.number)) == 3
+
+
+def test_a_claim_pointing_at_another_ticket_does_not_thread_a_reply(desk, ctx):
+    """A claim left `claimed` whose number belongs to another mail's ticket (a run that stopped
+    before drawing again) must not let a reply into that ticket."""
+    first, _ = _first(desk, ctx)
+    desk.index.claim("stopped@example.org", {"ticket": first.ticket.number, "new_ticket": True,
+                                             "entry_id": "E1"})
+
+    reply = run_pipeline(inbound(compose(subject="Re: hello", in_reply_to="<stopped@example.org>",
+                                         sender="Mallory <mallory@evil.example>")), ctx)
+
+    assert reply.outcome == "created" and reply.ticket.number != first.ticket.number
+    assert desk.tickets.get(first.ticket.number).message_count == 1
