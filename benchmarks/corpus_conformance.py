@@ -149,14 +149,15 @@ def run_folder(stack: Stack, corpus: Path, folder: str, every: int) -> dict:
 
 
 def _auto_response_tickets(desk) -> set[str]:
-    """Tickets for which an auto-response to the client was enqueued (the outbox table)."""
+    """Tickets for which an auto-response to the client was queued (its `n-` row in the
+    ticket's partition of `tickets`)."""
     from azure.data.tables import TableClient
 
-    with TableClient.from_connection_string(os.environ["AzureWebJobsStorage"], "outbox") as table:
+    with TableClient.from_connection_string(os.environ["AzureWebJobsStorage"], "tickets") as table:
         try:
             return {e.get("ticket", "") for e in table.query_entities(
-                "template eq 'new_ticket_auto_response'")}
-        except Exception:  # noqa: BLE001 - no outbox table: no notification at all
+                "RowKey ge 'n-' and RowKey lt 'n.' and template eq 'new_ticket_auto_response'")}
+        except Exception:  # noqa: BLE001 - no tickets table: no notification at all
             return set()
 
 

@@ -270,3 +270,12 @@ class SendCounters:
             return {"sent": json.dumps(sent)}, True
 
         return self._change("autoresponse", safe_key(address.lower()), change)
+
+
+def queued_row(notification: dict) -> dict:
+    """The `n-<id>` row of a notification in its ticket's partition of `tickets`: written in
+    the same transaction as what caused it (the transactional outbox), state `queued`."""
+    base = Deliveries._base(notification)
+    return {**base, "PartitionKey": str(notification["ticket_number"]),
+            "RowKey": "n-" + notification["id"], "state": DeliveryState.QUEUED.value,
+            "queued": utcnow()}

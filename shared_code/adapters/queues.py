@@ -81,3 +81,9 @@ class QueueSender:
     def peek_all(self, queue: str) -> list[dict]:
         client = self._client(queue)
         return [json.loads(bytes(m.content).decode("utf-8")) for m in client.peek_messages(max_messages=32)]
+
+    def peek_notifications(self, queue: str) -> list[dict]:
+        """The notifications of the visible messages, out of their batches (CLI and tests)."""
+        from ..domain.notifications import unbatch
+
+        return [n for message in self.peek_all(queue) for n in unbatch(message)]

@@ -1,5 +1,5 @@
-"""Table Storage repositories: accounts, tickets and their thread, clients, the
-Message-ID index, the per-mailbox ingest ledger, the outbox and the system log.
+"""Table Storage repositories: accounts, departments and staff, the Message-ID index, the
+per-mailbox ingest ledger and the system log (tickets: adapters/ticket_store.py).
 
 Each repository turns domain records into entities and back; nothing above this
 module sees an entity. Keys are escaped with `safe_key` because Table Storage
@@ -17,13 +17,9 @@ from ..domain.model import (
     Attachment,
     Department,
     EmailAccount,
-    Entry,
-    Party,
     Priority,
     Purpose,
     Staff,
-    Status,
-    Ticket,
     ValidationError,
 )
 # the limits live in the domain; imported here for the adapters that already use them
@@ -251,229 +247,7 @@ def _attachments_from_json(raw: str | None) -> list[Attachment]:
     return [Attachment(**item) for item in json.loads(raw or "[]")]
 
 
-class TicketRepository:
-    """Tickets, their thread entries and their clients.
-
-    A ticket's number is its RowKey, so `create` enforces uniqueness in the store.
-    Entries live in their own table, partitioned by ticket number, with RowKeys that
-    sort in thread order; bodies too large for a property go to blob storage.
-    """
-
-    PARTITION = "ticket"
-
-    def __init__(self, connection: StorageConnection, blobs):
-        self._tickets = _Table(connection, "tickets")
-        self._entries = _Table(connection, "ticketentries")
-        self._clients = _Table(connection, "clients")
-        self._blobs = blobs
-
-    # tickets
-    @staticmethod
-    def _ticket_entity(ticket: Ticket) -> dict:
-        return {
-            "PartitionKey": TicketRepository.PARTITION,
-            "RowKey": ticket.number,
-            "subject": clip(ticket.subject),
-            "status": ticket.status.value,
-            "priority": ticket.priority.value,
-            "department": ticket.department,
-            "client_name": ticket.client.name,
-            "client_email": ticket.client.email,
-            "created": ticket.created,
-            "account": ticket.account,
-            "collaborators": json.dumps(ticket.collaborators[:100]),
-            "last_message_at": ticket.last_message_at,
-            "last_message_id": ticket.last_message_id,
-            "last_message_entry": ticket.last_message_entry,
-            "message_count": ticket.message_count,
-            "source_key": ticket.source_key,
-            "assignee": ticket.assignee,
-            "closed_at": ticket.closed_at,
-            "overdue_alerted_for": ticket.overdue_alerted_for,
-            "answered_for": ticket.answered_for,
-            "answered_at": ticket.answered_at,
-        }
-
-    @staticmethod
-    def _ticket_from(entity: dict) -> Ticket:
-        ticket = Ticket(
-            number=entity["RowKey"],
-            subject=entity.get("subject", ""),
-            status=Status(entity.get("status", "open")),
-            priority=Priority(entity.get("priority", "normal")),
-            department=entity.get("department", ""),
-            client=Party(entity.get("client_name", ""), entity.get("client_email", "")),
-            created=_time(entity.get("created")),
-            account=entity.get("account", ""),
-            collaborators=json.loads(entity.get("collaborators") or "[]"),
-            last_message_at=_time(entity.get("last_message_at")),
-            last_message_id=entity.get("last_message_id", ""),
-            last_message_entry=entity.get("last_message_entry", ""),
-            message_count=int(entity.get("message_count") or 0),
-            source_key=entity.get("source_key", ""),
-            assignee=entity.get("assignee", ""),
-            closed_at=_time(entity.get("closed_at")),
-            overdue_alerted_for=entity.get("overdue_alerted_for", ""),
-            answered_for=entity.get("answered_for", ""),
-            answered_at=_time(entity.get("answered_at")),
-        )
-        ticket._entity = entity  # kept for optimistic concurrency on update
-        return ticket
-
-    def create(self, ticket: Ticket) -> bool:
-        """Insert a new ticket; False when its number is taken. On success the ticket can be
-        passed to `update` without reading it again."""
-        from azure.data.tables import TableEntity
-
-        self.check(ticket=ticket)
-        entity = self._ticket_entity(ticket)
-        metadata = self._tickets.create(entity)
-        if metadata is None:
-            return False
-        if metadata.get("etag"):
-            stored = TableEntity(entity)
-            stored._metadata = metadata
-            ticket._entity = stored
-        return True
-
-    def get(self, number: str) -> Ticket | None:
-        entity = self._tickets.get(self.PARTITION, number)
-        return self._ticket_from(entity) if entity else None
-
-    def list(self) -> list[Ticket]:
-        tickets = [self._ticket_from(e) for e in self._tickets.query(self.PARTITION)]
-        return sorted(tickets, key=lambda t: t.created or utcnow(), reverse=True)
-
-    def update(self, ticket: Ticket) -> bool:
-        """Write back a ticket read with `get`; False when it changed meanwhile (read again)."""
-        self.check(ticket=ticket)
-        entity = self._ticket_entity(ticket)
-        original = getattr(ticket, "_entity", None)
-        if original is None:
-            self._tickets.upsert(entity, merge=False)
-            return True
-        from azure.data.tables import TableEntity
-
-        fresh = TableEntity(entity)
-        fresh._metadata = original.metadata
-        return self._tickets.update_if_unchanged(fresh)
-
-    # entries
-    def _body_ref(self, number: str, entry_id: str, kind: str, text: str,
-                  store: bool = True) -> tuple[str, str]:
-        """Small bodies stay in the entity; large ones go to a blob and the entity keeps its
-        name (`store=False`: only the name, for checking before anything is written)."""
-        if utf16_len(text) <= MAX_INLINE_CHARS:
-            return text, ""
-        from .blobs import BODIES
-
-        name = f"{number}/{entry_id}.{kind}"
-        if store:
-            self._blobs.put(BODIES, name, text.encode("utf-8"), "text/plain; charset=utf-8")
-        return "", name
-
-    def _entry_entity(self, entry: Entry, store: bool) -> dict:
-        def ref(kind: str, text: str) -> tuple[str, str]:
-            return self._body_ref(entry.ticket_number, entry.entry_id, kind, text, store)
-
-        text, text_blob = ref("txt", entry.body_text)
-        html, html_blob = ref("html", entry.body_html)
-        attachments, attachments_blob = ref("attachments.json", _attachments_to_json(entry.attachments))
-        return {
-            "PartitionKey": entry.ticket_number,
-            "RowKey": entry.entry_id,
-            "type": entry.type,
-            "from_name": entry.sender.name,
-            "from_email": entry.sender.email,
-            "message_id": entry.message_id,
-            "date": entry.date,
-            "subject": clip(entry.subject),
-            "body_text": text,
-            "body_text_blob": text_blob,
-            "body_html": html,
-            "body_html_blob": html_blob,
-            "attachments": attachments,
-            "attachments_blob": attachments_blob,
-            "rejected_attachments": _json_list(entry.rejected_attachments),
-            "defects": _json_list(entry.defects),
-            "clipped": json.dumps(entry.clipped),
-            "source_account": entry.source_account,
-            "raw_blob": entry.raw_blob,
-        }
-
-    def check(self, ticket: Ticket | None = None, entry: Entry | None = None,
-              client: Party | None = None) -> None:
-        """Raise (ValueError naming the property) when Table Storage would refuse to store
-        the ticket, the entry or the client; writes nothing, so callers check before their
-        first write."""
-        if ticket is not None:
-            check_entity(self._ticket_entity(ticket), f"ticket #{ticket.number}")
-        if entry is not None:
-            check_entity(self._entry_entity(entry, store=False),
-                         f"entry {entry.entry_id} of ticket #{entry.ticket_number}")
-        if client is not None:
-            check_entity(self._client_entity(client, utcnow()), f"client {client.email}")
-
-    def add_entry(self, entry: Entry) -> None:
-        """Write an entry; idempotent, so a replay after a crash rewrites the same row."""
-        self.check(entry=entry)
-        self._entries.upsert(self._entry_entity(entry, store=True), merge=False)
-
-    def entries(self, number: str) -> list[Entry]:
-        from .blobs import BODIES
-
-        out = []
-        for e in self._entries.query(number):
-            text = e.get("body_text", "")
-            html = e.get("body_html", "")
-            if e.get("body_text_blob"):
-                text = self._blobs.get(BODIES, e["body_text_blob"]).decode("utf-8")
-            if e.get("body_html_blob"):
-                html = self._blobs.get(BODIES, e["body_html_blob"]).decode("utf-8")
-            attachments = e.get("attachments")
-            if e.get("attachments_blob"):
-                attachments = self._blobs.get(BODIES, e["attachments_blob"]).decode("utf-8")
-            out.append(Entry(
-                ticket_number=number,
-                entry_id=e["RowKey"],
-                type=e.get("type", "message"),
-                sender=Party(e.get("from_name", ""), e.get("from_email", "")),
-                message_id=e.get("message_id", ""),
-                date=_time(e.get("date")),
-                subject=e.get("subject", ""),
-                body_text=text,
-                body_html=html,
-                attachments=_attachments_from_json(attachments),
-                rejected_attachments=json.loads(e.get("rejected_attachments") or "[]"),
-                defects=json.loads(e.get("defects") or "[]"),
-                clipped=json.loads(e.get("clipped") or "[]"),
-                source_account=e.get("source_account", ""),
-                raw_blob=e.get("raw_blob", ""),
-            ))
-        return out
-
-    def count_messages(self, number: str) -> int:
-        """Client messages on the thread (responses and notes not counted)."""
-        return sum(1 for e in self._entries.query(number, select=["type"])
-                   if e.get("type", "message") == "message")
-
-    # clients
-    @staticmethod
-    def _client_entity(client: Party, seen: datetime, existing: dict | None = None) -> dict:
-        return {"PartitionKey": "client", "RowKey": safe_key(client.email), "email": client.email,
-                "name": client.name or (existing or {}).get("name", ""), "last_seen": seen}
-
-    def upsert_client(self, client: Party, seen: datetime) -> None:
-        """Create the client on first contact; later mail refreshes the name and last-seen time."""
-        self.check(client=client)
-        existing = self._clients.get("client", safe_key(client.email))
-        entity = self._client_entity(client, seen, existing)
-        if existing is None:
-            entity["first_seen"] = seen
-        self._clients.upsert(entity)
-
-    def get_client(self, email: str) -> dict | None:
-        return self._clients.get("client", safe_key(email))
+# TicketRepository moved to adapters/ticket_store.py (TicketStore: one partition per ticket)
 
 
 # ---------------------------------------------------------------- directory
@@ -609,26 +383,6 @@ class MessageIndex:
 
 
 from .ledger import IngestLedger  # noqa: E402,F401  (its own module: one query and batches per run)
-
-
-# ---------------------------------------------------------------- outbox
-
-
-class Outbox:
-    """Which notifications were already put on the queue, so a replay enqueues each once."""
-
-    def __init__(self, connection: StorageConnection):
-        self._table = _Table(connection, "outbox")
-
-    def is_enqueued(self, notification_id: str) -> bool:
-        row = self._table.get("notification", notification_id)
-        return bool(row and row.get("state") in ("enqueued", "sent"))
-
-    def mark_enqueued(self, notification: dict) -> None:
-        self._table.upsert({"PartitionKey": "notification", "RowKey": notification["id"],
-                            "state": "enqueued", "template": notification["template"],
-                            "ticket": notification.get("ticket_number", ""),
-                            "enqueued": utcnow()})
 
 
 # ---------------------------------------------------------------- system log

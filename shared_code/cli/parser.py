@@ -12,7 +12,17 @@ import sys
 from ..config import SettingError
 from ..domain.model import ValidationError
 from ..domain.untrusted import terminal_safe
-from . import directory, emails, fetch, notifications, quarantine, system_log, templates, tickets
+from . import (
+    directory,
+    emails,
+    fetch,
+    migrate,
+    notifications,
+    quarantine,
+    system_log,
+    templates,
+    tickets,
+)
 
 COMMAND_GROUPS = (
     emails,
@@ -23,8 +33,9 @@ COMMAND_GROUPS = (
     quarantine,
     notifications,   # send, notifications, emails test-send
     templates,
-    # Register a new command group here (e.g. `migrate`, issue 7 §1): a module with
-    # `register(sub, groups)` in this package, imported above.
+    migrate,         # the previous storage layout into one partition per ticket
+    # Register a new command group here: a module with `register(sub, groups)` in this
+    # package, imported above.
 )
 
 

@@ -168,6 +168,8 @@ class Ticket:
     overdue_alerted_for: str = ""  # the SLA breach already alerted: due time | entry that started it
     answered_for: str = ""  # the client message (entry id) the last staff response answered
     answered_at: datetime | None = None  # when that response was written (see domain/sla.py)
+    thread_token: str = ""  # secret in the ticket's outbound Message-IDs (domain/notifications.py)
+    client_first_seen: datetime | None = None  # the client snapshot: when they first wrote
 
 
 @dataclass

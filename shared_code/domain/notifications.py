@@ -6,7 +6,10 @@ the sender validates it here, so the schema lives in one place.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import secrets
 import uuid
 from datetime import datetime, timezone
 
@@ -15,6 +18,9 @@ from .model import Party, Ticket
 from .routing import ROLES
 
 SCHEMA = "deskmail.notification/1"
+BATCH_SCHEMA = "deskmail.batch/1"
+#: JSON characters of one batch message; base64 on the queue adds a third (64 KiB limit)
+MAX_BATCH_CHARS = 45_000
 # it is stored whole in one Table Storage property (for requeue), and travels on a queue (64 KB)
 MAX_NOTIFICATION_CHARS = 16_000
 TEMPLATES = (
@@ -97,7 +103,53 @@ def validate_notification(data: object) -> dict:
     return data
 
 
-def outbound_message_id(notification_id: str, system_domain: str) -> str:
+def batch_messages(ticket_number: str, notifications: list[dict]) -> list[dict]:
+    """The queue messages of one unit of work: one `deskmail.batch/1` message with every
+    notification, split only when it would not fit a queue message."""
+    out: list[dict] = []
+    for notification in notifications:
+        size = len(json.dumps(notification, ensure_ascii=True))
+        if out and out[-1]["_size"] + size <= MAX_BATCH_CHARS:
+            out[-1]["notifications"].append(notification)
+            out[-1]["_size"] += size
+        else:
+            out.append({"schema": BATCH_SCHEMA, "ticket_number": str(ticket_number),
+                        "notifications": [notification], "_size": size})
+    for message in out:
+        del message["_size"]
+    return out
+
+
+def unbatch(message: object) -> list[object]:
+    """The notifications of a queue message: a batch, or one notification (older shape)."""
+    if isinstance(message, dict) and message.get("schema") == BATCH_SCHEMA:
+        notifications = message.get("notifications")
+        return list(notifications) if isinstance(notifications, list) else []
+    return [message]
+
+
+#: the outbound Message-ID form: <dm.<ticket>.<thread token>.<hash>@<system domain>>
+OUTBOUND_ID = re.compile(r"^dm\.(\d{6})\.([0-9a-z]{8,64})\.([0-9a-f]{8,64})@", re.IGNORECASE)
+
+
+def outbound_message_id(notification_id: str, system_domain: str, ticket_number: str = "",
+                        thread_token: str = "") -> str:
     """The Message-ID of the mail a notification sends (no angle brackets): on the system's
-    domain and derived from the notification id, so a retried send reuses it."""
+    domain and derived from the notification id, so a retried send reuses it. With the
+    ticket and its thread token it names its ticket (`dm.<ticket>.<token>.<hash>@domain`),
+    so a reply to it is threaded without a storage lookup and a forged one fails the token
+    check; without them it is the previous form (`deskmail.<id>@domain`)."""
+    if ticket_number and thread_token:
+        hashed = hashlib.sha256(notification_id.encode("utf-8")).hexdigest()[:24]
+        return f"dm.{ticket_number}.{thread_token}.{hashed}@{system_domain}"
     return f"deskmail.{notification_id}@{system_domain}"
+
+
+def parse_outbound_id(message_id: str) -> tuple[str, str] | None:
+    """(ticket number, thread token) of an outbound Message-ID of the current form."""
+    match = OUTBOUND_ID.match(message_id.strip().strip("<>").strip())
+    return (match.group(1), match.group(2)) if match else None
+
+
+def new_thread_token() -> str:
+    return secrets.token_hex(8)

@@ -2,7 +2,8 @@
 
 A rule is a small function `rule(mail, ctx)` that reads and enriches the
 `InboundMail`; a rule that settles the mail's fate sets `mail.outcome`, and the
-rules after it do not run. `run_pipeline` then completes the mail's claim.
+rules after it do not run. A new ticket's index claim stays `claimed`: the marker in the
+ticket's partition says it is stored (pipeline/already_seen.py reads it).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .already_seen import already_seen
 from .auto_reply import auto_reply
 from .clipping import clipping
 from .content import content
-from .context import InboundMail, PipelineContext
+from .context import InboundMail, MailOutcome, PipelineContext
 from .from_ourselves import from_ourselves
 from .notifications import notifications
 from .store import ticket_or_message
@@ -27,14 +28,13 @@ RULES = (
     notifications,      # 7. auto-response and staff alerts onto the outbound queue
 )
 
-__all__ = ["RULES", "InboundMail", "PipelineContext", "run_pipeline"]
+__all__ = ["RULES", "InboundMail", "MailOutcome", "PipelineContext", "run_pipeline"]
 
 
 def run_pipeline(mail: InboundMail, ctx: PipelineContext) -> InboundMail:
     for rule in RULES:
         rule(mail, ctx)
-        if mail.outcome is not None and mail.outcome not in ("created", "threaded"):
+        if mail.outcome is not None and mail.outcome not in (MailOutcome.CREATED,
+                                                             MailOutcome.THREADED):
             return mail
-    if mail.claim is not None:
-        ctx.index.update(mail.key, {"state": "done", "direction": "inbound"})
     return mail

@@ -3,11 +3,18 @@
 The same mail delivered twice (two helpdesk mailboxes, a client's resend) carries the same
 Message-ID, sender, subject and date. Some scanners and bulk senders reuse one Message-ID for
 different mails: when the stored fingerprint differs, the mail is new and gets its own key.
+
+Nothing is read to learn that it does not exist (docs/storage-design.md): a mail that cannot
+be a reply (no In-Reply-To, References or subject tag) can only start a ticket, and rule 6's
+claim of its Message-ID (an insert; 409 = seen) is the check. Its index read is deferred
+(`mail.seen_deferred`) and made only if rule 2 or 3 is about to stop the mail, so a claim left
+by an earlier run is still finished rather than discarded.
 """
 from __future__ import annotations
 
 from ..adapters.tables import digest
-from .context import InboundMail, PipelineContext
+from ..domain.threading import SUBJECT_TAG
+from .context import InboundMail, MailOutcome, PipelineContext
 
 
 def fingerprint(mail: InboundMail) -> str:
@@ -16,22 +23,56 @@ def fingerprint(mail: InboundMail) -> str:
     return digest(f"{parsed.from_address}|{parsed.subject}|{date}", 24)
 
 
-def _graph_key(mail: InboundMail, ctx: PipelineContext) -> str:
+def graph_key(mail: InboundMail, ctx: PipelineContext) -> str:
     return f"graph-{digest(mail.account.address + '/' + mail.graph_id, 32)}@{ctx.settings.system_domain}"
 
 
-def already_seen(mail: InboundMail, ctx: PipelineContext) -> None:
-    mail.key = mail.parsed.message_id or _graph_key(mail, ctx)
-    row = ctx.index.get(mail.key)
-    if row is not None and row.get("fingerprint") and row["fingerprint"] != fingerprint(mail):
-        mail.key = _graph_key(mail, ctx)  # a different mail reusing a Message-ID
-        row = ctx.index.get(mail.key)
+def may_be_a_reply(mail: InboundMail) -> bool:
+    parsed = mail.parsed
+    return bool(parsed.in_reply_to or parsed.references or SUBJECT_TAG.search(parsed.subject or ""))
+
+
+def judge(mail: InboundMail, row: dict | None) -> None:
+    """What an index row found under the mail's key means: `done` = a duplicate; `claimed`
+    = an earlier run stopped half-way (its claim is the work order)."""
     if row is None:
         return
     if row.get("state") == "done":
-        mail.outcome = "duplicate"
+        mail.outcome = MailOutcome.DUPLICATE
         where = f" (ticket #{row['ticket']})" if row.get("ticket") else ""
         mail.reason = f"Message-ID {mail.key} was already processed{where}"
     else:
         mail.claim = dict(row)  # an earlier run stopped half-way: finish its work
         mail.resumed = True
+
+
+def reused(mail: InboundMail, row: dict | None) -> bool:
+    """The row belongs to a different mail carrying the same Message-ID."""
+    return bool(row and row.get("fingerprint") and row["fingerprint"] != fingerprint(mail))
+
+
+def check_seen(mail: InboundMail, ctx: PipelineContext) -> None:
+    """The index read of rule 1 (one request; two for a reused Message-ID)."""
+    mail.seen_deferred = False
+    row = ctx.index.get(mail.key)
+    if reused(mail, row):
+        mail.key = graph_key(mail, ctx)  # a different mail reusing a Message-ID
+        row = ctx.index.get(mail.key)
+    judge(mail, row)
+
+
+def check_deferred(mail: InboundMail, ctx: PipelineContext) -> bool:
+    """Before a rule stops a mail whose read was deferred: True when the mail is a duplicate
+    or the claim of an earlier run (then the rule must not decide its fate)."""
+    if not mail.seen_deferred:
+        return False
+    check_seen(mail, ctx)
+    return mail.outcome is not None or mail.claim is not None
+
+
+def already_seen(mail: InboundMail, ctx: PipelineContext) -> None:
+    mail.key = mail.parsed.message_id or graph_key(mail, ctx)
+    if may_be_a_reply(mail):
+        check_seen(mail, ctx)
+    else:
+        mail.seen_deferred = True

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..domain.autoreply import detect_auto_reply
+from .already_seen import check_deferred
 from .context import InboundMail, PipelineContext
 
 
@@ -9,6 +10,6 @@ def auto_reply(mail: InboundMail, ctx: PipelineContext) -> None:
     if mail.claim is not None:
         return  # passed this rule in the run that claimed it
     rule = detect_auto_reply(mail.parsed, ctx.settings.auto_reply_allowed_senders)
-    if rule:
+    if rule and not check_deferred(mail, ctx):  # not a duplicate or an earlier run's claim
         mail.outcome = "discarded"
         mail.reason = f"auto-reply or bounce (rule: {rule})"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Callable
 
 from ..config import Settings
@@ -11,6 +12,16 @@ from ..domain.mail import ParsedMail
 from ..domain.model import Attachment, EmailAccount, Entry, Ticket
 from ..domain.sender_auth import SenderAuth
 from ..domain.thread_match import ThreadMatch
+
+
+class MailOutcome(StrEnum):
+    """What became of an inbound mail (stored in the ledger as its value)."""
+
+    CREATED = "created"
+    THREADED = "threaded"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    DISCARDED = "discarded"
 
 
 @dataclass
@@ -23,10 +34,12 @@ class InboundMail:
     key: str = ""  # the Message-ID, or a synthetic id when the mail has none
     claim: dict | None = None  # the Message-ID index row this mail claimed
     resumed: bool = False  # the claim was made by an earlier run or another worker
-    outcome: str | None = None  # created | threaded | duplicate | ignored | discarded
+    seen_deferred: bool = False  # rule 1's index read left to rule 6's claim (already_seen.py)
+    outcome: MailOutcome | str | None = None  # a MailOutcome (plain strings compare equal)
     reason: str = ""
     sender_auth: SenderAuth | None = None  # computed once, by pipeline/sender.py
     thread: ThreadMatch | None = None
+    matched_ticket: Ticket | None = None  # the ticket threading read, reused by rule 6
     content: Content | None = None
     attachments: list[Attachment] = field(default_factory=list)
     ticket: Ticket | None = None
@@ -41,10 +54,9 @@ class PipelineContext:
 
     settings: Settings
     index: Any  # MessageIndex
-    tickets: Any  # TicketRepository
+    tickets: Any  # TicketStore (adapters/ticket_store.py)
     blobs: Any  # BlobStore
     queues: Any  # QueueSender
-    outbox: Any  # Outbox
     syslog: Any  # SystemLog
     system_addresses: set[str]
     staff_addresses: set[str] = field(default_factory=set)

@@ -5,6 +5,7 @@ addresses without proof is a spoof, `discarded` with a reason and a system-log w
 """
 from __future__ import annotations
 
+from .already_seen import check_deferred
 from .context import InboundMail, PipelineContext
 from .sender import HELPDESK_SPOOF, log_spoof, sender_auth
 
@@ -15,6 +16,8 @@ def from_ourselves(mail: InboundMail, ctx: PipelineContext) -> None:
     sender = mail.parsed.from_address
     if not sender or sender not in ctx.system_addresses:
         return
+    if check_deferred(mail, ctx):
+        return  # a duplicate, or an earlier run's claim to finish
     auth = sender_auth(mail, ctx)
     if auth.trusted:
         mail.outcome = "ignored"

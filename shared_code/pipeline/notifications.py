@@ -1,9 +1,10 @@
-"""Rule 7: the notifications a stored mail causes, written onto the `outbound-mail` queue.
+"""Rule 7: the notifications a stored mail causes, sent on the `outbound-mail` queue.
 
-Schema (docs/architecture.md#notification-queue): one JSON object per message,
-with a deterministic `id`, so a replay after a crash enqueues nothing twice (the
-outbox table remembers what was enqueued) and the sender can drop a duplicate
-delivery by id.
+Rule 6 plans them (`plan_notifications`) and stores them as `n-` rows in the same
+transaction as the mail (the transactional outbox); this rule sends ONE queue message
+for them (`deskmail.batch/1`, docs/architecture.md#notification-queue). Ids are
+deterministic, so a replay after a crash sends the batch again and the sender, which
+claims by notification id, sends nothing twice; no "enqueued" state is written.
 """
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ from ..adapters.queues import OUTBOUND_MAIL
 from ..adapters.tables import digest
 from ..domain.autoreply import is_no_reply_sender
 from ..domain.model import Party
-from ..domain.notifications import new_notification
+from ..domain.notifications import batch_messages, new_notification, outbound_message_id
 from .context import InboundMail, PipelineContext
 
 
-def _notification(mail: InboundMail, template: str, recipient: dict) -> dict:
+def _notification(mail: InboundMail, template: str, recipient: dict, ctx: PipelineContext) -> dict:
     parsed = mail.parsed
+    notification_id = digest(f"{mail.key}|{template}", 32)
+    message_id = outbound_message_id(notification_id, ctx.settings.system_domain,
+                                     mail.ticket.number, mail.ticket.thread_token)
     return new_notification(
         template, mail.ticket, recipient,
         event="ticket.created" if mail.outcome == "created" else "message.received",
-        notification_id=digest(f"{mail.key}|{template}", 32),
+        notification_id=notification_id, extra={"message_id": message_id},
         entry_id=mail.entry.entry_id, account=mail.account.address,
         sender=Party(parsed.from_name, parsed.from_address),
         in_reply_to=mail.key, references=[*parsed.references, mail.key],
@@ -32,13 +36,13 @@ def plan_notifications(mail: InboundMail, ctx: PipelineContext) -> list[dict]:
     writes, to fail early)."""
     client = {"role": "client", "name": mail.ticket.client.name, "email": mail.ticket.client.email}
     if mail.outcome == "created":
-        planned = [_notification(mail, "new_ticket_alert", {"role": "department_alerts"})]
+        planned = [_notification(mail, "new_ticket_alert", {"role": "department_alerts"}, ctx)]
         if mail.account.auto_response and not _no_reply(mail, ctx):
-            planned.insert(0, _notification(mail, "new_ticket_auto_response", client))
+            planned.insert(0, _notification(mail, "new_ticket_auto_response", client, ctx))
         return planned
     if mail.entry.type == "note":
         return []  # a staff member's own mail: nobody to alert
-    return [_notification(mail, "new_message_alert", {"role": "assignee_or_department"})]
+    return [_notification(mail, "new_message_alert", {"role": "assignee_or_department"}, ctx)]
 
 
 def _no_reply(mail: InboundMail, ctx: PipelineContext) -> bool:
@@ -46,7 +50,6 @@ def _no_reply(mail: InboundMail, ctx: PipelineContext) -> bool:
 
 
 def notifications(mail: InboundMail, ctx: PipelineContext) -> None:
-    mail.notifications = plan_notifications(mail, ctx)
     if mail.outcome == "created" and mail.account.auto_response and _no_reply(mail, ctx):
         ctx.syslog.write(
             "info", "Auto-response suppressed",
@@ -54,9 +57,6 @@ def notifications(mail: InboundMail, ctx: PipelineContext) -> None:
             f"(ticket #{mail.ticket.number})",
             account=mail.account.address,
         )
-    for notification in mail.notifications:
-        if mail.resumed and ctx.outbox.is_enqueued(notification["id"]):
-            continue  # enqueued by the run that stopped half-way
-        ctx.queues.send(OUTBOUND_MAIL, notification)
-        ctx.outbox.mark_enqueued(notification)
+    for message in batch_messages(mail.ticket.number, mail.notifications):
+        ctx.queues.send(OUTBOUND_MAIL, message)
         ctx.checkpoint("notification_enqueued", mail.key)

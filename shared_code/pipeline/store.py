@@ -1,10 +1,13 @@
-"""Rule 6: a new ticket, or a message appended to the matched ticket.
+"""Rule 6: a new ticket, or a message appended to the matched ticket: one transaction.
 
-Crash safety: before writing anything, the mail claims its Message-ID in the index
-with the ticket number and entry id it will become. Every write after that is
-idempotent (same keys, same values), so a run that dies half-way is finished by the
-next run, never doubled. Ticket numbers are random six-digit numbers whose
-uniqueness the store enforces (insert fails on a taken number; we draw again).
+Everything one mail writes to its ticket (the ticket row, the entry, the marker of its
+Message-ID and its notification rows) is one entity-group transaction in the ticket's
+partition (adapters/ticket_store.py), so it is stored whole or not at all. A new ticket
+first claims its Message-ID in the index (insert; the claim names the ticket number and
+entry id, so a replay after a crash rewrites the same keys, and two mailboxes holding the
+same mail make one ticket). A reply is deduplicated by its marker: a 409 means it was
+stored before. A 412 means another writer changed the ticket: read it again and rebuild.
+Ticket numbers are random six-digit numbers; a taken one is drawn again.
 """
 from __future__ import annotations
 
@@ -12,14 +15,18 @@ import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+from ..adapters.deliveries import queued_row
 from ..adapters.tables import digest
+from ..adapters.ticket_store import Unit, UnitResult
 from ..domain.model import Entry, Party, Status, Ticket
-from .already_seen import fingerprint
-from .context import InboundMail, PipelineContext
+from ..domain.notifications import new_thread_token, parse_outbound_id
+from .already_seen import fingerprint, graph_key, judge, reused
+from .context import InboundMail, MailOutcome, PipelineContext
 from .notifications import plan_notifications
 from .sender import from_staff
 
 MAX_NUMBER_DRAWS = 20
+MAX_CONFLICTS = 10
 
 
 def new_ticket_number() -> str:
@@ -34,19 +41,25 @@ def _entry_id(mail: InboundMail) -> str:
 
 
 def _claim(mail: InboundMail, ctx: PipelineContext) -> None:
-    if mail.claim is not None:
-        return
-    fields = {"entry_id": _entry_id(mail), "graph_id": mail.graph_id,
-              "account": mail.account.address, "direction": "inbound",
-              "fingerprint": fingerprint(mail)}
-    if mail.thread:
-        fields.update(ticket=mail.thread.ticket_number, new_ticket=False,
-                      matched_by=mail.thread.matched_by)
-    else:
-        fields.update(ticket=new_ticket_number(), new_ticket=True, matched_by="")
-    existing = ctx.index.claim(mail.key, fields)
-    mail.claim = fields if existing is None else dict(existing)
-    mail.resumed = existing is not None
+    """Claim the Message-ID of a mail that starts a ticket (insert). An existing row is
+    judged as rule 1 would (already_seen.py): `done` = a duplicate, `claimed` = the claim of
+    an earlier run or of another mailbox holding the same mail, another fingerprint = a
+    different mail reusing the Message-ID, which is claimed under its Graph key instead."""
+    for _ in range(2):
+        fields = {"entry_id": _entry_id(mail), "graph_id": mail.graph_id,
+                  "account": mail.account.address, "direction": "inbound",
+                  "fingerprint": fingerprint(mail), "ticket": new_ticket_number(),
+                  "new_ticket": True, "matched_by": ""}
+        existing = ctx.index.claim(mail.key, fields)
+        if existing is None:
+            mail.claim, mail.resumed = fields, False
+            break
+        if not reused(mail, existing) or mail.key == graph_key(mail, ctx):
+            judge(mail, existing)
+            break
+        mail.key = graph_key(mail, ctx)
+    mail.seen_deferred = False
+    ctx.checkpoint("claimed", mail.key)
 
 
 def _new_ticket(mail: InboundMail, number: str, ctx: PipelineContext) -> Ticket:
@@ -65,6 +78,11 @@ def _new_ticket(mail: InboundMail, number: str, ctx: PipelineContext) -> Ticket:
         account=account.address,
         collaborators=sorted(set(cc)),
         source_key=mail.key,
+        thread_token=new_thread_token(),
+        client_first_seen=mail.received,
+        message_count=1,
+        last_message_at=mail.received,
+        last_message_id=mail.key,
     )
 
 
@@ -112,13 +130,14 @@ def _new_entry(mail: InboundMail, number: str, entry_id: str, kind: str) -> Entr
 
 def _check_before_writing(mail: InboundMail, ctx: PipelineContext) -> None:
     """Everything this mail will write, checked before the first write (the claim): the
-    ticket, entry and client entities against Table Storage's limits, and the notifications planned
+    ticket and entry entities against Table Storage's limits, and the notifications planned
     from the same values (rule 7 plans them again for real). A failure here leaves nothing
     stored, never a ticket without its alert or a claim stuck at "claimed"."""
-    probe = replace(mail, outcome="created", ticket=_new_ticket(mail, "100000", ctx))
+    probe = replace(mail, outcome=MailOutcome.CREATED, ticket=_new_ticket(mail, "100000", ctx))
     probe.entry = _new_entry(mail, "100000", _entry_id(mail), "message")
-    ctx.tickets.check(ticket=probe.ticket, entry=probe.entry, client=probe.ticket.client)
-    plan_notifications(probe, ctx)
+    ctx.tickets.check(ticket=probe.ticket, entry=probe.entry)
+    for notification in plan_notifications(probe, ctx):
+        ctx.tickets.check_row(queued_row(notification))
 
 
 def _entry_date(mail: InboundMail) -> datetime:
@@ -130,60 +149,148 @@ def _entry_date(mail: InboundMail) -> datetime:
     return date
 
 
-def _record_message(ticket: Ticket, entry: Entry, received: datetime,
-                    ctx: PipelineContext) -> Ticket:
+def _units_rows(mail: InboundMail) -> list[dict]:
+    return [queued_row(notification) for notification in mail.notifications]
+
+
+def _marker(mail: InboundMail) -> tuple[str, dict]:
+    return mail.key, {"entry_id": mail.entry.entry_id, "graph_id": mail.graph_id,
+                      "account": mail.account.address, "fingerprint": fingerprint(mail)}
+
+
+def _stored_before(mail: InboundMail, ticket: Ticket, kind: str, ctx: PipelineContext) -> None:
+    """The unit was stored by an earlier run or by another mailbox holding the same mail:
+    nothing is written. A replay of this very mail goes on (its notifications are sent
+    again; the sender claims by notification id, so none goes out twice); the same mail
+    fetched from another mailbox is a duplicate."""
+    marker = ctx.tickets.marker(ticket.number, mail.key) or {}
+    mail.ticket = ticket
+    mail.entry = _new_entry(mail, ticket.number, marker.get("entry_id") or mail.entry.entry_id, kind)
+    if marker and (marker.get("graph_id"), marker.get("account")) != (
+            mail.graph_id, mail.account.address):  # (migrated markers have no Graph id)
+        mail.outcome = MailOutcome.DUPLICATE
+        mail.reason = (f"Message-ID {mail.key} was already processed (ticket #{ticket.number}, "
+                       f"from {marker.get('account')})")
+        return
+    mail.resumed = True
+    mail.notifications = plan_notifications(mail, ctx)
+    ctx.checkpoint("ticket_written", mail.key)
+
+
+def _store_new(mail: InboundMail, ctx: PipelineContext) -> None:
+    """Create the claimed ticket in one transaction, or find it stored by a replay."""
+    for _ in range(MAX_NUMBER_DRAWS):
+        number = mail.claim["ticket"]
+        mail.outcome = MailOutcome.CREATED
+        mail.ticket = ticket = _new_ticket(mail, number, ctx)
+        mail.entry = entry = _new_entry(mail, number, mail.claim["entry_id"], "message")
+        ticket.last_message_entry = entry.entry_id
+        if mail.resumed:  # an earlier run or another worker may have stored it already
+            existing = ctx.tickets.get(number)
+            if existing is not None and existing.source_key == mail.key:
+                return _stored_before(mail, existing, "message", ctx)
+        mail.notifications = plan_notifications(mail, ctx)
+        result = ctx.tickets.write(Unit(ticket=ticket, new=True, entry=entry,
+                                        marker=_marker(mail), notification_rows=_units_rows(mail)))
+        if result is UnitResult.STORED:
+            return ctx.checkpoint("ticket_written", mail.key)
+        existing = ctx.tickets.get(number)
+        if existing is not None and existing.source_key == mail.key:
+            return _stored_before(mail, existing, "message", ctx)  # another worker, a moment ago
+        # the number belongs to another ticket: draw again and re-point the claim
+        mail.claim["ticket"] = new_ticket_number()
+        ctx.index.update(mail.key, {"ticket": mail.claim["ticket"]})
+    raise RuntimeError("could not draw a free ticket number")
+
+
+def _record_message(ticket: Ticket, entry: Entry, received: datetime) -> None:
     """Count the message, point the last-message fields at it when it is the newest, and
-    reopen the ticket; replay-safe, because the count is read from the thread itself."""
-    for _ in range(10):
-        count = ctx.tickets.count_messages(ticket.number)
-        newest = entry.entry_id > (ticket.last_message_entry or "")
-        if not newest and ticket.message_count == count:
-            return ticket  # already recorded (a replay)
-        if newest:
-            ticket.last_message_at = received  # the mailbox's clock, not the sender's
-            ticket.last_message_id = entry.message_id
-            ticket.last_message_entry = entry.entry_id
-            if ticket.status == Status.CLOSED:
-                ticket.status = Status.OPEN
-        ticket.message_count = count
-        if entry.sender.email and entry.sender.email not in (
-            [ticket.client.email] + ticket.collaborators
-        ):
-            ticket.collaborators.append(entry.sender.email)
-        if ctx.tickets.update(ticket):
-            return ticket
-        ticket = ctx.tickets.get(ticket.number)
+    reopen the ticket. Counting is exact: the marker makes the transaction fail on a replay."""
+    if entry.entry_id > (ticket.last_message_entry or ""):
+        ticket.last_message_at = received  # the mailbox's clock, not the sender's
+        ticket.last_message_id = entry.message_id
+        ticket.last_message_entry = entry.entry_id
+        if ticket.status == Status.CLOSED:
+            ticket.status = Status.OPEN
+    ticket.message_count += 1
+    if entry.sender.email and entry.sender.email not in [ticket.client.email] + ticket.collaborators:
+        ticket.collaborators.append(entry.sender.email)
+    ticket.thread_token = ticket.thread_token or new_thread_token()
+
+
+def _store_reply(mail: InboundMail, ticket: Ticket, ctx: PipelineContext) -> None:
+    """Append the mail to its ticket in one transaction (the ticket row If-Match its ETag)."""
+    # Staff answering an alert by mail write to colleagues, not to the client: an internal
+    # note, which neither reopens the ticket, restarts its SLA clock nor alerts staff again.
+    # Only a proven staff From counts (pipeline/sender.py); a forged one is a client mail.
+    by_staff = from_staff(mail, ctx)
+    kind = "note" if by_staff else "message"
+    entry_id = (mail.claim or {}).get("entry_id") or _entry_id(mail)
+    for _ in range(MAX_CONFLICTS):
+        mail.outcome = MailOutcome.THREADED
+        mail.entry = entry = _new_entry(mail, ticket.number, entry_id, kind)
+        if not by_staff:
+            _record_message(ticket, entry, mail.received)
+        mail.ticket = ticket
+        mail.notifications = plan_notifications(mail, ctx)
+        result = ctx.tickets.write(Unit(ticket=ticket, write_ticket=not by_staff, entry=entry,
+                                        marker=_marker(mail), notification_rows=_units_rows(mail)))
+        if result is UnitResult.ALREADY_STORED:
+            return _stored_before(mail, ctx.tickets.get(ticket.number) or ticket, kind, ctx)
+        if result is UnitResult.STORED:
+            return ctx.checkpoint("ticket_written", mail.key)
+        ticket = ctx.tickets.get(ticket.number)  # a concurrent writer: read again, rebuild
+        if ticket is None:
+            raise RuntimeError(f"ticket #{entry.ticket_number} was deleted while storing a message")
     raise RuntimeError(f"ticket #{ticket.number} kept changing while recording a message")
+
+
+def _only_our_ids(mail: InboundMail) -> bool:
+    """A reply that references only our own outbound Message-IDs: later mail of the thread
+    carries them too, so its own Message-ID need not be indexed."""
+    ids = [*mail.parsed.in_reply_to, *mail.parsed.references]
+    return bool(ids) and all(parse_outbound_id(i) for i in ids)
+
+
+def _index_reply(mail: InboundMail, ctx: PipelineContext) -> None:
+    """Index the reply's Message-ID (one upsert, after the transaction): clients' later mail
+    sometimes references only their own earlier Message-ID."""
+    if mail.claim is None and _only_our_ids(mail):
+        return
+    ctx.index.update(mail.key, {"message_id": mail.key, "state": "done",
+                                "ticket": mail.ticket.number, "entry_id": mail.entry.entry_id,
+                                "direction": "inbound", "new_ticket": False,
+                                "matched_by": mail.thread.matched_by if mail.thread else "",
+                                "graph_id": mail.graph_id, "account": mail.account.address,
+                                "fingerprint": fingerprint(mail)})
 
 
 def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
     if mail.claim is None:
         _check_before_writing(mail, ctx)
-    _claim(mail, ctx)
-    parsed = mail.parsed
-    if mail.claim.get("new_ticket"):
-        ticket = _create_ticket(mail, ctx)
-        mail.outcome = "created"
+    if mail.thread is None and mail.claim is None:
+        _claim(mail, ctx)
+        if mail.outcome == MailOutcome.DUPLICATE:
+            return
+    if mail.claim is not None and mail.claim.get("new_ticket"):
+        _store_new(mail, ctx)
     else:
-        ticket = ctx.tickets.get(mail.claim["ticket"])
+        number = mail.claim["ticket"] if mail.claim else mail.thread.ticket_number
+        cached = mail.matched_ticket
+        ticket = cached if cached is not None and cached.number == number else ctx.tickets.get(number)
         if ticket is None:  # the referenced ticket was deleted: start afresh
-            mail.claim.update(new_ticket=True, ticket=new_ticket_number())
-            ctx.index.update(mail.key, {"new_ticket": True, "ticket": mail.claim["ticket"]})
-            ticket = _create_ticket(mail, ctx)
-            mail.outcome = "created"
+            if mail.claim is None:
+                _claim(mail, ctx)
+                if mail.outcome == MailOutcome.DUPLICATE:
+                    return
+            if not mail.claim.get("new_ticket"):
+                mail.claim.update(new_ticket=True, ticket=new_ticket_number())
+                ctx.index.update(mail.key, {"new_ticket": True, "ticket": mail.claim["ticket"]})
+            _store_new(mail, ctx)
         else:
-            mail.outcome = "threaded"
-    sender = Party(parsed.from_name, parsed.from_address)
-    # Staff answering an alert by mail write to colleagues, not to the client: an internal
-    # note, which neither reopens the ticket, restarts its SLA clock nor alerts staff again.
-    # Only a proven staff From counts (pipeline/sender.py); a forged one is a client mail.
-    by_staff = mail.outcome == "threaded" and from_staff(mail, ctx)
-    if sender.email and not by_staff:
-        ctx.tickets.upsert_client(sender, mail.received)
-    entry = _new_entry(mail, ticket.number, mail.claim["entry_id"], "note" if by_staff else "message")
-    ctx.tickets.add_entry(entry)
-    mail.ticket = ticket if by_staff else _record_message(ticket, entry, mail.received, ctx)
-    ctx.checkpoint("ticket_written", mail.key)
-    mail.entry = entry
-    if mail.outcome == "threaded":
-        mail.reason = f"matched by {mail.claim.get('matched_by') or 'index'}"
+            _store_reply(mail, ticket, ctx)
+            if mail.outcome == MailOutcome.THREADED:
+                _index_reply(mail, ctx)
+    if mail.outcome == MailOutcome.THREADED:
+        matched_by = (mail.claim or {}).get("matched_by") or (mail.thread.matched_by if mail.thread else "")
+        mail.reason = f"matched by {matched_by or 'index'}"

@@ -12,14 +12,48 @@ from .context import InboundMail, PipelineContext
 from .sender import STAFF_SPOOF, claims_staff, from_staff, log_spoof
 
 
-def _participants(ctx: PipelineContext, unproven: str = ""):
-    def participants_of(number: str):
-        ticket = ctx.tickets.get(number)
-        if ticket is None:
+def _ticket_of(ctx: PipelineContext, tickets: "_Tickets"):
+    """The ticket of a Message-ID in the index: a finished row, or the claim of a mail that
+    started a ticket (those stay `claimed`), accepted only when that ticket is the one the
+    mail started (its source key; the read is the one rule 6 needs anyway)."""
+    def ticket_of(message_id: str) -> str | None:
+        row = ctx.index.get(message_id)
+        if not row or not row.get("ticket"):
             return None
-        return [p for p in (ticket.client.email, *ticket.collaborators) if p != unproven]
+        if row.get("state") == "done":
+            return row["ticket"]
+        if row.get("new_ticket"):
+            ticket = tickets.get(row["ticket"])
+            if ticket is not None and ticket.source_key == row.get("message_id", message_id):
+                return row["ticket"]
+        return None
 
-    return participants_of
+    return ticket_of
+
+
+class _Tickets:
+    """The tickets threading reads, each once; rule 6 reuses the matched one (its ETag)."""
+
+    def __init__(self, ctx: PipelineContext):
+        self._ctx, self.read = ctx, {}
+
+    def get(self, number: str):
+        if number not in self.read:
+            self.read[number] = self._ctx.tickets.get(number)
+        return self.read[number]
+
+    def token_of(self, number: str) -> str | None:
+        ticket = self.get(number)
+        return ticket.thread_token if ticket is not None else None
+
+    def participants(self, unproven: str = ""):
+        def participants_of(number: str):
+            ticket = self.get(number)
+            if ticket is None:
+                return None
+            return [p for p in (ticket.client.email, *ticket.collaborators) if p != unproven]
+
+        return participants_of
 
 
 def thread_match(mail: InboundMail, ctx: PipelineContext) -> None:
@@ -31,4 +65,8 @@ def thread_match(mail: InboundMail, ctx: PipelineContext) -> None:
     if claims_staff(mail, ctx) and not from_staff(mail, ctx):
         staff, unproven = set(), mail.parsed.from_address
         log_spoof(mail, ctx, STAFF_SPOOF, "handled as a client mail")
-    mail.thread = match_ticket(mail.parsed, ctx.index.ticket_of, _participants(ctx, unproven), staff)
+    tickets = _Tickets(ctx)
+    mail.thread = match_ticket(mail.parsed, _ticket_of(ctx, tickets), tickets.participants(unproven),
+                               staff, thread_token_of=tickets.token_of)
+    if mail.thread is not None:
+        mail.matched_ticket = tickets.read.get(mail.thread.ticket_number)

@@ -1,4 +1,10 @@
-"""Staff actions on tickets and the overdue check; each enqueues its templated notification.
+"""Staff actions on tickets and the overdue check: each is one unit of work.
+
+An action reads the ticket row and writes ONE transaction in its partition: the ticket row
+(If-Match its ETag; a 412 re-reads and retries), the entry of a reply, and the `n-` row of
+its notification (the transactional outbox); then one queue message. Notification ids come
+from the caller's request id, so a retried request finds its `n-` row (409), writes
+nothing and sends the stored notification again (the sender sends each id once).
 
 The HTTP API of a later issue calls these same operations; the CLI's `tickets reply|assign|
 transfer|close|overdue` calls them today.
@@ -6,14 +12,23 @@ transfer|close|overdue` calls them today.
 from __future__ import annotations
 
 import html
+import json
 import uuid
 from datetime import datetime, timezone
+from typing import Callable
 
-from ..adapters.queues import OUTBOUND_MAIL
+from ..adapters.deliveries import queued_row
+from ..adapters.names import OUTBOUND_MAIL
 from ..adapters.tables import digest
+from ..adapters.ticket_store import Unit, UnitResult
 from ..domain.limits import MAX_REPLY_CHARS, MAX_SUBJECT_CHARS, clip_text, utf16_len
 from ..domain.model import Department, Entry, Party, Staff, Status, Ticket, ValidationError
-from ..domain.notifications import new_notification, outbound_message_id
+from ..domain.notifications import (
+    batch_messages,
+    new_notification,
+    new_thread_token,
+    outbound_message_id,
+)
 from ..domain.sla import SlaState, mark_answered, sla_clock, sla_hours
 from .helpdesk import Helpdesk
 
@@ -45,21 +60,39 @@ def _actor(desk: Helpdesk, email: str | None) -> Party | None:
     return Party(staff.name, staff.email)
 
 
-def _update(desk: Helpdesk, number: str, change) -> Ticket:
-    """Apply `change(ticket)` with optimistic concurrency: re-read and retry on a conflict."""
+def _enqueue(desk: Helpdesk, number: str, notifications: list[dict]) -> None:
+    for message in batch_messages(number, notifications):
+        desk.queues.send(OUTBOUND_MAIL, message)
+
+
+def _act(desk: Helpdesk, number: str, change: Callable[[Ticket], None],
+         build: Callable[[Ticket], tuple[Entry | None, dict | None]]) -> tuple[Ticket, Entry | None, dict | None]:
+    """One unit of work on a ticket: `change(ticket)` then `build(ticket) -> (entry,
+    notification)` (both validated before the write), written in one transaction and its
+    notification queued. Re-read and retried on a concurrent change; a retried request whose
+    notification is stored already writes nothing and queues the stored one again."""
     for _ in range(MAX_UPDATE_TRIES):
         ticket = _ticket(desk, number)
         change(ticket)
-        if desk.tickets.update(ticket):
-            return ticket
+        ticket.thread_token = ticket.thread_token or new_thread_token()
+        entry, notification = build(ticket)
+        rows = [queued_row(notification)] if notification else []
+        result = desk.tickets.write(Unit(ticket=ticket, entry=entry, notification_rows=rows))
+        if result is UnitResult.CONFLICT:
+            continue
+        if result is UnitResult.ALREADY_STORED and notification:
+            row = desk.tickets.notification_row(ticket.number, notification["id"])
+            notification = json.loads(row["notification"]) if row else notification
+            ticket = _ticket(desk, number)
+        if notification:
+            _enqueue(desk, ticket.number, [notification])
+        return ticket, entry, notification
     raise RuntimeError(f"ticket #{number} kept changing; try again")
 
 
-def _enqueue(desk: Helpdesk, notification: dict) -> dict:
-    if not desk.outbox.is_enqueued(notification["id"]):
-        desk.queues.send(OUTBOUND_MAIL, notification)
-        desk.outbox.mark_enqueued(notification)
-    return notification
+def _message_id(desk: Helpdesk, ticket: Ticket, notification_id: str) -> dict:
+    return {"message_id": outbound_message_id(notification_id, desk.settings.system_domain,
+                                              ticket.number, ticket.thread_token)}
 
 
 def _client_references(desk: Helpdesk, ticket: Ticket) -> list[str]:
@@ -74,54 +107,52 @@ def _notification_id(request_id: str | None, action: str) -> str:
 
 def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
           request_id: str | None = None) -> Entry:
-    """A staff response: stored on the thread, mailed to the client as Response/Reply.
-    Retried with the same `request_id`, it rewrites the same entry and queues the mail once.
-    Everything is validated and the notification built before the first write, so a refused
-    reply leaves nothing behind and a stored one always has its mail queued."""
+    """A staff response: stored on the thread, mailed to the client as Response/Reply, and
+    the SLA clock stopped (the client is answered), all in one transaction. Retried with the
+    same `request_id`, it writes nothing more and queues the same mail again (sent once).
+    Everything is validated and the notification built before the write."""
     if not text.strip():
         raise ValidationError("a reply needs some text")
     if utf16_len(text) > MAX_REPLY_CHARS:
         raise ValidationError(f"a reply may be at most {MAX_REPLY_CHARS} characters, "
                               f"got {utf16_len(text)}")
-    ticket = _ticket(desk, number)
+    first = _ticket(desk, number)
     staff = _staff(desk, staff_email)
-    notification_id = _notification_id(request_id, f"reply|{ticket.number}")
-    message_id = outbound_message_id(notification_id, desk.settings.system_domain)
-    earlier = desk.index.get(message_id)  # the same request, stored before a crash or timeout
+    notification_id = _notification_id(request_id, f"reply|{first.number}")
+    references = _client_references(desk, first)
     now = _now()
-    entry = Entry(
-        ticket_number=ticket.number,
-        entry_id=(earlier or {}).get("entry_id") or f"{now:%Y%m%dT%H%M%S%fZ}-{digest(message_id, 12)}",
-        type="response",
-        sender=Party(staff.name, staff.email),
-        message_id=message_id,
-        date=now,
-        subject=clip_text(f"Re: {ticket.subject}", MAX_SUBJECT_CHARS)[0],
-        body_text=text,
-        body_html="<p>" + html.escape(text).replace("\n", "<br>") + "</p>",
-    )
-    notification = new_notification(
-        "response", ticket, {"role": "client"}, event="ticket.responded",
-        notification_id=notification_id, entry_id=entry.entry_id,
-        actor=Party(staff.name, staff.email), references=_client_references(desk, ticket),
-        extra={"message_id": message_id, "response_entry_id": entry.entry_id},
-    )
-    desk.tickets.add_entry(entry)
-    desk.index.record(message_id, ticket.number, "outbound", entry.entry_id)
-    _enqueue(desk, notification)
-    _stop_clock(desk, ticket.number, entry)
+    built: list[Entry] = []
+
+    def build(ticket: Ticket) -> tuple[Entry, dict]:
+        message_id = _message_id(desk, ticket, notification_id)["message_id"]
+        entry = Entry(
+            ticket_number=ticket.number,
+            entry_id=f"{now:%Y%m%dT%H%M%S%fZ}-{digest(notification_id, 12)}",
+            type="response",
+            sender=Party(staff.name, staff.email),
+            message_id=message_id,
+            date=now,
+            subject=clip_text(f"Re: {ticket.subject}", MAX_SUBJECT_CHARS)[0],
+            body_text=text,
+            body_html="<p>" + html.escape(text).replace("\n", "<br>") + "</p>",
+        )
+        # the response answers the client: the SLA clock stops until the client writes again
+        mark_answered(ticket, entry.entry_id, entry.date)
+        desk.tickets.check(ticket=ticket, entry=entry)
+        built[:] = [entry]
+        return entry, new_notification(
+            "response", ticket, {"role": "client"}, event="ticket.responded",
+            notification_id=notification_id, entry_id=entry.entry_id,
+            actor=Party(staff.name, staff.email), references=references,
+            extra={"message_id": message_id, "response_entry_id": entry.entry_id})
+
+    ticket, entry, notification = _act(desk, number, lambda ticket: None, build)
+    if notification and notification.get("response_entry_id") != entry.entry_id:
+        # a retried request: the entry stored by the first attempt
+        stored = [e for e in desk.tickets.entries(ticket.number)
+                  if e.entry_id == notification.get("response_entry_id")]
+        return stored[0] if stored else entry
     return entry
-
-
-def _stop_clock(desk: Helpdesk, number: str, response: Entry) -> None:
-    """A response answers the client: the SLA clock stops until the client writes again.
-    Written after the mail is queued; a crash before it leaves the clock running (an alert
-    too many, never one too few) and the retried request stops it."""
-    def change(ticket: Ticket) -> None:
-        mark_answered(ticket, response.entry_id, response.date)
-
-    if mark_answered(_ticket(desk, number), response.entry_id, response.date):
-        _update(desk, number, change)
 
 
 def assign(desk: Helpdesk, number: str, staff_email: str, by: str | None = None,
@@ -129,15 +160,18 @@ def assign(desk: Helpdesk, number: str, staff_email: str, by: str | None = None,
     staff = _staff(desk, staff_email)
     actor = _actor(desk, by)
 
+    notification_id = _notification_id(request_id, f"assign|{number.lstrip('#')}")
+
     def change(ticket: Ticket) -> None:
         ticket.assignee = staff.email
 
-    ticket = _update(desk, number, change)
-    _enqueue(desk, new_notification(
-        "assignment_alert", ticket, {"role": "staff", "email": staff.email, "name": staff.name},
-        event="ticket.assigned", actor=actor,
-        notification_id=_notification_id(request_id, f"assign|{ticket.number}")))
-    return ticket
+    def build(ticket: Ticket):
+        return None, new_notification(
+            "assignment_alert", ticket, {"role": "staff", "email": staff.email, "name": staff.name},
+            event="ticket.assigned", actor=actor, notification_id=notification_id,
+            extra=_message_id(desk, ticket, notification_id))
+
+    return _act(desk, number, change, build)[0]
 
 
 def transfer(desk: Helpdesk, number: str, department: str, by: str | None = None,
@@ -148,16 +182,19 @@ def transfer(desk: Helpdesk, number: str, department: str, by: str | None = None
     actor = _actor(desk, by)
     previous: list[str] = []
 
+    notification_id = _notification_id(request_id, f"transfer|{number.lstrip('#')}")
+
     def change(ticket: Ticket) -> None:
         previous[:] = [ticket.department]
         ticket.department = target.name
 
-    ticket = _update(desk, number, change)
-    _enqueue(desk, new_notification(
-        "transfer_alert", ticket, {"role": "department_alerts"}, event="ticket.transferred",
-        actor=actor, extra={"previous_department": previous[0]},
-        notification_id=_notification_id(request_id, f"transfer|{ticket.number}")))
-    return ticket
+    def build(ticket: Ticket):
+        return None, new_notification(
+            "transfer_alert", ticket, {"role": "department_alerts"}, event="ticket.transferred",
+            actor=actor, notification_id=notification_id,
+            extra={"previous_department": previous[0], **_message_id(desk, ticket, notification_id)})
+
+    return _act(desk, number, change, build)[0]
 
 
 def close(desk: Helpdesk, number: str, by: str | None = None,
@@ -167,16 +204,19 @@ def close(desk: Helpdesk, number: str, by: str | None = None,
     if ticket.status == Status.CLOSED and not request_id:
         raise ValidationError(f"ticket #{number} is already closed")
 
-    def change(ticket: Ticket) -> None:
-        ticket.status = Status.CLOSED
-        ticket.closed_at = _now()
+    notification_id = _notification_id(request_id, f"close|{ticket.number}")
 
-    if ticket.status != Status.CLOSED:  # (a retried request finds it closed: just notify)
-        ticket = _update(desk, number, change)
-    _enqueue(desk, new_notification(
-        "ticket_closed", ticket, {"role": "client"}, event="ticket.closed", actor=actor,
-        notification_id=_notification_id(request_id, f"close|{ticket.number}")))
-    return ticket
+    def change(ticket: Ticket) -> None:
+        if ticket.status != Status.CLOSED:  # (a retried request finds it closed: just notify)
+            ticket.status = Status.CLOSED
+            ticket.closed_at = _now()
+
+    def build(ticket: Ticket):
+        return None, new_notification(
+            "ticket_closed", ticket, {"role": "client"}, event="ticket.closed", actor=actor,
+            notification_id=notification_id, extra=_message_id(desk, ticket, notification_id))
+
+    return _act(desk, number, change, build)[0]
 
 
 def check_overdue(desk: Helpdesk, now: datetime | None = None) -> list[Ticket]:
@@ -205,12 +245,15 @@ def _alert_if_overdue(desk: Helpdesk, ticket: Ticket, departments: dict[str, Dep
     breach, due = clock.breach, clock.due  # due time | the message that started the clock
     if clock.state != SlaState.OVERDUE or due is None or ticket.overdue_alerted_for == breach:
         return None
-    _enqueue(desk, new_notification(
-        "overdue_alert", ticket, {"role": "assignee_and_manager"}, event="ticket.overdue",
-        notification_id=digest(f"overdue|{ticket.number}|{breach}", 32),
-        extra={"due": due.isoformat()}))
+    notification_id = digest(f"overdue|{ticket.number}|{breach}", 32)
 
     def mark(fresh: Ticket) -> None:
         fresh.overdue_alerted_for = breach
 
-    return _update(desk, ticket.number, mark)
+    def build(fresh: Ticket):
+        return None, new_notification(
+            "overdue_alert", fresh, {"role": "assignee_and_manager"}, event="ticket.overdue",
+            notification_id=notification_id,
+            extra={"due": due.isoformat(), **_message_id(desk, fresh, notification_id)})
+
+    return _act(desk, ticket.number, mark, build)[0]

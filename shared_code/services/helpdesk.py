@@ -19,10 +19,9 @@ from ..adapters.tables import (
     DirectoryRepository,
     IngestLedger,
     MessageIndex,
-    Outbox,
     SystemLog,
-    TicketRepository,
 )
+from ..adapters.ticket_store import TicketStore
 from ..config import Settings
 
 
@@ -52,8 +51,8 @@ class Helpdesk:
         return AccountRepository(self.connection)
 
     @cached_property
-    def tickets(self) -> TicketRepository:
-        return TicketRepository(self.connection, self.blobs)
+    def tickets(self) -> TicketStore:
+        return TicketStore(self.connection, self.blobs)
 
     @cached_property
     def directory(self) -> DirectoryRepository:
@@ -70,10 +69,6 @@ class Helpdesk:
     @cached_property
     def quarantine(self) -> QuarantineRepository:
         return QuarantineRepository(self.connection)
-
-    @cached_property
-    def outbox(self) -> Outbox:
-        return Outbox(self.connection)
 
     @cached_property
     def syslog(self) -> SystemLog:

@@ -602,7 +602,7 @@ class MailboxRun:
         desk = self.desk
         return PipelineContext(
             settings=self.settings, index=desk.index, tickets=desk.tickets, blobs=desk.blobs,
-            queues=desk.queues, outbox=desk.outbox, syslog=self.runlog,
+            queues=desk.queues, syslog=self.runlog,
             system_addresses=desk.accounts.system_addresses(),
             staff_addresses=desk.directory.staff_addresses(), checkpoint=self.checkpoint,
         )

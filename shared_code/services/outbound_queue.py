@@ -19,6 +19,7 @@ from typing import Callable
 from ..adapters.deliveries import Deliveries, DeliveryState, real_failures
 from ..adapters.queues import OUTBOUND_MAIL
 from ..domain.model import ValidationError
+from ..domain.notifications import BATCH_SCHEMA, unbatch
 from .helpdesk import Helpdesk
 from .send import (
     HOST_MAX_DEQUEUE_COUNT,
@@ -50,6 +51,11 @@ def handle_queue_message(desk: Helpdesk, notification: dict, dequeue_count: int 
     same message for the wait and returns (the host's delete then fails harmlessly on the
     changed pop receipt). A real failure: raises (the host releases the message), unless it is
     the MAX_SEND_ATTEMPTS-th, when the notification is moved to the poison queue instead."""
+    if isinstance(notification, dict) and notification.get("schema") == BATCH_SCHEMA:
+        results = handle_batch(desk, notification, dequeue_count, out, message_id=message_id,
+                               pop_receipt=pop_receipt, clock=clock)
+        return results[-1] if results else SendResult(id="", template="", outcome="failed",
+                                                      reason="an empty batch")
     own = out is None
     out = out or _Outbound(desk, clock=clock)
     try:
@@ -68,6 +74,58 @@ def handle_queue_message(desk: Helpdesk, notification: dict, dequeue_count: int 
     finally:
         if own:
             out.close()
+
+
+def _run_batch(out: _Outbound, message: dict, dequeue_count: int, message_id: str
+               ) -> tuple[list[SendResult], list[dict], Exception | None, int | None]:
+    """Each notification of a batch in turn: (results, the failed notifications, the first
+    real failure, the shortest wait of the deferred ones)."""
+    results: list[SendResult] = []
+    failed: list[dict] = []
+    error: Exception | None = None
+    wait: int | None = None
+    for notification in unbatch(message):
+        try:
+            try:
+                result = _send(out, notification, dequeue_count)
+            except Exception as failure:
+                result = _give_up_or_raise(out, notification, failure)
+        except Exception as failure:
+            error = error or failure
+            failed.append(notification)
+            valid = isinstance(notification, dict)
+            result = SendResult(id=str(notification.get("id", "")) if valid else "",
+                                template=str(notification.get("template", "")) if valid else "",
+                                outcome="failed", reason=f"{type(failure).__name__}: {failure}")
+        result.queue_message_id, result.dequeue_count = message_id, dequeue_count
+        if result.outcome == "deferred":
+            wait = result.retry_after_seconds if wait is None else min(wait, result.retry_after_seconds)
+        results.append(result)
+    return results, failed, error, wait
+
+
+def handle_batch(desk: Helpdesk, message: dict, dequeue_count: int = 1,
+                 out: _Outbound | None = None, *, message_id: str = "", pop_receipt: str = "",
+                 clock: Callable[[], datetime] | None = None) -> list[SendResult]:
+    """A `deskmail.batch/1` message (one unit of work's notifications), each in turn. One that
+    must wait hides the whole message (those already sent are found finished next time); a
+    real failure is raised after the others had their turn, so the queue retries them all."""
+    own = out is None
+    out = out or _Outbound(desk, clock=clock)
+    try:
+        results, _, error, wait = _run_batch(out, message, dequeue_count, message_id)
+    finally:
+        if own:
+            out.close()
+    if error is not None:
+        raise error
+    if wait is not None:
+        hidden = bool(message_id and pop_receipt) and desk.queues.hide(
+            OUTBOUND_MAIL, message_id, pop_receipt, wait)
+        if not hidden:
+            raise DeferralLost(f"a notification of ticket #{message.get('ticket_number')} is "
+                               "deferred but its queue message could not be hidden again")
+    return results
 
 
 def _give_up_or_raise(out: _Outbound, notification: dict, error: Exception) -> SendResult:
@@ -109,8 +167,9 @@ def drain_outbound(desk: Helpdesk, max_messages: int = 500,
                                             visibility_timeout=visibility_timeout)
                 if not batch:
                     break
-                results += pool.map(lambda item: _drain_one(desk, out, *item, release_after),
-                                    batch)
+                for done in pool.map(lambda item: _drain_one(desk, out, *item, release_after),
+                                     batch):
+                    results += done
         finally:
             out.close()
     for notification, handle in desk.queues.receive(OUTBOUND_POISON, max_messages=32):
@@ -120,7 +179,42 @@ def drain_outbound(desk: Helpdesk, max_messages: int = 500,
 
 
 def _drain_one(desk: Helpdesk, out: _Outbound, notification: dict, handle,
-               release_after: int) -> SendResult:
+               release_after: int) -> list[SendResult]:
+    if isinstance(notification, dict) and notification.get("schema") == BATCH_SCHEMA:
+        return _drain_batch(desk, out, notification, handle, release_after)
+    return [_drain_single(desk, out, notification, handle, release_after)]
+
+
+def _drain_batch(desk: Helpdesk, out: _Outbound, message: dict, handle,
+                 release_after: int) -> list[SendResult]:
+    """A batch message, as the host would run it (see handle_batch)."""
+    count = int(handle.dequeue_count or 1)
+    if count > HOST_MAX_DEQUEUE_COUNT:
+        return [_drain_single(desk, out, n, handle, release_after) for n in unbatch(message)]
+    results, failed, error, wait = _run_batch(out, message, count, handle.id)
+    if error is not None:
+        if count >= HOST_MAX_DEQUEUE_COUNT:
+            failed_ids = {str(n.get("id", "")) for n in failed if isinstance(n, dict)}
+            raised = [r for r in results if r.outcome == "failed" and r.id in failed_ids]
+            for notification, result in zip(failed, raised):
+                _host_poison(desk, notification, handle, result, count)
+            return results
+        failed_ids = {str(n.get("id", "")) for n in failed if isinstance(n, dict)}
+        for result in results:
+            if result.outcome == "failed" and result.id in failed_ids:
+                failures = real_failures(out.deliveries.get(result.id)) if result.id else 0
+                result.reason += (f" (attempt {failures} of {MAX_SEND_ATTEMPTS}; the queue "
+                                  f"retries it in {release_after} s)")
+        desk.queues.hide(OUTBOUND_MAIL, handle.id, handle.pop_receipt, release_after)
+        return results
+    if wait is not None:
+        desk.queues.hide(OUTBOUND_MAIL, handle.id, handle.pop_receipt, wait)
+    desk.queues.delete(OUTBOUND_MAIL, handle)
+    return results
+
+
+def _drain_single(desk: Helpdesk, out: _Outbound, notification: dict, handle,
+                  release_after: int) -> SendResult:
     count = int(handle.dequeue_count or 1)
     nid = str(notification.get("id", "")) if isinstance(notification, dict) else ""
     result = SendResult(id=nid, template=str(notification.get("template", ""))

@@ -34,7 +34,7 @@ def ticket(desk, graph):
 
 
 def _queued(desk, template):
-    return [n for n in desk.queues.peek_all(OUTBOUND_MAIL) if n["template"] == template]
+    return [n for n in desk.queues.peek_notifications(OUTBOUND_MAIL) if n["template"] == template]
 
 
 def test_reply_adds_a_response_and_queues_the_mail(desk, graph, ticket):
@@ -115,11 +115,15 @@ def test_retrying_a_request_does_the_work_once(desk, ticket):
         assert code == 0
         assert run_cli("tickets", "close", ticket.number, "--request-id", "req-2")[0] == 0
     assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message", "response"]
-    assert len(_queued(desk, "response")) == 1
-    assert len(_queued(desk, "ticket_closed")) == 1
+    # a retry queues the same notification again; the sender sends each id once
+    assert len({n["id"] for n in _queued(desk, "response")}) == 1
+    assert len({n["id"] for n in _queued(desk, "ticket_closed")}) == 1
+    rows = desk.tickets.notification_rows(ticket.number)
+    assert sorted(r["template"] for r in rows if r["template"] in ("response", "ticket_closed")) == [
+        "response", "ticket_closed"]
     # a different request is new work
     run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Done.")
-    assert len(_queued(desk, "response")) == 2
+    assert len({n["id"] for n in _queued(desk, "response")}) == 2
 
 
 # --- the SLA clock follows the conversation: a response stops it, a client message restarts it
@@ -221,3 +225,65 @@ def test_a_staff_name_that_could_not_fit_a_notification_is_refused(desk, ticket,
 
     assert code == 1
     assert "staff name may be at most" in capsys.readouterr().err
+
+
+# --- each action is one unit of work in the ticket's partition (issue 7 §1)
+
+class _RacingStore:
+    """Wraps the real store: another writer changes the ticket right before the first write."""
+
+    def __init__(self, store, other_writer):
+        self._store, self._other, self.results = store, other_writer, []
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def write(self, unit):
+        other, self._other = self._other, None
+        if other:
+            other()
+        result = self._store.write(unit)
+        self.results.append(result)
+        return result
+
+
+def test_an_action_racing_another_writer_rereads_and_keeps_both_changes(desk, ticket):
+    from shared_code.adapters.ticket_store import UnitResult
+    from shared_code.services import actions
+
+    def transfer_meanwhile():
+        other = desk.tickets.get(ticket.number)
+        other.department = "Billing"
+        assert desk.tickets.update(other)
+
+    racing = _RacingStore(desk.tickets, transfer_meanwhile)
+    desk.__dict__["tickets"] = racing
+
+    assigned = actions.assign(desk, ticket.number, AGENT)
+
+    assert racing.results == [UnitResult.CONFLICT, UnitResult.STORED]
+    stored = desk.tickets.get(ticket.number)
+    assert (stored.assignee, stored.department) == (AGENT, "Billing") == (
+        assigned.assignee, assigned.department)
+    [row] = [r for r in desk.tickets.notification_rows(ticket.number)
+             if r["template"] == "assignment_alert"]
+    assert row["state"] == "queued"
+    assert len(_queued(desk, "assignment_alert")) == 1
+
+
+def test_a_reply_stores_its_entry_mail_and_stopped_clock_together(desk, ticket):
+    from shared_code.domain.notifications import parse_outbound_id
+    from shared_code.services import actions
+
+    entry = actions.reply(desk, ticket.number, AGENT, "Switch it off.", request_id="r-1")
+    again = actions.reply(desk, ticket.number, AGENT, "Switch it off.", request_id="r-1")
+
+    stored = desk.tickets.get(ticket.number)
+    assert again.entry_id == entry.entry_id  # the retry returns the stored entry
+    assert stored.answered_for == ticket.last_message_entry  # the client message is answered
+    assert stored.answered_at == entry.date
+    assert parse_outbound_id(entry.message_id) == (ticket.number, stored.thread_token)
+    assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message", "response"]
+    [row] = [r for r in desk.tickets.notification_rows(ticket.number) if r["template"] == "response"]
+    assert f'"response_entry_id": "{entry.entry_id}"' in row["notification"]
+    assert desk.index.get(entry.message_id) is None  # outbound ids are not indexed

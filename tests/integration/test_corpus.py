@@ -53,7 +53,7 @@ def test_becomes_a_new_ticket(desk, graph, name):
     html = entry["body_html"].lower()
     for forbidden in ("<script", "onclick", "javascript:", "<form", "cid:", "data:image"):
         assert forbidden not in html, f"{forbidden} left in the HTML of {name}"
-    templates = sorted(n["template"] for n in desk.queues.peek_all(OUTBOUND_MAIL))
+    templates = sorted(n["template"] for n in desk.queues.peek_notifications(OUTBOUND_MAIL))
     assert templates == ["new_ticket_alert", "new_ticket_auto_response"]
 
 
@@ -61,7 +61,7 @@ def test_becomes_a_new_ticket(desk, graph, name):
 def test_auto_replies_and_bounces_are_discarded(desk, graph, name):
     assert _ingest(graph, desk, name).discarded == 1
     assert run_cli("tickets", "list", "--json")[1] == []
-    assert desk.queues.peek_all(OUTBOUND_MAIL) == []
+    assert desk.queues.peek_notifications(OUTBOUND_MAIL) == []
     assert len(desk.blobs.names(RAW_MAIL)) == 1
     _, log = run_cli("syslog", "--json")
     [entry] = [e for e in log if e["title"] == "Mail discarded"]

@@ -63,7 +63,7 @@ def test_new_ticket_enqueues_auto_response_and_alert(desk, graph):
     raw, message_id = make_mail()
     graph.add_message(SUPPORT, raw)
     fetch_all(desk)
-    queued = desk.queues.peek_all(OUTBOUND_MAIL)
+    queued = desk.queues.peek_notifications(OUTBOUND_MAIL)
     templates = sorted(n["template"] for n in queued)
     assert templates == ["new_ticket_alert", "new_ticket_auto_response"]
     auto = next(n for n in queued if n["template"] == "new_ticket_auto_response")
@@ -77,7 +77,7 @@ def test_no_auto_response_when_the_account_has_it_off(desk, graph):
     run_cli("emails", "update", SUPPORT, "--no-auto-response")
     graph.add_message(SUPPORT, make_mail()[0])
     fetch_all(desk)
-    assert [n["template"] for n in desk.queues.peek_all(OUTBOUND_MAIL)] == ["new_ticket_alert"]
+    assert [n["template"] for n in desk.queues.peek_notifications(OUTBOUND_MAIL)] == ["new_ticket_alert"]
 
 
 def test_empty_fetch_still_updates_last_fetch(desk):
@@ -103,7 +103,7 @@ def test_reply_by_in_reply_to_lands_in_the_same_ticket(desk, graph):
     entries = _show(ticket["number"])["entries"]
     assert len(entries) == 2
     assert entries[1]["body_text"].strip() == "It is out now."
-    queued = [n["template"] for n in desk.queues.peek_all(OUTBOUND_MAIL)]
+    queued = [n["template"] for n in desk.queues.peek_notifications(OUTBOUND_MAIL)]
     assert queued.count("new_message_alert") == 1
 
 
@@ -172,7 +172,7 @@ def test_auto_reply_is_kept_logged_and_not_posted(desk, graph):
     summary = fetch_all(desk)[0]
     assert summary.discarded == 1
     assert _tickets() == []
-    assert desk.queues.peek_all(OUTBOUND_MAIL) == []
+    assert desk.queues.peek_notifications(OUTBOUND_MAIL) == []
     assert len(desk.blobs.names(RAW_MAIL)) == 1
     code, log = run_cli("syslog", "--json")
     assert any(e["title"] == "Mail discarded" and "rule" in e["message"] for e in log)
@@ -310,7 +310,7 @@ def test_no_reply_pattern_is_configurable(desk, graph, monkeypatch):
     monkeypatch.setenv("NO_REPLY_PATTERN", r"^(?:alerts|robot)\b")
     graph.add_message(SUPPORT, make_mail(sender="Robot <robot@example.org>")[0])
     fetch_all(Helpdesk.from_env())
-    assert [n["template"] for n in desk.queues.peek_all(OUTBOUND_MAIL)] == ["new_ticket_alert"]
+    assert [n["template"] for n in desk.queues.peek_notifications(OUTBOUND_MAIL)] == ["new_ticket_alert"]
     _, log = run_cli("syslog", "--json")
     assert any(e["title"] == "Auto-response suppressed" and "robot@example.org" in e["message"]
                for e in log)

@@ -35,7 +35,7 @@ def _syslog(title: str) -> list[dict]:
 
 
 def _alerts(desk) -> list[dict]:
-    return [n for n in desk.queues.peek_all(OUTBOUND_MAIL) if n["template"] == "new_message_alert"]
+    return [n for n in desk.queues.peek_notifications(OUTBOUND_MAIL) if n["template"] == "new_message_alert"]
 
 
 def test_a_genuine_staff_mail_and_a_forged_one_in_the_same_run(desk, graph, ticket):

@@ -42,7 +42,7 @@ def test_enqueue_answers_202_with_the_id_and_the_mail_goes_out(desk, graph):
                             "recipient": {"role": "client"},
                             "actor": {"name": "Andy Agent", "email": AGENT}})
     assert status == 202
-    [queued] = desk.queues.peek_all(OUTBOUND_MAIL)
+    [queued] = desk.queues.peek_notifications(OUTBOUND_MAIL)
     assert queued["id"] == answer["id"]
     assert (queued["schema"], queued["event"], queued["department"]) == (
         "deskmail.notification/1", "api.request", "Support")
@@ -84,14 +84,14 @@ def test_enqueue_refuses_bad_requests_naming_the_field(desk, graph):
         status, answer = _post(payload)
         assert status == 400, payload
         assert message in answer["error"], (payload, answer)
-    assert desk.queues.peek_all(OUTBOUND_MAIL) == []
+    assert desk.queues.peek_notifications(OUTBOUND_MAIL) == []
 
 
 def test_enqueue_for_an_unknown_ticket_is_404(desk):
     status, answer = _post({"template": "ticket_closed", "ticket_number": "999999",
                             "recipient": {"role": "client"}})
     assert (status, answer) == (404, {"error": "no ticket #999999"})
-    assert desk.queues.peek_all(OUTBOUND_MAIL) == []
+    assert desk.queues.peek_notifications(OUTBOUND_MAIL) == []
 
 
 def test_queue_trigger_sends_and_a_redelivery_does_nothing(desk, graph):
@@ -114,7 +114,7 @@ def test_queue_trigger_refuses_a_message_that_is_not_a_notification(desk):
 def test_poison_trigger_records_the_failure(desk, graph):
     ticket = _ticket(desk, graph)
     _post({"template": "ticket_closed", "ticket_number": ticket.number, "recipient": {"role": "client"}})
-    [notification] = desk.queues.peek_all(OUTBOUND_MAIL)
+    [notification] = desk.queues.peek_notifications(OUTBOUND_MAIL)
     _function("record_failed_notification")(func.QueueMessage(body=json.dumps(notification).encode()))
     [row] = failed_notifications(desk)
     assert row["id"] == notification["id"] and OUTBOUND_POISON in row["error"]

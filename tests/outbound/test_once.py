@@ -33,7 +33,7 @@ def _reply_queued(desk, graph):
     drain_outbound(desk)
     graph.sent.clear()
     actions.reply(desk, ticket.number, AGENT, "Please switch it off.")
-    [notification] = desk.queues.peek_all(OUTBOUND_MAIL)
+    [notification] = desk.queues.peek_notifications(OUTBOUND_MAIL)
     return notification
 
 
@@ -68,9 +68,9 @@ def test_accepted_by_graph_then_the_state_write_fails_sends_once(desk, graph):
                                                        "earlier attempt)")
     assert len(graph.sent) == 1
     [lookup] = _sent_items_lookups(graph)
-    assert "internetMessageId eq '<deskmail." in lookup.path
+    assert f"internetMessageId eq '<dm.{notification['ticket_number']}." in lookup.path
     row = Deliveries(desk.connection).get(notification["id"])
-    assert row["state"] == "sent" and row["message_id"].startswith("deskmail.")
+    assert row["state"] == "sent" and row["message_id"].startswith(f"dm.{notification['ticket_number']}.")
     assert any(r["title"] == "Notification already sent" for r in desk.syslog.list())
 
 
@@ -162,7 +162,7 @@ def test_a_deferral_without_a_pop_receipt_lets_the_host_release_the_message(desk
     _reply_queued(desk, graph)
     graph.fail_next(429, count=desk.settings.graph_max_retries + 1, retry_after=0,
                     path_contains="sendMail")
-    [notification] = desk.queues.peek_all(OUTBOUND_MAIL)
+    [notification] = desk.queues.peek_notifications(OUTBOUND_MAIL)
     with pytest.raises(DeferralLost):
         outbound.send_notification.build().get_user_function()(
             func_queue.QueueMessage(body=json.dumps(notification).encode()))

@@ -41,7 +41,7 @@ def _response(desk, graph, text="Please switch it off."):
     drain_outbound(desk)
     graph.sent.clear()
     actions.reply(desk, ticket.number, AGENT, text)
-    [notification] = desk.queues.peek_all(OUTBOUND_MAIL)
+    [notification] = desk.queues.peek_notifications(OUTBOUND_MAIL)
     return ticket, notification
 
 

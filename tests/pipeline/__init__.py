@@ -107,11 +107,19 @@ def make_ctx(desk, **changes) -> PipelineContext:
     """The context the fetch builds (services/fetch.py `_pipeline_context`), with changes."""
     fields = dict(
         settings=desk.settings, index=desk.index, tickets=desk.tickets, blobs=desk.blobs,
-        queues=desk.queues, outbox=desk.outbox, syslog=desk.syslog,
+        queues=desk.queues, syslog=desk.syslog,
         system_addresses=desk.accounts.system_addresses(),
     )
     fields.update(changes)
     return PipelineContext(**fields)
+
+
+def queued_notifications(desk) -> list[dict]:
+    """The notifications on `outbound-mail`, in order, out of their batch messages."""
+    from shared_code.adapters.queues import OUTBOUND_MAIL
+    from shared_code.domain.notifications import unbatch
+
+    return [n for message in desk.queues.peek_all(OUTBOUND_MAIL) for n in unbatch(message)]
 
 
 def run_rules_before(rule, mail: InboundMail, ctx: PipelineContext) -> InboundMail:

@@ -1,11 +1,20 @@
-"""Rule 1, already_seen: the mail's key, duplicates, and a half-done earlier run's claim."""
+"""Rule 1, already_seen: the mail's key, duplicates, and a half-done earlier run's claim.
+
+The check itself (`check_seen`) runs in rule 1 for a mail that may be a reply; for one that
+can only start a ticket it is rule 6's claim (an insert), so rule 1 reads nothing."""
 from __future__ import annotations
 
 import pytest
 
-from shared_code.pipeline.already_seen import already_seen, fingerprint
+from shared_code.pipeline.already_seen import already_seen, check_seen, fingerprint
 
 from . import SALES, compose, inbound, support_account
+
+
+def _check(mail, ctx):
+    """Rule 1 on a mail, with its index read made now (deferred or not)."""
+    already_seen(mail, ctx)
+    check_seen(mail, ctx)
 
 
 def test_the_key_is_the_message_id_without_brackets(ctx):
@@ -39,11 +48,11 @@ def test_a_mail_without_message_id_gets_a_stable_id_from_its_graph_id(ctx):
 def test_a_replay_of_a_mail_without_message_id_finds_its_claim(ctx):
     raw = compose(message_id=False)
     crashed = inbound(raw, graph_id="AAMkAD-immutable-1")
-    already_seen(crashed, ctx)
+    _check(crashed, ctx)
     ctx.index.claim(crashed.key, {"ticket": "482913", "entry_id": "E1", "new_ticket": True})
 
     replay = inbound(raw, graph_id="AAMkAD-immutable-1")
-    already_seen(replay, ctx)
+    _check(replay, ctx)
 
     assert replay.outcome is None
     assert replay.claim["ticket"] == "482913"
@@ -54,7 +63,7 @@ def test_a_message_id_processed_before_is_a_duplicate(ctx, direction):
     mail = inbound(compose(message_id="<seen@example.org>"))
     ctx.index.record("seen@example.org", "482913", direction, entry_id="E1")
 
-    already_seen(mail, ctx)
+    _check(mail, ctx)
 
     assert mail.outcome == "duplicate"
     assert "seen@example.org" in mail.reason and "#482913" in mail.reason
@@ -65,7 +74,7 @@ def test_brackets_and_spaces_do_not_make_a_message_id_new(ctx):
     ctx.index.record(" <seen@example.org> ", "482913", "inbound")
     mail = inbound(compose(message_id="<seen@example.org>"))
 
-    already_seen(mail, ctx)
+    _check(mail, ctx)
 
     assert mail.outcome == "duplicate"
 
@@ -78,7 +87,7 @@ def test_a_claimed_row_is_loaded_to_finish_the_earlier_run(ctx):
         "new_ticket": True, "matched_by": "", "graph_id": "AAMk-1", "account": "support@contoso.example",
     })
 
-    already_seen(mail, ctx)
+    _check(mail, ctx)
 
     assert mail.outcome is None and mail.reason == ""
     assert mail.claim["state"] == "claimed"
@@ -95,10 +104,23 @@ def test_a_different_mail_reusing_a_message_id_is_not_a_duplicate(ctx):
     ctx.index.update("reused@scanner.example", {"state": "done"})
 
     same = inbound(compose(message_id="<reused@scanner.example>", subject="Scan 1"))
-    already_seen(same, ctx)
+    _check(same, ctx)
     other = inbound(compose(message_id="<reused@scanner.example>", subject="Scan 2"),
                     graph_id="AAMkAD-other")
-    already_seen(other, ctx)
+    _check(other, ctx)
 
     assert same.outcome == "duplicate"
     assert other.outcome is None and other.key.startswith("graph-")
+
+
+def test_a_mail_that_can_only_start_a_ticket_is_not_looked_up(desk, ctx):
+    """Its claim is the check (409 = seen): rule 1 sends no request for it."""
+    ctx.index.record("seen@example.org", "482913", "inbound")
+    new = inbound(compose(message_id="<seen@example.org>"))
+    reply = inbound(compose(message_id="<seen@example.org>", in_reply_to="<x@example.org>"))
+
+    already_seen(new, ctx)
+    already_seen(reply, ctx)
+
+    assert (new.outcome, new.seen_deferred) == (None, True)  # not read
+    assert reply.outcome == "duplicate"  # may be a reply: read now

@@ -1,5 +1,5 @@
 """run_pipeline: the rules in order, stopping at the first that decides the mail's fate,
-and the claim completed only once everything is stored and enqueued."""
+the mail stored in one transaction (its marker says so) and its notifications queued."""
 from __future__ import annotations
 
 import pytest
@@ -10,7 +10,17 @@ from shared_code.pipeline import RULES, run_pipeline
 
 from tests.fakes.exchange import sent_inside
 
-from . import SUPPORT, SimulatedCrash, compose, crash_at, inbound, make_ctx
+from . import (
+    SALES,
+    SUPPORT,
+    SimulatedCrash,
+    compose,
+    crash_at,
+    inbound,
+    make_ctx,
+    queued_notifications,
+    support_account,
+)
 
 PDF = ("report.pdf", "application/pdf", b"%PDF-1.4 report")
 
@@ -30,15 +40,16 @@ def test_the_rules_run_in_the_documented_order():
     ]
 
 
-def test_a_new_mail_runs_every_rule_and_completes_its_claim(desk, ctx):
+def test_a_new_mail_runs_every_rule_and_is_marked_stored_in_its_ticket(desk, ctx):
     mail = run_pipeline(inbound(compose(attachments=[PDF])), ctx)
 
     assert mail.outcome == "created"
     row = ctx.index.get(mail.key)
-    assert (row["state"], row["direction"], row["ticket"]) == ("done", "inbound", mail.ticket.number)
+    assert (row["direction"], row["ticket"]) == ("inbound", mail.ticket.number)
+    assert desk.tickets.marker(mail.ticket.number, mail.key)["entry_id"] == mail.entry.entry_id
     assert [t.number for t in desk.tickets.list()] == [mail.ticket.number]
     assert desk.blobs.names(ATTACHMENTS) != []
-    assert sorted(n["template"] for n in desk.queues.peek_all(OUTBOUND_MAIL)) == [
+    assert sorted(n["template"] for n in queued_notifications(desk)) == [
         "new_ticket_alert", "new_ticket_auto_response"]
 
 
@@ -52,14 +63,26 @@ def test_a_reply_is_threaded_to_the_ticket_of_its_parent(desk, ctx):
     assert ctx.index.ticket_of(reply.key) == first.ticket.number  # replies to the reply thread too
 
 
-def test_a_duplicate_stops_at_rule_1(desk, ctx):
+def test_a_duplicate_that_may_be_a_reply_stops_at_rule_1(desk, ctx):
     ctx.index.record("seen@example.org", "482913", "inbound")
 
-    mail = run_pipeline(inbound(compose(message_id="<seen@example.org>", attachments=[PDF])), ctx)
+    mail = run_pipeline(inbound(compose(message_id="<seen@example.org>", attachments=[PDF],
+                                        in_reply_to="<earlier@example.org>")), ctx)
 
     assert mail.outcome == "duplicate"
     _nothing_stored(desk, mail)
     assert ctx.index.get("seen@example.org")["ticket"] == "482913"
+
+
+def test_a_duplicate_new_mail_is_found_by_its_claim_and_stores_nothing(desk, ctx):
+    raw = compose(message_id="<once-more@example.org>")
+    first = run_pipeline(inbound(raw, graph_id="AAMk-1"), ctx)
+
+    again = run_pipeline(inbound(raw, account=support_account(address=SALES), graph_id="AAMk-2"), ctx)
+
+    assert again.outcome == "duplicate" and f"#{first.ticket.number}" in again.reason
+    assert len(desk.tickets.list()) == 1 and len(desk.tickets.entries(first.ticket.number)) == 1
+    assert len(queued_notifications(desk)) == 2
 
 
 def test_a_mail_processed_to_the_end_is_a_duplicate_the_next_time(desk, ctx):
@@ -70,7 +93,7 @@ def test_a_mail_processed_to_the_end_is_a_duplicate_the_next_time(desk, ctx):
 
     assert again.outcome == "duplicate"
     assert len(desk.tickets.list()) == 1
-    assert len(desk.queues.peek_all(OUTBOUND_MAIL)) == 2
+    assert len(queued_notifications(desk)) == 2
 
 
 def test_mail_from_ourselves_stops_at_rule_2(desk, ctx):
@@ -93,23 +116,24 @@ def test_an_auto_reply_stops_at_rule_3(desk, ctx):
     assert ctx.index.get(mail.key) is None
 
 
-@pytest.mark.parametrize("step,occurrence", [
-    ("ticket_written", 1), ("notification_enqueued", 1), ("notification_enqueued", 2),
-])
-def test_the_claim_is_done_only_at_the_end(desk, step, occurrence):
+@pytest.mark.parametrize("step", ["claimed", "ticket_written", "notification_enqueued"])
+def test_a_crash_at_any_write_boundary_is_finished_by_the_replay(desk, step):
+    """After the claim, after the transaction, after the enqueue: the replay (the same Graph
+    id, the ledger not finished) stores the mail once and queues its notifications."""
     raw = compose(message_id="<interrupted@example.org>")
     with pytest.raises(SimulatedCrash):
-        run_pipeline(inbound(raw), make_ctx(desk, checkpoint=crash_at(step, occurrence)))
+        run_pipeline(inbound(raw, graph_id="AAMk-1"), make_ctx(desk, checkpoint=crash_at(step)))
     assert desk.index.get("interrupted@example.org")["state"] == "claimed"
 
-    replay = run_pipeline(inbound(raw), make_ctx(desk))
+    replay = run_pipeline(inbound(raw, graph_id="AAMk-1"), make_ctx(desk))
 
     assert replay.outcome == "created"
-    assert desk.index.get("interrupted@example.org")["state"] == "done"
     [ticket] = desk.tickets.list()
+    assert desk.tickets.marker(ticket.number, "interrupted@example.org") is not None
     assert ticket.message_count == 1 and len(desk.tickets.entries(ticket.number)) == 1
-    assert sorted(n["template"] for n in desk.queues.peek_all(OUTBOUND_MAIL)) == [
-        "new_ticket_alert", "new_ticket_auto_response"]
+    queued = queued_notifications(desk)
+    assert sorted({n["template"] for n in queued}) == ["new_ticket_alert", "new_ticket_auto_response"]
+    assert len(queued) == (4 if step == "notification_enqueued" else 2)  # the sender dedups by id
 
 
 def test_a_replay_of_an_auto_reply_looking_mail_is_finished_not_discarded(desk):
@@ -122,4 +146,4 @@ def test_a_replay_of_an_auto_reply_looking_mail_is_finished_not_discarded(desk):
     mail = run_pipeline(inbound(raw), make_ctx(desk))
 
     assert (mail.outcome, mail.ticket.number) == ("created", "482913")
-    assert desk.index.get("monitor@example.org")["state"] == "done"
+    assert desk.tickets.marker("482913", "monitor@example.org") is not None

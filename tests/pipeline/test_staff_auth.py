@@ -16,7 +16,7 @@ from shared_code.pipeline.content import content
 from shared_code.pipeline.sender import HELPDESK_SPOOF, STAFF_SPOOF
 from tests.fakes.exchange import authentication_results, from_internet, prepend, sent_inside
 
-from . import SUPPORT, compose, inbound, make_ctx, run_rules_before
+from . import SUPPORT, compose, inbound, make_ctx, queued_notifications, run_rules_before
 
 AGENT = "agent@contoso.example"
 PARTNER = "pat@partner.example"  # a staff member whose mail comes from another domain
@@ -51,7 +51,7 @@ def _later_entry_id() -> str:
 
 
 def _alerts(desk) -> list[str]:
-    return [n["template"] for n in desk.queues.peek_all(OUTBOUND_MAIL)
+    return [n["template"] for n in queued_notifications(desk)
             if n["template"] == "new_message_alert"]
 
 

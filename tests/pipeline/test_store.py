@@ -1,15 +1,15 @@
-"""Rule 6, ticket_or_message: claim the Message-ID, then create the ticket or append the
-message; every write replays onto the same keys."""
+"""Rule 6, ticket_or_message: claim the Message-ID of a new ticket, then store the mail in ONE
+transaction in its ticket's partition; a replay writes nothing twice."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError
 
 from shared_code.adapters.blobs import BODIES
-from shared_code.adapters.tables import TicketRepository
+from shared_code.adapters.ticket_store import TicketStore
 from shared_code.domain.model import Party, Priority, Status, Ticket
 from shared_code.pipeline.store import new_ticket_number, ticket_or_message
 
@@ -32,8 +32,7 @@ CLAIM = {"entry_id": "20261127T020304000001Z-ab12cd34ef56", "new_ticket": True, 
 
 
 def _finished(mail, ctx):
-    """What run_pipeline does after the last rule: the claim becomes done."""
-    ctx.index.update(mail.key, {"state": "done", "direction": "inbound"})
+    """(run_pipeline writes nothing more after the rules: the claim stays `claimed`.)"""
     return mail
 
 
@@ -118,15 +117,15 @@ def test_the_message_id_is_claimed_before_anything_is_written(desk, ctx):
     raw = compose(message_id="<interrupted@example.org>")
     mail = run_rules_before(ticket_or_message, inbound(raw), ctx)
 
-    with pytest.raises(ResourceNotFoundError):
+    with pytest.raises(HttpResponseError, match="TableNotFound"):
         ticket_or_message(mail, ctx)
 
     row = ctx.index.get("interrupted@example.org")
     assert row["state"] == "claimed" and row["new_ticket"] is True
-    assert desk.tickets.entries(row["ticket"]) == []
 
     desk.connection.table_service.create_table("tickets")
-    replay = store_mail(raw, ctx)
+    assert desk.tickets.entries(row["ticket"]) == []
+    replay = store_mail(raw, ctx, graph_id=mail.graph_id)
     assert replay.claim["ticket"] == row["ticket"]
     assert (replay.ticket.number, replay.entry.entry_id) == (row["ticket"], row["entry_id"])
 
@@ -134,9 +133,9 @@ def test_the_message_id_is_claimed_before_anything_is_written(desk, ctx):
 def test_a_replay_after_a_crash_resumes_without_a_second_ticket(desk):
     raw = compose(message_id="<crashed@example.org>")
     with pytest.raises(SimulatedCrash):
-        store_mail(raw, make_ctx(desk, checkpoint=crash_at("ticket_written")))
+        store_mail(raw, make_ctx(desk, checkpoint=crash_at("ticket_written")), graph_id="AAMk-1")
 
-    replay = store_mail(raw, make_ctx(desk))
+    replay = store_mail(raw, make_ctx(desk), graph_id="AAMk-1")
 
     assert replay.outcome == "created"
     [ticket] = desk.tickets.list()
@@ -177,19 +176,19 @@ def test_a_claimed_number_taken_by_another_ticket_is_drawn_again(desk, ctx):
     assert len(desk.tickets.list()) == 2
 
 
-class _RacingTickets(TicketRepository):
-    """The real repository, with another worker scheduled right before this one's insert:
+class _RacingTickets(TicketStore):
+    """The real store, with another worker scheduled right before this one's transaction:
     the interleaving two workers hit when they process the same mail at the same moment."""
 
     def __init__(self, desk, other_worker):
         super().__init__(desk.connection, desk.blobs)
         self._other_worker = other_worker
 
-    def create(self, ticket):
+    def write(self, unit):
         other, self._other_worker = self._other_worker, None
         if other:
             other()
-        return super().create(ticket)
+        return super().write(unit)
 
 
 def test_two_workers_storing_the_same_mail_make_one_ticket(desk):
@@ -203,14 +202,16 @@ def test_two_workers_storing_the_same_mail_make_one_ticket(desk):
 
     assert sales.ticket is not None  # the other worker did run in between
     assert support.ticket.number == sales.ticket.number
+    assert (sales.outcome, support.outcome) == ("created", "duplicate")
     assert len(desk.tickets.list()) == 1
+    assert len(desk.tickets.entries(sales.ticket.number)) == 1
 
 
 def test_a_full_replay_counts_the_message_once(desk, ctx):
     raw = compose(message_id="<twice@example.org>")
-    first = store_mail(raw, ctx)
+    first = store_mail(raw, ctx, graph_id="AAMk-1")
 
-    replay = store_mail(raw, ctx)
+    replay = store_mail(raw, ctx, graph_id="AAMk-1")
 
     assert replay.ticket.number == first.ticket.number
     assert replay.entry.entry_id == first.entry.entry_id
@@ -263,7 +264,7 @@ def test_a_reply_to_a_deleted_ticket_starts_a_new_one(desk, ctx):
     assert ticket is not None and ticket.source_key == mail.key
     row = ctx.index.get(mail.key)
     assert (row["new_ticket"], row["ticket"]) == (True, mail.ticket.number)
-    replay = store_mail(raw, ctx)
+    replay = store_mail(raw, ctx, graph_id=mail.graph_id)
     assert replay.ticket.number == mail.ticket.number
     assert len(desk.tickets.list()) == 1
 
@@ -285,19 +286,14 @@ def test_a_message_recorded_after_a_newer_one_is_still_counted(desk, ctx):
 # --- clients -------------------------------------------------------------------------------------
 
 
-def test_the_sender_is_upserted_as_a_client(desk, ctx):
+def test_the_client_is_a_snapshot_on_the_ticket_and_no_clients_table_is_written(desk, ctx):
     received = datetime(2026, 11, 27, 2, 3, 4, tzinfo=timezone.utc)
-    store_mail(compose(), ctx, received=received)
-    client = desk.tickets.get_client(ANN_ADDRESS)
-    assert (client["email"], client["name"]) == (ANN_ADDRESS, "Ann Client")
-    assert client["first_seen"] == client["last_seen"] == received
+    mail = store_mail(compose(), ctx, received=received)
 
-    later = received + timedelta(hours=1)
-    store_mail(compose(subject="Another thing", sender=ANN_ADDRESS), ctx, received=later)
-
-    client = desk.tickets.get_client(ANN_ADDRESS)
-    assert client["name"] == "Ann Client"  # a bare address does not erase the name
-    assert (client["first_seen"], client["last_seen"]) == (received, later)
+    ticket = desk.tickets.get(mail.ticket.number)
+    assert ticket.client == Party("Ann Client", ANN_ADDRESS)
+    assert ticket.client_first_seen == received
+    assert "clients" not in {t.name for t in desk.connection.table_service.list_tables()}
 
 
 # --- Table Storage limits -------------------------------------------------------------------------
@@ -342,4 +338,3 @@ def test_a_value_that_storage_would_refuse_fails_before_the_first_write(desk, ct
 
     assert ctx.index.get(mail.key) is None
     assert desk.tickets.list() == []
-    assert desk.tickets.get_client(ANN_ADDRESS) is None

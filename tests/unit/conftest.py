@@ -38,7 +38,7 @@ def ctx(settings, clock) -> PipelineContext:
     sales@); `ctx.tickets` is a MemoryTickets (rules 0-5 only look tickets up)."""
     return PipelineContext(
         settings=settings, index=memory.MemoryMessageIndex(), tickets=memory.MemoryTickets(),
-        blobs=memory.MemoryBlobStore(clock), queues=memory.MemoryQueues(clock), outbox=None,
+        blobs=memory.MemoryBlobStore(clock), queues=memory.MemoryQueues(clock),
         syslog=memory.MemorySystemLog(clock.utcnow), system_addresses={SUPPORT, SALES})
 
 
