@@ -16,9 +16,8 @@ from shared_code.adapters.blobs import BlobStore, Lease
 from shared_code.adapters.graph import GraphMailClient
 from shared_code.adapters.queues import QueueSender
 from shared_code.adapters.secret_store import SecretStore
-from shared_code.adapters.tables import (
-    AccountRepository, DirectoryRepository, MessageIndex, SystemLog, TicketRepository,
-)
+from shared_code.adapters.tables import AccountRepository, DirectoryRepository, MessageIndex, SystemLog
+from shared_code.adapters.ticket_store import TicketStore
 from shared_code.adapters.template_store import TemplateStore
 
 from . import memory
@@ -32,7 +31,7 @@ PAIRS = [
     (ports.DirectoryRepository, DirectoryRepository, memory.MemoryDirectory),
     (ports.TemplateStore, TemplateStore, memory.MemoryTemplates),
     (ports.MessageIndex, MessageIndex, memory.MemoryMessageIndex),
-    (ports.TicketLookup, TicketRepository, memory.MemoryTickets),
+    (ports.TicketLookup, TicketStore, memory.MemoryTickets),
     (ports.SecretStore, SecretStore, memory.MemorySecrets),
     (ports.MailClient, GraphMailClient, memory.MemoryMailClient),
 ]
