@@ -42,6 +42,10 @@ from .tables import _Table, safe_key, utcnow
 #: The table the notification rows live in, next to their ticket.
 TABLE = "tickets"
 ROW_PREFIX = "n-"
+#: The RowKey of the ticket itself in its partition (docs/storage-design.md).
+TICKET_ROW = "t"
+#: Where `rows` and `claim_all` put the ticket's row (no notification id is empty).
+TICKET_KEY = ""
 #: Longer than one send with Graph's retries (see services/send.py SEND_DEADLINE_SECONDS).
 SENDING_LEASE_SECONDS = 600
 #: A copy finding another worker sending comes back this soon, to find it sent (or failed).
@@ -119,15 +123,16 @@ class Deliveries:
         return next((dict(row) for row in rows), None)
 
     def rows(self, ticket: str, notification_ids: list[str]) -> dict[str, dict]:
-        """The rows of some notifications of one ticket, by id: one query."""
-        params = {"pk": str(ticket)}
-        wanted = []
+        """The rows of some notifications of one ticket, by id, and under TICKET_KEY the
+        ticket's own row `t` when it lives in the same partition: one query."""
+        params = {"pk": str(ticket), "t": TICKET_ROW}
+        wanted = ["RowKey eq @t"]
         for i, nid in enumerate(notification_ids):
             params[f"r{i}"] = row_key(nid)
             wanted.append(f"RowKey eq @r{i}")
         found = self._table.client.query_entities(
             f"PartitionKey eq @pk and ( {' or '.join(wanted)} )", parameters=params)
-        return {row["id"]: row for row in found}
+        return {TICKET_KEY if row["RowKey"] == TICKET_ROW else row["id"]: row for row in found}
 
     def with_state(self, *states: str) -> list[dict]:
         """Notification rows in these states, oldest first (one query over `tickets`)."""
@@ -154,7 +159,8 @@ class Deliveries:
         """Claim the notifications of one queue message (all of one ticket) together: one
         query for their rows (skipped when `rows_exist` is False: the previous code's single
         notifications have none), then one transaction of ETag-guarded updates and inserts.
-        A conflict (another worker) reads the rows again and retries."""
+        A conflict (another worker) reads the rows again and retries. The ticket's `t` row,
+        when the query returned it, is under TICKET_KEY (a Claim with `row` set)."""
         from azure.data.tables import TableTransactionError
 
         now = now or utcnow()
@@ -165,6 +171,8 @@ class Deliveries:
             if rows is None:
                 rows = self.rows(ticket, [n["id"] for n in notifications])
             claims, operations = _plan_claims(notifications, rows, fields, now)
+            if TICKET_KEY in rows:
+                claims[TICKET_KEY] = Claim("ticket", row=rows[TICKET_KEY])
             if not operations:
                 return claims
             try:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from ..adapters.deliveries import DeliveryState, real_failures
+from ..adapters.deliveries import TICKET_KEY, DeliveryState, real_failures
 from ..domain.model import Party, ValidationError, normalize_address
 from ..domain.notifications import NotificationError, validate_notification
 from ..domain.outbound_mail import build_mime
@@ -152,7 +152,8 @@ def send_message(out: Outbound, message: object) -> MessageOutcome:
             deliveries.append(Delivery(out, n, result, claim))
 
     if deliveries:
-        _deliver(out, ticket_number, deliveries)
+        prefetched = claims.get(TICKET_KEY)
+        _deliver(out, ticket_number, deliveries, prefetched.row if prefetched else None)
     out.deliveries.record_all(ticket_number, give_back + [
         (d.n["id"], *d.record) for d in deliveries if d.record is not None])
     outcome.failures += [(d.n, d.error, real_failures(d.claim.row))
@@ -160,11 +161,23 @@ def send_message(out: Outbound, message: object) -> MessageOutcome:
     return outcome
 
 
-def _deliver(out: Outbound, ticket_number: str, deliveries: list[Delivery]) -> None:
+def _ticket(desk: Helpdesk, number: str, row: dict | None):
+    """The ticket, read once per message: taken from its `t` row when the claim's query
+    returned it (the ticket-partition store), else read."""
+    parse = getattr(type(desk.tickets), "_ticket_from", None)
+    if row is not None and parse is not None:
+        ticket = parse(row)
+        if ticket.number == number:
+            return ticket
+    return desk.tickets.get(number)
+
+
+def _deliver(out: Outbound, ticket_number: str, deliveries: list[Delivery],
+             ticket_row: dict | None = None) -> None:
     """Prepare, pace and send the claimed notifications; each ends with an outcome or an
     error on its Delivery (a BaseException, i.e. a crash, propagates: nothing recorded)."""
     desk = out.desk
-    ticket = desk.tickets.get(ticket_number)  # once per message
+    ticket = _ticket(desk, ticket_number, ticket_row)
     thread: list = []
 
     def entries():
