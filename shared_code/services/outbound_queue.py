@@ -24,7 +24,7 @@ from ..adapters.queues import OUTBOUND_MAIL
 from ..domain.model import ValidationError
 from .helpdesk import Helpdesk
 from .notification_requests import BATCH_SCHEMA, batch_message
-from .outbound_run import SEND_DEADLINE_SECONDS, Outbound
+from .outbound_run import SEND_DEADLINE_SECONDS, Directory, Outbound
 from .send import (
     HOST_MAX_DEQUEUE_COUNT,
     HOST_VISIBILITY_TIMEOUT,
@@ -66,7 +66,7 @@ def handle_queue_message(desk: Helpdesk, message: object, dequeue_count: int = 1
     attempts left: raises SendFailed (the host releases the message); a notification at its
     MAX_SEND_ATTEMPTS-th real failure is moved to the poison queue alone instead."""
     own = out is None
-    out = out or Outbound(desk, clock=clock)
+    out = out or Outbound(desk, clock=clock, directory=Directory.shared(desk))
     try:
         outcome = send_message(out, message)
         retry = _poison_or_retry(out, outcome)

@@ -157,3 +157,26 @@ def test_a_batch_naming_another_ticket_is_refused_for_that_notification(desk, gr
     assert {r.id: r.outcome for r in results} == {"stray": "failed", good["id"]: "sent"}
     assert "is not the batch's" in [r for r in results if r.id == "stray"][0].reason
     assert len(graph.sent) == 1
+
+
+def test_the_queue_trigger_reads_accounts_staff_and_templates_once_per_process(desk, graph,
+                                                                               proxied):
+    """The trigger runs once per message: the directory it reads is shared by the process
+    (DIRECTORY_TTL_SECONDS), not read four times per message."""
+    from shared_code.services.outbound_queue import handle_queue_message
+
+    proxy, counted = proxied
+    ticket = _ticket_sent_out(desk, graph)
+    _queue_batch(desk, ticket, ("ticket_closed", {"role": "client"}))
+    _queue_batch(desk, ticket, ("assignment_alert", {"role": "staff", "email": AGENT}))
+    proxy.reset()
+
+    for message, handle in desk.queues.receive(OUTBOUND_MAIL):
+        [result] = handle_queue_message(counted, message, message_id=handle.id,
+                                        pop_receipt=handle.pop_receipt)
+        assert result.outcome == "sent"
+    requests = proxy.snapshot()["requests"]
+
+    assert len(graph.sent) == 2
+    for table in ("emailaccounts", "departments", "staff", "templates"):
+        assert requests[f"table query {table}"] == 1, table
