@@ -9,7 +9,6 @@ from benchmarks.harness import StorageProxy
 from shared_code.adapters.deliveries import Deliveries, queued_row
 from shared_code.adapters.queues import OUTBOUND_MAIL
 from shared_code.domain.notifications import new_notification
-from shared_code.services.notification_requests import batch_message
 from shared_code.services.send import drain_outbound
 
 from . import AGENT, ALERTS, CLIENT, SUPPORT, SYSTEM, desk, new_ticket, sent  # noqa: F401  (desk is a fixture)
@@ -18,6 +17,12 @@ from . import AGENT, ALERTS, CLIENT, SUPPORT, SYSTEM, desk, new_ticket, sent  # 
 def _to(message) -> str:
     [address] = message["To"].addresses
     return address.addr_spec
+
+
+def batch_message(ticket_number: str, notifications: list[dict]) -> dict:
+    """The message shape the producers send (docs/architecture.md → Notification queue)."""
+    return {"schema": "deskmail.batch/1", "ticket_number": ticket_number,
+            "notifications": notifications}
 
 
 def _queue_batch(desk, ticket, *specs) -> list[dict]:
