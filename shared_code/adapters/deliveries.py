@@ -25,7 +25,7 @@ number of real failures, crashes included (an attempt is counted before the work
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -42,10 +42,10 @@ from .tables import _Table, safe_key, utcnow
 #: The table the notification rows live in, next to their ticket.
 TABLE = "tickets"
 ROW_PREFIX = "n-"
-#: The RowKey of the ticket itself in its partition (docs/storage-design.md).
+#: The RowKeys of the ticket itself and of its thread entries in its partition
+#: (docs/storage-design.md; the ticket store writes them).
 TICKET_ROW = "t"
-#: Where `rows` and `claim_all` put the ticket's row (no notification id is empty).
-TICKET_KEY = ""
+ENTRY_PREFIX, ENTRY_END = "e-", "e."
 #: Longer than one send with Graph's retries (see services/send.py SEND_DEADLINE_SECONDS).
 SENDING_LEASE_SECONDS = 600
 #: A copy finding another worker sending comes back this soon, to find it sent (or failed).
@@ -86,6 +86,15 @@ class Claim:
     maybe_sent: bool = False
 
 
+@dataclass
+class PartitionRead:
+    """What one query of a ticket's partition returned for the sender."""
+
+    rows: dict[str, dict] = field(default_factory=dict)  # notification id -> its row
+    ticket: dict | None = None  # the `t` row, when the ticket lives in its partition
+    entries: list[dict] | None = None  # the `e-` rows, when asked for (None: not read)
+
+
 def row_key(notification_id: str) -> str:
     return ROW_PREFIX + safe_key(notification_id)
 
@@ -122,17 +131,34 @@ class Deliveries:
                                                  parameters={"rk": row_key(notification_id)})
         return next((dict(row) for row in rows), None)
 
-    def rows(self, ticket: str, notification_ids: list[str]) -> dict[str, dict]:
-        """The rows of some notifications of one ticket, by id, and under TICKET_KEY the
-        ticket's own row `t` when it lives in the same partition: one query."""
+    def read(self, ticket: str, notification_ids: list[str],
+             with_entries: bool = False) -> "PartitionRead":
+        """One query of the ticket's partition: the rows of these notifications, the ticket's
+        own row `t` and (`with_entries`) its thread entries `e-…`, when the ticket lives
+        in its partition (docs/storage-design.md)."""
         params = {"pk": str(ticket), "t": TICKET_ROW}
         wanted = ["RowKey eq @t"]
         for i, nid in enumerate(notification_ids):
             params[f"r{i}"] = row_key(nid)
             wanted.append(f"RowKey eq @r{i}")
+        if with_entries:
+            params.update(elo=ENTRY_PREFIX, ehi=ENTRY_END)
+            wanted.append("( RowKey ge @elo and RowKey lt @ehi )")
         found = self._table.client.query_entities(
             f"PartitionKey eq @pk and ( {' or '.join(wanted)} )", parameters=params)
-        return {TICKET_KEY if row["RowKey"] == TICKET_ROW else row["id"]: row for row in found}
+        read = PartitionRead(entries=[] if with_entries else None)
+        for row in found:
+            if row["RowKey"] == TICKET_ROW:
+                read.ticket = row
+            elif row["RowKey"].startswith(ROW_PREFIX):
+                read.rows[row["id"]] = row
+            elif with_entries:
+                read.entries.append(row)
+        return read
+
+    def rows(self, ticket: str, notification_ids: list[str]) -> dict[str, dict]:
+        """The rows of some notifications of one ticket, by id: one query."""
+        return self.read(ticket, notification_ids).rows
 
     def with_state(self, *states: str) -> list[dict]:
         """Notification rows in these states, oldest first (one query over `tickets`)."""
@@ -155,33 +181,32 @@ class Deliveries:
 
     # -- the sender
     def claim_all(self, ticket: str, notifications: list[dict], now: datetime | None = None,
-                  rows_exist: bool = True) -> dict[str, Claim]:
+                  rows_exist: bool = True,
+                  with_entries: bool = False) -> tuple[dict[str, Claim], "PartitionRead"]:
         """Claim the notifications of one queue message (all of one ticket) together: one
-        query for their rows (skipped when `rows_exist` is False: the previous code's single
-        notifications have none), then one transaction of ETag-guarded updates and inserts.
-        A conflict (another worker) reads the rows again and retries. The ticket's `t` row,
-        when the query returned it, is under TICKET_KEY (a Claim with `row` set)."""
+        query for their rows (`read`: with the ticket's row and, `with_entries`, its thread;
+        skipped when `rows_exist` is False: the previous code's single notifications have no
+        row), then one transaction of ETag-guarded updates and inserts. A conflict (another
+        worker) reads the rows again and retries. Returns the claims by id and what was read."""
         from azure.data.tables import TableTransactionError
 
         now = now or utcnow()
         fields = {"state": DeliveryState.SENDING.value, "claimed": now,
                   "lease_until": now + timedelta(seconds=SENDING_LEASE_SECONDS)}
-        rows: dict[str, dict] | None = None if rows_exist else {}
+        read: PartitionRead | None = None if rows_exist else PartitionRead()
         for _ in range(MAX_CONFLICTS):
-            if rows is None:
-                rows = self.rows(ticket, [n["id"] for n in notifications])
-            claims, operations = _plan_claims(notifications, rows, fields, now)
-            if TICKET_KEY in rows:
-                claims[TICKET_KEY] = Claim("ticket", row=rows[TICKET_KEY])
+            if read is None:
+                read = self.read(ticket, [n["id"] for n in notifications], with_entries)
+            claims, operations = _plan_claims(notifications, read.rows, fields, now)
             if not operations:
-                return claims
+                return claims, read
             try:
                 self._table.client.submit_transaction(operations)
-                return claims
+                return claims, read
             except TableTransactionError as error:
                 if error.status_code not in (404, 409, 412):
                     raise
-                rows = None  # someone else wrote meanwhile: read what they wrote
+                read = None  # someone else wrote meanwhile: read what they wrote
         raise ContentionError(f"the notifications of ticket #{ticket} are being claimed by others")
 
     def record_all(self, ticket: str, outcomes: list[tuple[str, str | DeliveryState, dict]]) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from ..adapters.deliveries import TICKET_KEY, DeliveryState, real_failures
+from ..adapters.deliveries import DeliveryState, PartitionRead, real_failures
 from ..domain.model import Party, ValidationError, normalize_address
 from ..domain.notifications import NotificationError, validate_notification
 from ..domain.outbound_mail import build_mime
@@ -33,6 +33,7 @@ from .helpdesk import Helpdesk
 from .notification_requests import BATCH_SCHEMA, MAX_BATCH, enqueue_request  # noqa: F401
 from .outbound_run import SEND_DEADLINE_SECONDS, Outbound
 from .send_delivery import MAX_SEND_ATTEMPTS, Delivery, SendResult  # noqa: F401
+from .send_values import shows_thread
 
 OUTBOUND_POISON = "outbound-mail-poison"
 #: host.json extensions.queues.maxDequeueCount: only a backstop. Deferrals raise the dequeue
@@ -126,8 +127,9 @@ def send_message(out: Outbound, message: object) -> MessageOutcome:
     if not notifications:
         return outcome
 
-    claims = out.deliveries.claim_all(ticket_number, notifications, now=out.clock(),
-                                      rows_exist=rows_exist)
+    claims, read = out.deliveries.claim_all(
+        ticket_number, notifications, now=out.clock(), rows_exist=rows_exist,
+        with_entries=any(_shows_thread(out, n) for n in notifications))
     deliveries: list[Delivery] = []
     give_back = []
     for n in notifications:
@@ -152,8 +154,7 @@ def send_message(out: Outbound, message: object) -> MessageOutcome:
             deliveries.append(Delivery(out, n, result, claim))
 
     if deliveries:
-        prefetched = claims.get(TICKET_KEY)
-        _deliver(out, ticket_number, deliveries, prefetched.row if prefetched else None)
+        _deliver(out, ticket_number, deliveries, read)
     out.deliveries.record_all(ticket_number, give_back + [
         (d.n["id"], *d.record) for d in deliveries if d.record is not None])
     outcome.failures += [(d.n, d.error, real_failures(d.claim.row))
@@ -161,28 +162,44 @@ def send_message(out: Outbound, message: object) -> MessageOutcome:
     return outcome
 
 
-def _ticket(desk: Helpdesk, number: str, row: dict | None):
-    """The ticket, read once per message: taken from its `t` row when the claim's query
-    returned it (the ticket-partition store), else read."""
+def _shows_thread(out: Outbound, notification: dict) -> bool:
+    """Whether this notification's template (by the department it names) shows the thread:
+    then the claim's query brings the entries along."""
+    try:
+        template = out.template(notification["template"], notification.get("department") or "")
+    except Exception:  # an unreadable template is the send's problem, not the claim's
+        return False
+    return shows_thread(template, notification)
+
+
+def _ticket(desk: Helpdesk, number: str, read: PartitionRead):
+    """The ticket, once per message: parsed from its `t` row when the claim's query returned
+    it (the ticket-partition store), else read with one get."""
     parse = getattr(type(desk.tickets), "_ticket_from", None)
-    if row is not None and parse is not None:
-        ticket = parse(row)
+    if read.ticket is not None and parse is not None:
+        ticket = parse(read.ticket)
         if ticket.number == number:
             return ticket
     return desk.tickets.get(number)
 
 
 def _deliver(out: Outbound, ticket_number: str, deliveries: list[Delivery],
-             ticket_row: dict | None = None) -> None:
+             read: PartitionRead) -> None:
     """Prepare, pace and send the claimed notifications; each ends with an outcome or an
     error on its Delivery (a BaseException, i.e. a crash, propagates: nothing recorded)."""
     desk = out.desk
-    ticket = _ticket(desk, ticket_number, ticket_row)
+    ticket = _ticket(desk, ticket_number, read)
     thread: list = []
 
     def entries():
+        """The thread, once per message: from the claim's query when it brought the `e-`
+        rows of a partition holding the ticket, else one query."""
         if not thread:
-            thread.append(desk.tickets.entries(ticket_number))
+            parse = getattr(desk.tickets, "_entry_from", None)
+            if read.ticket is not None and read.entries is not None and parse is not None:
+                thread.append([parse(row) for row in read.entries])
+            else:
+                thread.append(desk.tickets.entries(ticket_number))
         return thread[0]
 
     for d in deliveries:

@@ -185,3 +185,31 @@ def test_the_queue_trigger_reads_accounts_staff_and_templates_once_per_process(d
     assert len(graph.sent) == 2
     for table in ("emailaccounts", "departments", "staff", "templates"):
         assert requests[f"table query {table}"] == 1, table
+
+
+def test_one_query_reads_the_ticket_its_thread_and_the_batch_rows(desk, graph, proxied):
+    """Once the ticket lives in its partition (`t`, `e-…`, `m-…`, `n-…` rows), the sender's
+    read of a batch brings the ticket, the thread (only when asked) and the rows together."""
+    proxy, counted = proxied
+    ticket = _ticket_sent_out(desk, graph)
+    first, second = _queue_batch(desk, ticket, ("ticket_closed", {"role": "client"}),
+                                 ("ticket_closed", {"role": "address", "email": AGENT}))
+    table = desk.connection.table_service.get_table_client("tickets")
+    pk = ticket.number
+    table.submit_transaction([("upsert", {"PartitionKey": pk, "RowKey": key, "subject": "x"})
+                              for key in ("t", "e-20261130T100000Z-a", "e-20261130T110000Z-b",
+                                          "m-" + "0" * 40)])
+    proxy.reset()
+
+    deliveries = Deliveries(counted.connection)
+    with_thread = deliveries.read(pk, [first["id"], second["id"]], with_entries=True)
+    without = deliveries.read(pk, [first["id"]])
+
+    requests = proxy.snapshot()["requests"]
+    requests.pop("table create-table tickets", None)  # once per process and endpoint
+    assert requests == {"table query tickets": 2}
+    assert with_thread.ticket["RowKey"] == "t"
+    assert [e["RowKey"] for e in with_thread.entries] == ["e-20261130T100000Z-a",
+                                                          "e-20261130T110000Z-b"]
+    assert set(with_thread.rows) == {first["id"], second["id"]}
+    assert (without.entries, set(without.rows)) == (None, {first["id"]})
