@@ -41,7 +41,12 @@ log = logging.getLogger("deskmail.send")
 class DeferralLost(RuntimeError):
     """A deferred notification could not re-hide its queue message (no message id or pop
     receipt, or the receipt no longer holds it); raised so the host releases the message
-    itself: the same message comes back after host.json's visibilityTimeout."""
+    itself: the same message comes back after host.json's visibilityTimeout. `results`
+    says what became of each notification of the message."""
+
+    def __init__(self, message: str, results: list[SendResult] | None = None):
+        super().__init__(message)
+        self.results = results or []
 
 
 class SendFailed(RuntimeError):
@@ -81,7 +86,8 @@ def handle_queue_message(desk: Helpdesk, message: object, dequeue_count: int = 1
             if not hidden:
                 ids = ", ".join(r.id for r in outcome.results if r.outcome == "deferred")
                 raise DeferralLost(f"notification {ids} is deferred but its queue message "
-                                   "could not be hidden again; the host releases it instead")
+                                   "could not be hidden again; the host releases it instead",
+                                   outcome.results)
         return outcome.results
     finally:
         if own:
@@ -159,9 +165,10 @@ def _drain_one(desk: Helpdesk, out: Outbound, message: object, handle,
         results = handle_queue_message(desk, message, count, out, message_id=handle.id,
                                        pop_receipt=handle.pop_receipt)
     except DeferralLost as error:
-        results = [SendResult(id=str(n.get("id", "")), template=str(n.get("template", "")),
-                              outcome="deferred", reason=str(error), queue_message_id=handle.id,
-                              dequeue_count=count) for n in _notifications(message)]
+        results = error.results
+        for result in results:
+            if result.outcome == "deferred":
+                result.reason = str(error)
     except Exception as error:
         if count >= HOST_MAX_DEQUEUE_COUNT:
             return _host_poison(desk, message, handle, count)
