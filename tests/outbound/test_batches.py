@@ -213,3 +213,16 @@ def test_one_query_reads_the_ticket_its_thread_and_the_batch_rows(desk, graph, p
                                                           "e-20261130T110000Z-b"]
     assert set(with_thread.rows) == {first["id"], second["id"]}
     assert (without.entries, set(without.rows)) == (None, {first["id"]})
+
+
+def test_a_batchs_slots_from_one_mailbox_are_taken_in_one_write_as_far_as_they_fit(desk):
+    from shared_code.adapters.deliveries import SendCounters
+
+    counters = SendCounters(desk.connection)
+    t = 1_800_000_000.0
+    assert counters.take_send_slots("a@x.example", [1] * 28, now=t) == (28, 0)
+    # two of three fit; the third waits until the first minute's slots free up
+    granted, wait = counters.take_send_slots("a@x.example", [1, 2, 1], now=t + 10)
+    assert (granted, wait) == (2, 51)
+    assert counters.take_send_slots("a@x.example", [1], now=t + 20) == (0, 41)
+    assert SendCounters(desk.connection).take_send_slot("a@x.example", 1, now=t + 61) == 0
