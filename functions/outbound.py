@@ -1,6 +1,7 @@
 """Outbound mail triggers.
 
-`send_notification` (queue `outbound-mail`) sends one notification; a raised error makes the
+`send_notification` (queue `outbound-mail`) sends the notifications of one message (one
+notification, or a batch of one ticket's, see services/send.py); a raised error makes the
 host release it (host.json visibilityTimeout: back in 30 s). The app counts real failures and
 moves a notification to `outbound-mail-poison` itself after five; host.json's maxDequeueCount
 is only a far-off backstop, since deferrals raise the dequeue count too. A notification that
@@ -33,10 +34,11 @@ def send_notification(msg: func.QueueMessage) -> None:
     from shared_code.services.helpdesk import Helpdesk
     from shared_code.services.outbound_queue import handle_queue_message
 
-    result = handle_queue_message(Helpdesk.from_env(), _json(msg), msg.dequeue_count or 1,
-                                  message_id=msg.id or "", pop_receipt=msg.pop_receipt or "")
-    log.info("notification %s (%s): %s %s", result.id, result.template, result.outcome,
-             result.reason)
+    results = handle_queue_message(Helpdesk.from_env(), _json(msg), msg.dequeue_count or 1,
+                                   message_id=msg.id or "", pop_receipt=msg.pop_receipt or "")
+    for result in results:
+        log.info("notification %s (%s): %s %s", result.id, result.template, result.outcome,
+                 result.reason)
 
 
 @blueprint.function_name("record_failed_notification")

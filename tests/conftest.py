@@ -104,9 +104,11 @@ def azurite():
 def storage(azurite) -> str:
     """Azurite's connection string, with no tables, containers or queues left over."""
     from shared_code.adapters.storage import forget_created_resources
+    from shared_code.services.outbound_run import forget_shared_directories
 
     clear_storage(azurite.connection_string)
     forget_created_resources()
+    forget_shared_directories()
     return azurite.connection_string
 
 

@@ -54,6 +54,19 @@ class TemplateStore:
     def get(self, key: str, department: str | None = None) -> Template:
         return self.resolve(key, department)[0]
 
+    def snapshot(self):
+        """Every stored template, read with one query, as a `get(key, department)` that
+        resolves as `get` does: for a run that renders many notifications (the sender)."""
+        stored = {(e["PartitionKey"], e["RowKey"]): self._template(e) for e in self._table.query()}
+
+        def get(key: str, department: str | None = None) -> Template:
+            check_key(key)
+            if (department or "").strip() and (_partition(department), key) in stored:
+                return stored[(_partition(department), key)]
+            return stored.get((DEFAULT_PARTITION, key)) or DEFAULT_TEMPLATES[key]
+
+        return get
+
     def set(self, key: str, template: Template, department: str | None = None) -> None:
         """Store a template for every department (None) or one; refused when invalid or too long."""
         validate(template, key)

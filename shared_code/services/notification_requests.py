@@ -35,6 +35,10 @@ MAX_REFERENCES = 100
 #: A key taken by a request that has not queued yet is "in progress" for this long; after it,
 #: the first request is taken to have died and a retry finishes its work.
 PENDING_KEY_SECONDS = 60
+#: One queue message per unit of work: the notifications one mail or action caused.
+BATCH_SCHEMA = "deskmail.batch/1"
+#: One entity-group transaction claims a batch: at most 100 operations.
+MAX_BATCH = 100
 _KEY = re.compile(r"^[\x20-\x7e]+$")
 
 
@@ -86,9 +90,17 @@ def enqueue_request(desk: Helpdesk, body: object) -> dict:
     return notification
 
 
+def batch_message(ticket_number: str, notifications: list[dict]) -> dict:
+    """The `outbound-mail` message for notifications of one ticket whose rows are written."""
+    return {"schema": BATCH_SCHEMA, "ticket_number": str(ticket_number),
+            "notifications": notifications}
+
+
 def queue(desk: Helpdesk, notification: dict) -> None:
+    """Write the notification's `queued` row, then send it as a batch of one (the sender
+    then reads the row instead of trying to insert it)."""
     Deliveries(desk.connection).record_queued(notification)
-    desk.queues.send(OUTBOUND_MAIL, notification)
+    desk.queues.send(OUTBOUND_MAIL, batch_message(notification["ticket_number"], [notification]))
 
 
 def prepare(desk: Helpdesk, body: object, notification_id: str | None = None) -> dict:

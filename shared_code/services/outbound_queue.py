@@ -1,12 +1,15 @@
 """The `outbound-mail` queue around services/send.py: what the queue trigger, the poison
 trigger and `drain_outbound` (the host's stand-in for the CLI, the local run and tests) do.
 
-Waiting is not failing: a notification that must wait (pacing, Graph throttling, another
-worker's lease) is deferred by hiding the *same* queue message again (`QueueSender.hide`).
-Every receive raises a message's dequeue count, so host.json's maxDequeueCount
-(HOST_MAX_DEQUEUE_COUNT) is set far above the app's limit: the app counts real failures on the
-delivery row and moves a notification to `outbound-mail-poison` itself after MAX_SEND_ATTEMPTS
-of them. docs/outbound.md → Reliability explains the choice and what the host does.
+A queue message holds one notification (the previous shape) or a batch of one ticket's
+notifications (send.py). Waiting is not failing: when a notification of the message must
+wait (pacing, Graph throttling, another worker's lease), the *same* queue message is hidden
+again (`QueueSender.hide`) for the shortest wait; the notifications already sent or
+suppressed are finished on their rows, so the next receive sends only the others. Every
+receive raises a message's dequeue count, so host.json's maxDequeueCount
+(HOST_MAX_DEQUEUE_COUNT) is set far above the app's limit: the app counts real failures per
+notification on its row and moves a notification to `outbound-mail-poison` itself after
+MAX_SEND_ATTEMPTS of them. docs/outbound.md → Reliability explains the choice.
 """
 from __future__ import annotations
 
@@ -19,17 +22,17 @@ from typing import Callable
 from ..adapters.deliveries import Deliveries, DeliveryState, real_failures
 from ..adapters.queues import OUTBOUND_MAIL
 from ..domain.model import ValidationError
-from ..domain.notifications import BATCH_SCHEMA, unbatch
 from .helpdesk import Helpdesk
+from .notification_requests import BATCH_SCHEMA, batch_message
+from .outbound_run import SEND_DEADLINE_SECONDS, Directory, Outbound
 from .send import (
     HOST_MAX_DEQUEUE_COUNT,
     HOST_VISIBILITY_TIMEOUT,
     MAX_SEND_ATTEMPTS,
     OUTBOUND_POISON,
-    SEND_DEADLINE_SECONDS,
+    MessageOutcome,
     SendResult,
-    _Outbound,
-    _send,
+    send_message,
 )
 
 log = logging.getLogger("deskmail.send")
@@ -38,110 +41,75 @@ log = logging.getLogger("deskmail.send")
 class DeferralLost(RuntimeError):
     """A deferred notification could not re-hide its queue message (no message id or pop
     receipt, or the receipt no longer holds it); raised so the host releases the message
-    itself: the same message comes back after host.json's visibilityTimeout."""
+    itself: the same message comes back after host.json's visibilityTimeout. `results`
+    says what became of each notification of the message."""
+
+    def __init__(self, message: str, results: list[SendResult] | None = None):
+        super().__init__(message)
+        self.results = results or []
 
 
-def handle_queue_message(desk: Helpdesk, notification: dict, dequeue_count: int = 1,
-                         out: _Outbound | None = None, *, message_id: str = "",
+class SendFailed(RuntimeError):
+    """A notification of the message failed and has attempts left: the message is retried
+    (the host releases it). `results` says what became of each notification."""
+
+    def __init__(self, error: BaseException, results: list[SendResult]):
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error, self.results = error, results
+
+
+def handle_queue_message(desk: Helpdesk, message: object, dequeue_count: int = 1,
+                         out: Outbound | None = None, *, message_id: str = "",
                          pop_receipt: str = "",
-                         clock: Callable[[], datetime] | None = None) -> SendResult:
-    """The queue trigger's work on one message (`message_id`/`pop_receipt` from the trigger).
+                         clock: Callable[[], datetime] | None = None) -> list[SendResult]:
+    """The queue trigger's work on one message (`message_id`/`pop_receipt` from the trigger);
+    one result per notification.
 
-    Sent, duplicate, suppressed: returns (the host deletes the message). Deferred: hides the
-    same message for the wait and returns (the host's delete then fails harmlessly on the
-    changed pop receipt). A real failure: raises (the host releases the message), unless it is
-    the MAX_SEND_ATTEMPTS-th, when the notification is moved to the poison queue instead."""
-    if isinstance(notification, dict) and notification.get("schema") == BATCH_SCHEMA:
-        results = handle_batch(desk, notification, dequeue_count, out, message_id=message_id,
-                               pop_receipt=pop_receipt, clock=clock)
-        return results[-1] if results else SendResult(id="", template="", outcome="failed",
-                                                      reason="an empty batch")
+    All finished (sent, duplicate, suppressed, failed for good): returns (the host deletes the
+    message). Some deferred: hides the same message for the shortest wait and returns (the
+    host's delete then fails harmlessly on the changed pop receipt). A real failure with
+    attempts left: raises SendFailed (the host releases the message); a notification at its
+    MAX_SEND_ATTEMPTS-th real failure is moved to the poison queue alone instead."""
     own = out is None
-    out = out or _Outbound(desk, clock=clock)
+    out = out or Outbound(desk, clock=clock, directory=Directory.shared(desk))
     try:
-        try:
-            result = _send(out, notification, dequeue_count)
-        except Exception as error:
-            result = _give_up_or_raise(out, notification, error)
-        result.queue_message_id, result.dequeue_count = message_id, dequeue_count
-        if result.outcome == "deferred":
+        outcome = send_message(out, message)
+        retry = _poison_or_retry(out, outcome)
+        for result in outcome.results:
+            result.queue_message_id, result.dequeue_count = message_id, dequeue_count
+        if retry is not None:
+            raise SendFailed(retry, outcome.results)
+        wait = outcome.deferred_seconds
+        if wait is not None:
             hidden = bool(message_id and pop_receipt) and desk.queues.hide(
-                OUTBOUND_MAIL, message_id, pop_receipt, result.retry_after_seconds)
+                OUTBOUND_MAIL, message_id, pop_receipt, wait)
             if not hidden:
-                raise DeferralLost(f"notification {result.id} is deferred but its queue message "
-                                   "could not be hidden again; the host releases it instead")
-        return result
+                ids = ", ".join(r.id for r in outcome.results if r.outcome == "deferred")
+                raise DeferralLost(f"notification {ids} is deferred but its queue message "
+                                   "could not be hidden again; the host releases it instead",
+                                   outcome.results)
+        return outcome.results
     finally:
         if own:
             out.close()
 
 
-def _run_batch(out: _Outbound, message: dict, dequeue_count: int, message_id: str
-               ) -> tuple[list[SendResult], list[dict], Exception | None, int | None]:
-    """Each notification of a batch in turn: (results, the failed notifications, the first
-    real failure, the shortest wait of the deferred ones)."""
-    results: list[SendResult] = []
-    failed: list[dict] = []
-    error: Exception | None = None
-    wait: int | None = None
-    for notification in unbatch(message):
-        try:
-            try:
-                result = _send(out, notification, dequeue_count)
-            except Exception as failure:
-                result = _give_up_or_raise(out, notification, failure)
-        except Exception as failure:
-            error = error or failure
-            failed.append(notification)
-            valid = isinstance(notification, dict)
-            result = SendResult(id=str(notification.get("id", "")) if valid else "",
-                                template=str(notification.get("template", "")) if valid else "",
-                                outcome="failed", reason=f"{type(failure).__name__}: {failure}")
-        result.queue_message_id, result.dequeue_count = message_id, dequeue_count
-        if result.outcome == "deferred":
-            wait = result.retry_after_seconds if wait is None else min(wait, result.retry_after_seconds)
-        results.append(result)
-    return results, failed, error, wait
-
-
-def handle_batch(desk: Helpdesk, message: dict, dequeue_count: int = 1,
-                 out: _Outbound | None = None, *, message_id: str = "", pop_receipt: str = "",
-                 clock: Callable[[], datetime] | None = None) -> list[SendResult]:
-    """A `deskmail.batch/1` message (one unit of work's notifications), each in turn. One that
-    must wait hides the whole message (those already sent are found finished next time); a
-    real failure is raised after the others had their turn, so the queue retries them all."""
-    own = out is None
-    out = out or _Outbound(desk, clock=clock)
-    try:
-        results, _, error, wait = _run_batch(out, message, dequeue_count, message_id)
-    finally:
-        if own:
-            out.close()
-    if error is not None:
-        raise error
-    if wait is not None:
-        hidden = bool(message_id and pop_receipt) and desk.queues.hide(
-            OUTBOUND_MAIL, message_id, pop_receipt, wait)
-        if not hidden:
-            raise DeferralLost(f"a notification of ticket #{message.get('ticket_number')} is "
-                               "deferred but its queue message could not be hidden again")
-    return results
-
-
-def _give_up_or_raise(out: _Outbound, notification: dict, error: Exception) -> SendResult:
-    """After a real failure: raise it (the queue retries), or after MAX_SEND_ATTEMPTS real
-    failures move the notification to the poison queue and return."""
-    nid = str(notification.get("id", "")) if isinstance(notification, dict) else ""
-    row = out.deliveries.get(nid) if nid else None
-    failures = real_failures(row)
-    if failures < MAX_SEND_ATTEMPTS:
-        raise error
-    out.desk.queues.send(OUTBOUND_POISON, notification)
-    reason = (f"{type(error).__name__}: {error} (moved to {OUTBOUND_POISON} after {failures} "
-              "failed attempts)")
-    log.error("notification %s: %s", nid, reason)
-    return SendResult(id=nid, template=str(notification.get("template", "")),
-                      outcome="failed", reason=reason)
+def _poison_or_retry(out: Outbound, outcome: MessageOutcome) -> BaseException | None:
+    """Move each notification at its last allowed failure to the poison queue; the first
+    error of those with attempts left (the message must be retried), or None."""
+    retry = None
+    results = {r.id: r for r in outcome.results}
+    for notification, error, failures in outcome.failures:
+        result = results[notification["id"]]
+        if failures < MAX_SEND_ATTEMPTS:
+            result.reason += f" (attempt {failures} of {MAX_SEND_ATTEMPTS}; the queue retries it)"
+            retry = retry or error
+            continue
+        out.desk.queues.send(OUTBOUND_POISON, notification)
+        result.reason = (f"{type(error).__name__}: {error} (moved to {OUTBOUND_POISON} after "
+                         f"{failures} failed attempts)")
+        log.error("notification %s: %s", notification["id"], result.reason)
+    return retry
 
 
 def drain_outbound(desk: Helpdesk, max_messages: int = 500,
@@ -156,106 +124,92 @@ def drain_outbound(desk: Helpdesk, max_messages: int = 500,
     harmlessly, as the host's does); a failing one is released, visible again after
     `release_after` seconds (host.json visibilityTimeout; tests pass 0), until the app gives up
     after MAX_SEND_ATTEMPTS real failures or the host after HOST_MAX_DEQUEUE_COUNT receives;
-    then `outbound-mail-poison` is recorded as the poison trigger would."""
-    out = _Outbound(desk, clock=clock, checkpoint=checkpoint)
+    then `outbound-mail-poison` is recorded as the poison trigger would. One result per
+    notification."""
+    out = Outbound(desk, clock=clock, checkpoint=checkpoint)
     results: list[SendResult] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
         try:
-            while len(results) < max_messages:
+            received = 0
+            while received < max_messages:
                 batch = desk.queues.receive(OUTBOUND_MAIL,
-                                            max_messages=min(32, max_messages - len(results)),
+                                            max_messages=min(32, max_messages - received),
                                             visibility_timeout=visibility_timeout)
                 if not batch:
                     break
-                for done in pool.map(lambda item: _drain_one(desk, out, *item, release_after),
-                                     batch):
-                    results += done
+                received += len(batch)
+                for handled in pool.map(lambda item: _drain_one(desk, out, *item, release_after),
+                                        batch):
+                    results += handled
         finally:
             out.close()
-    for notification, handle in desk.queues.receive(OUTBOUND_POISON, max_messages=32):
-        record_poison(desk, notification)
+    for message, handle in desk.queues.receive(OUTBOUND_POISON, max_messages=32):
+        record_poison(desk, message)
         desk.queues.delete(OUTBOUND_POISON, handle)
     return results
 
 
-def _drain_one(desk: Helpdesk, out: _Outbound, notification: dict, handle,
+def _notifications(message: object) -> list[dict]:
+    if isinstance(message, dict) and message.get("schema") == BATCH_SCHEMA:
+        items = message.get("notifications")
+        return [n for n in items if isinstance(n, dict)] if isinstance(items, list) else []
+    return [message] if isinstance(message, dict) else []
+
+
+def _drain_one(desk: Helpdesk, out: Outbound, message: object, handle,
                release_after: int) -> list[SendResult]:
-    if isinstance(notification, dict) and notification.get("schema") == BATCH_SCHEMA:
-        return _drain_batch(desk, out, notification, handle, release_after)
-    return [_drain_single(desk, out, notification, handle, release_after)]
-
-
-def _drain_batch(desk: Helpdesk, out: _Outbound, message: dict, handle,
-                 release_after: int) -> list[SendResult]:
-    """A batch message, as the host would run it (see handle_batch)."""
     count = int(handle.dequeue_count or 1)
-    if count > HOST_MAX_DEQUEUE_COUNT:
-        return [_drain_single(desk, out, n, handle, release_after) for n in unbatch(message)]
-    results, failed, error, wait = _run_batch(out, message, count, handle.id)
-    if error is not None:
-        if count >= HOST_MAX_DEQUEUE_COUNT:
-            failed_ids = {str(n.get("id", "")) for n in failed if isinstance(n, dict)}
-            raised = [r for r in results if r.outcome == "failed" and r.id in failed_ids]
-            for notification, result in zip(failed, raised):
-                _host_poison(desk, notification, handle, result, count)
-            return results
-        failed_ids = {str(n.get("id", "")) for n in failed if isinstance(n, dict)}
+    if count > HOST_MAX_DEQUEUE_COUNT:  # the host checks before invoking the function
+        return _host_poison(desk, message, handle, count)
+    try:
+        results = handle_queue_message(desk, message, count, out, message_id=handle.id,
+                                       pop_receipt=handle.pop_receipt)
+    except DeferralLost as error:
+        results = error.results
         for result in results:
-            if result.outcome == "failed" and result.id in failed_ids:
-                failures = real_failures(out.deliveries.get(result.id)) if result.id else 0
-                result.reason += (f" (attempt {failures} of {MAX_SEND_ATTEMPTS}; the queue "
-                                  f"retries it in {release_after} s)")
-        desk.queues.hide(OUTBOUND_MAIL, handle.id, handle.pop_receipt, release_after)
+            if result.outcome == "deferred":
+                result.reason = str(error)
+    except Exception as error:
+        if count >= HOST_MAX_DEQUEUE_COUNT:
+            return _host_poison(desk, message, handle, count)
+        results = getattr(error, "results", None) or [
+            SendResult(id=str(n.get("id", "")), template=str(n.get("template", "")),
+                       outcome="failed", reason=f"{type(error).__name__}: {error}",
+                       queue_message_id=handle.id, dequeue_count=count)
+            for n in _notifications(message)]
+        for result in results:
+            if result.outcome == "failed":
+                result.reason = result.reason.replace("the queue retries it)",
+                                                      f"the queue retries it in {release_after} s)")
+    else:
+        desk.queues.delete(OUTBOUND_MAIL, handle)
         return results
-    if wait is not None:
-        desk.queues.hide(OUTBOUND_MAIL, handle.id, handle.pop_receipt, wait)
-    desk.queues.delete(OUTBOUND_MAIL, handle)
+    desk.queues.hide(OUTBOUND_MAIL, handle.id, handle.pop_receipt, release_after)
     return results
 
 
-def _drain_single(desk: Helpdesk, out: _Outbound, notification: dict, handle,
-                  release_after: int) -> SendResult:
-    count = int(handle.dequeue_count or 1)
-    nid = str(notification.get("id", "")) if isinstance(notification, dict) else ""
-    result = SendResult(id=nid, template=str(notification.get("template", ""))
-                        if isinstance(notification, dict) else "", outcome="failed",
-                        queue_message_id=handle.id, dequeue_count=count)
-    if count > HOST_MAX_DEQUEUE_COUNT:  # the host checks before invoking the function
-        _host_poison(desk, notification, handle, result, count)
-        return result
-    try:
-        result = handle_queue_message(desk, notification, count, out, message_id=handle.id,
-                                      pop_receipt=handle.pop_receipt)
-    except DeferralLost as error:
-        result.outcome, result.reason = "deferred", str(error)
-    except Exception as error:
-        result.reason = f"{type(error).__name__}: {error}"
-        if count >= HOST_MAX_DEQUEUE_COUNT:
-            _host_poison(desk, notification, handle, result, count)
-            return result
-        failures = real_failures(out.deliveries.get(nid)) if nid else 0
-        result.reason += (f" (attempt {failures} of {MAX_SEND_ATTEMPTS}; the queue retries it "
-                          f"in {release_after} s)")
-    else:
-        desk.queues.delete(OUTBOUND_MAIL, handle)
-        return result
-    desk.queues.hide(OUTBOUND_MAIL, handle.id, handle.pop_receipt, release_after)
-    return result
-
-
-def _host_poison(desk: Helpdesk, notification: dict, handle, result: SendResult,
-                 count: int) -> None:
-    desk.queues.send(OUTBOUND_POISON, notification)
+def _host_poison(desk: Helpdesk, message: object, handle, count: int) -> list[SendResult]:
+    desk.queues.send(OUTBOUND_POISON, message)
     desk.queues.delete(OUTBOUND_MAIL, handle)
-    result.reason += (f" (moved to {OUTBOUND_POISON} by the host after {count} receives: "
-                      "host.json maxDequeueCount)")
+    reason = (f"moved to {OUTBOUND_POISON} by the host after {count} receives: "
+              "host.json maxDequeueCount")
+    return [SendResult(id=str(n.get("id", "")), template=str(n.get("template", "")),
+                       outcome="failed", reason=reason, queue_message_id=handle.id,
+                       dequeue_count=count) for n in _notifications(message)]
 
 
-def record_poison(desk: Helpdesk, notification: dict) -> None:
-    """The poison trigger's work: the notification failed for good; log it, list it as failed."""
+def record_poison(desk: Helpdesk, message: object) -> None:
+    """The poison trigger's work: the notifications failed for good; log them, list them as
+    failed (a batch moved there by the host: each of its unfinished notifications)."""
     deliveries = Deliveries(desk.connection)
-    nid = str(notification.get("id", "")) if isinstance(notification, dict) else ""
-    row = deliveries.get(nid) if nid else None
+    for notification in _notifications(message) or [{}]:
+        _record_poisoned(desk, deliveries, notification)
+
+
+def _record_poisoned(desk: Helpdesk, deliveries: Deliveries, notification: dict) -> None:
+    nid = str(notification.get("id", ""))
+    ticket = str(notification.get("ticket_number", ""))
+    row = deliveries.get(nid, ticket=ticket) if nid and ticket else None
     if row is not None and row.get("state") in (DeliveryState.SENT, DeliveryState.SUPPRESSED):
         return  # a copy of a notification that got through after all
     last = f"; last error: {row.get('error')}" if row and row.get("error") else ""
@@ -265,7 +219,7 @@ def record_poison(desk: Helpdesk, notification: dict) -> None:
                  "sendMail gave no clear answer): check Sent Items before re-queueing")
     reason = (f"moved to {OUTBOUND_POISON} after {real_failures(row)} failed attempts "
               f"({int((row or {}).get('deferrals') or 0)} deferrals){last}")
-    if nid:
+    if nid and ticket:
         deliveries.record_failed(notification, reason)
     desk.syslog.write("error", "Notification failed",
                       f"notification {nid or '(no id)'} ({notification.get('template', '?')}, "
@@ -275,14 +229,15 @@ def record_poison(desk: Helpdesk, notification: dict) -> None:
 
 
 def failed_notifications(desk: Helpdesk) -> list[dict]:
-    """Notifications that failed for good (poison, too large, no sender ...), oldest first."""
+    """Notifications that failed for good (poison, too large, no sender ...), oldest first:
+    one query of the `n-` rows of table `tickets`."""
     return [{
         "id": row.get("id", ""), "template": row.get("template", ""), "ticket": row.get("ticket", ""),
         "sender": row.get("sender", ""), "recipients": row.get("recipients", ""),
         "subject": row.get("subject", ""), "attempts": int(row.get("attempts") or 0),
         "error_code": row.get("error_code", ""), "error": row.get("error", ""),
         "updated": row.get("updated"),
-    } for row in Deliveries(desk.connection).with_state("failed")]
+    } for row in Deliveries(desk.connection).with_state(DeliveryState.FAILED.value)]
 
 
 def requeue(desk: Helpdesk, notification_id: str) -> dict:
@@ -291,11 +246,11 @@ def requeue(desk: Helpdesk, notification_id: str) -> dict:
     row = deliveries.get(notification_id)
     if row is None:
         raise LookupError(f"no notification {notification_id}")
-    if row.get("state") in ("sent", "sending"):
+    if row.get("state") in (DeliveryState.SENT.value, DeliveryState.SENDING.value):
         raise ValidationError(f"notification {notification_id} is {row['state']}; not re-queued")
     notification = json.loads(row["notification"])
     deliveries.record_queued(notification)
-    desk.queues.send(OUTBOUND_MAIL, notification)
+    desk.queues.send(OUTBOUND_MAIL, batch_message(notification["ticket_number"], [notification]))
     desk.syslog.write("info", "Notification re-queued",
                       f"notification {notification_id} ({row.get('template')}, ticket "
                       f"#{row.get('ticket')}) is queued again", account=row.get("sender", ""))

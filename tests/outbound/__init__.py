@@ -47,6 +47,16 @@ def desk(app_env, mailbox_app, graph, monkeypatch):
     return desk
 
 
+def queued_notifications(desk) -> list[dict]:
+    """The notifications waiting on `outbound-mail`, batches unpacked (in queue order)."""
+    from shared_code.adapters.queues import OUTBOUND_MAIL
+
+    out = []
+    for message in desk.queues.peek_all(OUTBOUND_MAIL):
+        out += message["notifications"] if message.get("schema") == "deskmail.batch/1" else [message]
+    return out
+
+
 def sent(graph) -> list[tuple[str, EmailMessage]]:
     """What the Graph fake sent: (sending mailbox, parsed message)."""
     return [(mailbox, message_from_bytes(raw, policy=policy.default)) for mailbox, raw in graph.sent]

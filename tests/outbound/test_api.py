@@ -9,7 +9,7 @@ import azure.functions as func
 from shared_code.adapters.queues import OUTBOUND_MAIL
 from shared_code.services.send import drain_outbound
 
-from . import AGENT, CLIENT, desk, new_ticket  # noqa: F401  (desk is a fixture)
+from . import AGENT, CLIENT, desk, new_ticket, queued_notifications  # noqa: F401  (desk is a fixture)
 
 
 def _post(payload, key: str | None = None) -> tuple[int, dict]:
@@ -43,7 +43,7 @@ def test_the_same_idempotency_key_twice_queues_once_and_answers_the_same(desk, g
     again = _post(_closed(ticket), key="close-108749-try")
 
     assert first[0] == 202 and again == first
-    assert [n["id"] for n in desk.queues.peek_all(OUTBOUND_MAIL)] == [first[1]["id"]]
+    assert [n["id"] for n in queued_notifications(desk)] == [first[1]["id"]]
     assert [r.outcome for r in drain_outbound(desk)] == ["sent"]
     assert _post(_closed(ticket), key="close-108749-try") == first  # also after sending
     assert desk.queues.peek_all(OUTBOUND_MAIL) == [] and len(graph.sent) == 1
@@ -128,7 +128,7 @@ def test_a_key_whose_first_request_died_before_queueing_is_finished_by_a_retry(d
 
     later = submit(desk, request, "k-died", now=now + timedelta(seconds=PENDING_KEY_SECONDS + 1))
     assert later.status == 202
-    assert [n["id"] for n in desk.queues.peek_all(OUTBOUND_MAIL)] == [later.payload["id"]]
+    assert [n["id"] for n in queued_notifications(desk)] == [later.payload["id"]]
     assert _post(request, key="k-died") == (202, later.payload)  # remembered from now on
     assert len(desk.queues.peek_all(OUTBOUND_MAIL)) == 1
 

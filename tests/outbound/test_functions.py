@@ -42,7 +42,9 @@ def test_enqueue_answers_202_with_the_id_and_the_mail_goes_out(desk, graph):
                             "recipient": {"role": "client"},
                             "actor": {"name": "Andy Agent", "email": AGENT}})
     assert status == 202
-    [queued] = desk.queues.peek_notifications(OUTBOUND_MAIL)
+    [message] = desk.queues.peek_all(OUTBOUND_MAIL)
+    assert (message["schema"], message["ticket_number"]) == ("deskmail.batch/1", ticket.number)
+    [queued] = message["notifications"]
     assert queued["id"] == answer["id"]
     assert (queued["schema"], queued["event"], queued["department"]) == (
         "deskmail.notification/1", "api.request", "Support")
@@ -97,8 +99,9 @@ def test_enqueue_for_an_unknown_ticket_is_404(desk):
 def test_queue_trigger_sends_and_a_redelivery_does_nothing(desk, graph):
     ticket = _ticket(desk, graph)
     _post({"template": "ticket_closed", "ticket_number": ticket.number, "recipient": {"role": "client"}})
-    [(notification, handle)] = desk.queues.receive(OUTBOUND_MAIL)
-    message = func.QueueMessage(body=json.dumps(notification).encode())
+    [(queued, handle)] = desk.queues.receive(OUTBOUND_MAIL)
+    [notification] = queued["notifications"]
+    message = func.QueueMessage(body=json.dumps(queued).encode())
     _function("send_notification")(message)
     _function("send_notification")(message)
     assert len(graph.sent) == 1
@@ -114,8 +117,9 @@ def test_queue_trigger_refuses_a_message_that_is_not_a_notification(desk):
 def test_poison_trigger_records_the_failure(desk, graph):
     ticket = _ticket(desk, graph)
     _post({"template": "ticket_closed", "ticket_number": ticket.number, "recipient": {"role": "client"}})
-    [notification] = desk.queues.peek_notifications(OUTBOUND_MAIL)
-    _function("record_failed_notification")(func.QueueMessage(body=json.dumps(notification).encode()))
+    [queued] = desk.queues.peek_all(OUTBOUND_MAIL)
+    [notification] = queued["notifications"]
+    _function("record_failed_notification")(func.QueueMessage(body=json.dumps(queued).encode()))
     [row] = failed_notifications(desk)
     assert row["id"] == notification["id"] and OUTBOUND_POISON in row["error"]
     assert any(r["title"] == "Notification failed" for r in desk.syslog.list())

@@ -182,7 +182,7 @@ def test_a_notification_whose_sending_keeps_crashing_is_poisoned_after_five_atte
         with pytest.raises(SimulatedCrash):
             send_notification(desk, notification, clock=clock(run),
                               checkpoint=crash_at("sending"))
-    result = handle_queue_message(desk, notification, MAX_SEND_ATTEMPTS + 1,
+    [result] = handle_queue_message(desk, notification, MAX_SEND_ATTEMPTS + 1,
                                   clock=clock(MAX_SEND_ATTEMPTS))
 
     assert result.outcome == "failed"

@@ -1,0 +1,258 @@
+"""One claimed notification on its way out: sender and recipients, loop-safety
+suppressions, render, MIME, size check, the Sent Items check, sendMail.
+
+Each step ends in an outcome kept on the object (`record`: the state and fields to write),
+not in a write: services/send.py records the outcomes of a queue message's notifications in
+one transaction. A real failure is kept in `error` (code and account, no secret).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from ..adapters.deliveries import BUSY_RETRY_SECONDS, Claim, DeliveryState, real_failures
+from ..domain.autoreply import is_no_reply_sender
+from ..domain.model import EmailAccount, Entry, Party, Ticket, ValidationError, normalize_address
+from ..domain.notifications import outbound_message_id
+from ..domain.outbound_mail import AUTO_SUBMITTED, MAX_SENDMAIL_BYTES, build_mime, tagged_subject
+from ..domain.routing import (
+    CLIENT_TEMPLATES,
+    RoutingError,
+    choose_sender,
+    reply_to_account,
+    resolve_recipients,
+)
+from ..domain.templates import render
+from .outbound_run import Outbound
+from .send_values import shows_thread, template_values
+
+log = logging.getLogger("deskmail.send")
+
+#: Real failures (errors and crashes, not deferrals) before the app moves a notification to
+#: the poison queue itself.
+MAX_SEND_ATTEMPTS = 5
+AUTO_RESPONSE = "new_ticket_auto_response"
+
+
+@dataclass
+class SendResult:
+    id: str
+    template: str
+    sender: str = ""
+    recipients: list[str] = field(default_factory=list)
+    subject: str = ""
+    outcome: str = ""  # sent | duplicate | suppressed | deferred | failed
+    reason: str = ""
+    retry_after_seconds: int = 0
+    queue_message_id: str = ""  # the storage queue message (the same one across deferrals)
+    dequeue_count: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Delivery:
+    """One claimed notification of a queue message."""
+
+    def __init__(self, out: Outbound, notification: dict, result: SendResult, claim: Claim):
+        self.out, self.desk, self.n, self.result = out, out.desk, notification, result
+        self.claim = claim
+        self.sender: EmailAccount | None = None
+        self.recipients: list[Party] = []
+        self.raw = b""
+        self.message_id = ""
+        self.accepted = False  # Graph took the mail: never release the claim after this
+        self.uncertain = False  # sendMail timed out or got a 5xx: Exchange may have taken it
+        self.record: tuple[DeliveryState, dict] | None = None  # the outcome to write
+        self.error: BaseException | None = None  # a real failure: the message is retried
+
+    @property
+    def ready(self) -> bool:
+        """Prepared and not yet finished: waiting for its pacing slot and sendMail."""
+        return self.record is None and self.error is None
+
+    # -- outcomes
+    def finish(self, outcome: str, reason: str = "", **fields) -> None:
+        self.result.outcome, self.result.reason = outcome, reason
+        self.record = (DeliveryState(outcome), {"reason": reason, **self._what(), **fields})
+
+    def _what(self) -> dict:
+        return {"sender": self.result.sender, "recipients": ", ".join(self.result.recipients),
+                "subject": self.result.subject}
+
+    def defer(self, seconds: int, reason: str) -> None:
+        """Give the claim back and wait; not a failure (the row counts it as a deferral)."""
+        self.result.retry_after_seconds = max(0, int(seconds))
+        deferrals = int((self.claim.row or {}).get("deferrals") or 0) + 1
+        self.finish(DeliveryState.DEFERRED.value, reason, retry_after=int(seconds),
+                    deferrals=deferrals)
+
+    def fail(self, code: str, reason: str) -> None:
+        """A failure no retry can mend (no sender, too large ...): recorded `failed`."""
+        self.desk.syslog.write("error", "Notification failed",
+                               f"notification {self.n['id']} ({self.n['template']}, ticket "
+                               f"#{self.n['ticket_number']}): {reason}",
+                               account=self.result.sender)
+        self.finish(DeliveryState.FAILED.value, reason, error_code=code, error=reason)
+
+    def failed(self, error: BaseException) -> None:
+        """A send raised: record why and, unless Graph accepted the mail, let a retry claim it."""
+        from ..adapters.graph import GraphError
+        from ..adapters.secret_store import SecretNotFound
+
+        self.error = error
+        self.result.outcome = "failed"
+        self.result.reason = f"{type(error).__name__}: {error}"
+        if self.accepted:
+            return
+        code = getattr(error, "code", "") or type(error).__name__
+        text = f"{type(error).__name__}: {error}"
+        if isinstance(error, (GraphError, SecretNotFound)):
+            self.desk.syslog.write(
+                "error", "Send failed",
+                f"notification {self.n['id']} ({self.n['template']}, ticket "
+                f"#{self.n['ticket_number']}) from {self.result.sender}: {code}: {error} "
+                f"(attempt {real_failures(self.claim.row)} of {MAX_SEND_ATTEMPTS})",
+                account=self.result.sender)
+        state = DeliveryState.UNCERTAIN if self.uncertain else DeliveryState.QUEUED
+        flag = {"maybe_sent": True} if self.uncertain else {}
+        self.record = (state, {"error_code": code, "error": text, **self._what(), **flag})
+
+    # -- the steps
+    def prepare(self, ticket: Ticket | None, entries) -> None:
+        """Sender, recipients, suppressions, render, MIME, size; `entries()` reads the thread
+        (once per queue message). Ends `ready`, or with an outcome."""
+        n, desk = self.n, self.desk
+        if ticket is None:
+            return self.fail("TicketNotFound", f"no ticket #{n['ticket_number']}")
+        department = self.out.departments.get(ticket.department.lower())
+        try:
+            self.sender = choose_sender(n["template"], ticket.department, department,
+                                        self.out.accounts)
+            recipients = resolve_recipients(n["recipient"], ticket, department,
+                                            lambda email: self.out.staff.get(email.lower()))
+        except RoutingError as error:
+            return self.fail("NoSender", str(error))
+        self.result.sender = self.sender.address
+        self.recipients = self._allowed(recipients, {a.address for a in self.out.accounts})
+        self.result.recipients = [p.email for p in self.recipients]
+        if not self.recipients:
+            return self.finish("suppressed", self.result.reason or "no recipients for "
+                               f"{n['recipient'].get('role')!r} on ticket #{ticket.number}")
+
+        template = self.out.template(n["template"], ticket.department)
+        thread: list[Entry] = entries() if shows_thread(template, n) else []
+        rendered = render(template, template_values(
+            n, ticket, department, self.recipients, thread, self.out.staff,
+            desk.settings.ticket_url_base))
+        self.result.subject = tagged_subject(ticket.number, rendered.subject)
+        self.message_id = n.get("message_id") or outbound_message_id(
+            n["id"], desk.settings.system_domain)
+        reply_to = reply_to_account(n["template"], ticket.department, department,
+                                    self.out.accounts, self.sender)
+        try:
+            self.raw = build_mime(
+                reply_to=Party(reply_to.name, reply_to.address) if reply_to else None,
+                sender=Party(self.sender.name, self.sender.address), recipients=self.recipients,
+                subject=self.result.subject, text=rendered.text, html=rendered.html,
+                message_id=self.message_id, in_reply_to=n.get("in_reply_to", ""),
+                references=n.get("references") or [],
+                auto_submitted=AUTO_SUBMITTED.get(n["template"]),
+                separator=desk.settings.reply_separator if n["template"] in CLIENT_TEMPLATES else None,
+            )
+        except ValueError as error:
+            return self.fail("InvalidMessage", str(error))
+        if len(self.raw) > MAX_SENDMAIL_BYTES:
+            return self.fail("MessageTooLarge",
+                             f"MessageTooLarge: the mail is {len(self.raw):,} bytes, over the "
+                             f"{MAX_SENDMAIL_BYTES:,} bytes Graph's sendMail takes; not sent")
+
+    def check_sent_items(self) -> None:
+        """After a claim that may follow a send: finished `sent` when the mail is there."""
+        if not (self.claim.maybe_sent and self._found_in_sent_items()):
+            return
+        self.accepted = True
+        self.desk.syslog.write(
+            "info", "Notification already sent",
+            f"notification {self.n['id']} ({self.n['template']}, ticket "
+            f"#{self.n['ticket_number']}) was found in {self.sender.address}'s Sent Items: an "
+            "earlier attempt went out, so it is not sent again", account=self.sender.address)
+        self.finish("sent", "found in Sent Items (sent by an earlier attempt)",
+                    message_id=self.message_id, sent=datetime.now(timezone.utc),
+                    error="", error_code="")
+
+    def send(self) -> None:
+        """sendMail; throttling defers, other Graph errors raise (`uncertain` when Exchange
+        may have taken the mail)."""
+        from ..adapters.graph import GraphError
+
+        graph = self.out.graph(self.sender)
+        self.out.checkpoint("sending", self.n["id"])
+        try:
+            graph.send_mime(self.raw)
+        except GraphError as error:
+            if error.throttled:  # Graph refused it for now: nothing was sent
+                wait = BUSY_RETRY_SECONDS if error.retry_after is None else error.retry_after
+                return self.defer(math.ceil(wait), f"Graph is throttling {self.sender.address}"
+                                  f" ({error.code}); sending again in {math.ceil(wait)} s")
+            self.uncertain = (error.code in ("Timeout", "ConnectionError")
+                              or error.status in (500, 502, 504))
+            raise
+        self.accepted = True
+        self.out.checkpoint("graph_accepted", self.n["id"])
+        self.finish("sent", message_id=self.message_id, sent=datetime.now(timezone.utc),
+                    error="", error_code="")
+
+    def _found_in_sent_items(self) -> bool:
+        """Whether an earlier attempt went out. A mailbox whose Sent Items the app may not
+        read (403/404: e.g. outside the Mail.ReadWrite RBAC scope) cannot be checked: it is
+        sent again, as without the check, and the system log says why."""
+        from ..adapters.graph import GraphError
+
+        try:
+            return self.out.graph(self.sender).find_sent(self.message_id) is not None
+        except GraphError as error:
+            if error.status not in (403, 404) or error.throttled:
+                raise
+            self.desk.syslog.write(
+                "warning", "Sent Items not checked",
+                f"notification {self.n['id']} may have been sent by an earlier attempt, but "
+                f"{self.sender.address}'s Sent Items cannot be read ({error.code}); sending "
+                "it again. Give the app Mail.ReadWrite on this mailbox to avoid duplicates.",
+                account=self.sender.address)
+            return False
+
+    def _allowed(self, recipients: list[Party], system: set[str]) -> list[Party]:
+        """Drop recipients that would start or feed a mail loop; log each with its reason."""
+        settings = self.desk.settings
+        auto = self.n["template"] == AUTO_RESPONSE
+        staff = {s.email for s in self.out.staff.values() if s.active}
+        kept = []
+        for party in recipients:
+            try:
+                email = normalize_address(party.email)
+            except ValidationError:
+                reason = f"{party.email!r} is not a valid address"
+            else:
+                if email in system:
+                    reason = f"{email} is one of the helpdesk's own addresses"
+                elif auto and email in staff:
+                    reason = f"{email} is a staff member"
+                elif auto and is_no_reply_sender(email, settings.no_reply_pattern):
+                    reason = f"{email} is a no-reply address"
+                elif auto and not self.out.counters.take_auto_response(
+                        email, self.n["id"], settings.auto_response_limit,
+                        settings.auto_response_window_minutes):
+                    reason = (f"{email} already got {settings.auto_response_limit} auto-responses "
+                              f"within {settings.auto_response_window_minutes} minutes")
+                else:
+                    kept.append(Party(party.name, email))
+                    continue
+            self.result.reason = reason
+            self.desk.syslog.write(
+                "info", "Auto-response suppressed" if auto else "Notification suppressed",
+                f"no {self.n['template']} for ticket #{self.n['ticket_number']}: {reason}",
+                account=self.result.sender)
+        return kept
