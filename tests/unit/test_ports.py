@@ -14,6 +14,8 @@ import pytest
 from shared_code import ports
 from shared_code.adapters.blobs import BlobStore, Lease
 from shared_code.adapters.graph import GraphMailClient
+from shared_code.adapters.ledger import IngestLedger
+from shared_code.adapters.quarantine import QuarantineRepository
 from shared_code.adapters.queues import QueueSender
 from shared_code.adapters.secret_store import SecretStore
 from shared_code.adapters.tables import AccountRepository, DirectoryRepository, MessageIndex, SystemLog
@@ -32,6 +34,9 @@ PAIRS = [
     (ports.TemplateStore, TemplateStore, memory.MemoryTemplates),
     (ports.MessageIndex, MessageIndex, memory.MemoryMessageIndex),
     (ports.TicketLookup, TicketStore, memory.MemoryTickets),
+    (ports.TicketStore, TicketStore, memory.MemoryTickets),
+    (ports.IngestLedger, IngestLedger, memory.MemoryIngestLedger),
+    (ports.QuarantineRepository, QuarantineRepository, memory.MemoryQuarantine),
     (ports.SecretStore, SecretStore, memory.MemorySecrets),
     (ports.MailClient, GraphMailClient, memory.MemoryMailClient),
 ]
