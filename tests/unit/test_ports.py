@@ -69,3 +69,22 @@ def test_ports_import_no_sdk():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'msal', 'requests')))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_the_pipeline_context_is_typed_with_the_ports():
+    from typing import get_type_hints
+
+    from shared_code.pipeline import PipelineContext
+
+    hints = get_type_hints(PipelineContext)
+
+    assert {name: hints[name] for name in ("index", "tickets", "blobs", "queues", "syslog")} == {
+        "index": ports.MessageIndex, "tickets": ports.TicketStore, "blobs": ports.BlobStore,
+        "queues": ports.QueueSender, "syslog": ports.SystemLog}
+
+
+def test_the_memory_ports_the_unit_tier_runs_the_pipeline_on_are_the_ports():
+    for port, fake in ((ports.TicketStore, memory.MemoryTickets()),
+                       (ports.IngestLedger, memory.MemoryIngestLedger()),
+                       (ports.QuarantineRepository, memory.MemoryQuarantine())):
+        assert isinstance(fake, port), port.__name__
