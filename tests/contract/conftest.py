@@ -228,3 +228,11 @@ def quarantine(request, impl):
     from shared_code.adapters.quarantine import QuarantineRepository
 
     return _port(request, impl, QuarantineRepository, memory.MemoryQuarantine)
+
+
+@pytest.fixture
+def deliveries(request, impl, tickets):
+    """The delivery rows, on the same `tickets` table (partitions) as the `tickets` port."""
+    from shared_code.adapters.deliveries import Deliveries
+
+    return _port(request, impl, Deliveries, lambda: memory.MemoryDeliveries(tickets))

@@ -13,6 +13,7 @@ import pytest
 
 from shared_code import ports
 from shared_code.adapters.blobs import BlobStore, Lease
+from shared_code.adapters.deliveries import Deliveries
 from shared_code.adapters.graph import GraphMailClient
 from shared_code.adapters.ledger import IngestLedger
 from shared_code.adapters.quarantine import QuarantineRepository
@@ -37,6 +38,7 @@ PAIRS = [
     (ports.TicketStore, TicketStore, memory.MemoryTickets),
     (ports.IngestLedger, IngestLedger, memory.MemoryIngestLedger),
     (ports.QuarantineRepository, QuarantineRepository, memory.MemoryQuarantine),
+    (ports.Deliveries, Deliveries, memory.MemoryDeliveries),
     (ports.SecretStore, SecretStore, memory.MemorySecrets),
     (ports.MailClient, GraphMailClient, memory.MemoryMailClient),
 ]
@@ -86,5 +88,6 @@ def test_the_pipeline_context_is_typed_with_the_ports():
 def test_the_memory_ports_the_unit_tier_runs_the_pipeline_on_are_the_ports():
     for port, fake in ((ports.TicketStore, memory.MemoryTickets()),
                        (ports.IngestLedger, memory.MemoryIngestLedger()),
-                       (ports.QuarantineRepository, memory.MemoryQuarantine())):
+                       (ports.QuarantineRepository, memory.MemoryQuarantine()),
+                       (ports.Deliveries, memory.MemoryDeliveries())):
         assert isinstance(fake, port), port.__name__

@@ -9,6 +9,7 @@ the concurrency cap (tests/adapters/test_graph_client.py); the 4 MiB request lim
 versions: a ticket written back after another writer's write is a 412 CONFLICT, as on Azurite.
 """
 from .clock import T0, ManualClock
+from .deliveries import MemoryDeliveries
 from .ingest import MemoryIngestLedger, MemoryQuarantine
 from .mailbox import MemoryGraph, MemoryMailbox, MemoryMailClient, MemoryMessage
 from .storage import BlobNotFound, MemoryBlobStore, MemoryHandle, MemoryLease, MemoryQueues
@@ -19,8 +20,9 @@ from .tickets import MemoryTickets
 from .vault import MemorySecrets
 
 __all__ = [
-    "BlobNotFound", "ManualClock", "MemoryAccounts", "MemoryBlobStore", "MemoryDirectory",
-    "MemoryGraph", "MemoryHandle", "MemoryIngestLedger", "MemoryLease", "MemoryMailClient",
-    "MemoryMailbox", "MemoryMessage", "MemoryMessageIndex", "MemoryQuarantine", "MemoryQueues", "MemorySecrets", "MemorySystemLog",
-    "MemoryTemplates", "MemoryTickets", "T0",
+    "BlobNotFound", "ManualClock", "MemoryAccounts", "MemoryBlobStore", "MemoryDeliveries",
+    "MemoryDirectory", "MemoryGraph", "MemoryHandle", "MemoryIngestLedger", "MemoryLease",
+    "MemoryMailClient", "MemoryMailbox", "MemoryMessage", "MemoryMessageIndex",
+    "MemoryQuarantine", "MemoryQueues", "MemorySecrets", "MemorySystemLog", "MemoryTemplates",
+    "MemoryTickets", "T0",
 ]
