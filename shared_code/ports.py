@@ -9,15 +9,21 @@ what a missing row returns) are pinned by one contract suite per port, run on bo
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterator, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Iterable, Iterator, Protocol, runtime_checkable
 
-from .domain.model import Department, EmailAccount, Staff, Ticket
+from .domain.ingest import QuarantineState
+from .domain.model import Department, EmailAccount, Entry, Party, Staff, Ticket
 from .domain.templates import Template
 
+if TYPE_CHECKING:  # value types the adapters define; annotations only (no import at runtime)
+    from .adapters.deliveries import Claim, DeliveryState, PartitionRead
+    from .adapters.ledger import LedgerWindow
+    from .adapters.ticket_store import Unit, UnitResult
+
 __all__ = [
-    "AccountRepository", "BlobStore", "DirectoryRepository", "Lease", "MailClient",
-    "MessageIndex", "MessageRef", "QueueHandle", "QueueSender", "SecretStore", "SystemLog",
-    "TemplateStore", "TicketLookup",
+    "AccountRepository", "BlobStore", "Deliveries", "DirectoryRepository", "IngestLedger",
+    "Lease", "MailClient", "MessageIndex", "MessageRef", "QuarantineRepository", "QueueHandle",
+    "QueueSender", "SecretStore", "SystemLog", "TemplateStore", "TicketLookup", "TicketStore",
 ]
 
 
@@ -174,10 +180,105 @@ class MessageIndex(Protocol):
 
 @runtime_checkable
 class TicketLookup(Protocol):
-    """The one ticket read rules 0-5 make (threading: who takes part in a ticket). The whole
-    ticket store's port follows its rewrite (issue 7 §1)."""
+    """The one ticket read rules 0-5 make (threading: who takes part in a ticket)."""
 
     def get(self, number: str) -> Ticket | None: ...
+
+
+@runtime_checkable
+class TicketStore(TicketLookup, Protocol):
+    """Tickets, one partition each (adapters/ticket_store.py), as rule 6, the staff actions,
+    the sender and the CLI use them. `write` stores a `Unit` in one transaction, all or
+    nothing: ALREADY_STORED on a 409 (its marker, a notification row or the new ticket row
+    exists), CONFLICT on a 412 (the ticket changed since `get`: read again). `check` and
+    `check_row` raise ValueError for what Table Storage would refuse, writing nothing."""
+
+    def list(self) -> list[Ticket]: ...
+
+    def entries(self, number: str) -> list[Entry]: ...
+
+    def marker(self, number: str, message_id: str) -> dict | None: ...
+
+    def notification_row(self, number: str, notification_id: str) -> dict | None: ...
+
+    def check(self, ticket: Ticket | None = None, entry: Entry | None = None,
+              client: Party | None = None) -> None: ...
+
+    @staticmethod
+    def check_row(row: dict) -> None: ...
+
+    def create(self, ticket: Ticket) -> bool: ...
+
+    def update(self, ticket: Ticket) -> bool: ...
+
+    def write(self, unit: Unit) -> UnitResult: ...
+
+
+@runtime_checkable
+class IngestLedger(Protocol):
+    """One row per fetched mailbox message (adapters/ledger.py), by account and Graph id.
+    `window` + `rows`: the rows of a run's listed mails, read once per run ({} for a mail
+    without a row); `apply` merges a run's changes in transactions of at most 100, all or
+    nothing each, and returns how many it sent; `update` merges one row at once."""
+
+    def get(self, account: str, graph_id: str) -> dict | None: ...
+
+    def update(self, account: str, graph_id: str, fields: dict) -> None: ...
+
+    def apply(self, account: str, changes: dict[str, dict]) -> int: ...
+
+    def list(self, account: str) -> list[dict]: ...
+
+    def window(self, account: str) -> LedgerWindow: ...
+
+    def rows(self, window: LedgerWindow, refs: Iterable,
+             now: datetime | None = None) -> dict[str, dict]: ...
+
+
+@runtime_checkable
+class QuarantineRepository(Protocol):
+    """Mail set aside, by quarantine id (adapters/quarantine.py). `add` inserts: False when
+    the id is there already (the row is kept); `list` hides closed rows unless asked."""
+
+    def get(self, quarantine_id: str) -> dict | None: ...
+
+    def add(self, quarantine_id: str, fields: dict) -> bool: ...
+
+    def update(self, quarantine_id: str, fields: dict) -> None: ...
+
+    def list(self, include_closed: bool = False) -> list[dict]: ...
+
+    def in_states(self, account: str, states: Iterable[QuarantineState]) -> list[dict]: ...
+
+
+@runtime_checkable
+class Deliveries(Protocol):
+    """Each notification's delivery row, in its ticket's partition (adapters/deliveries.py).
+    `claim_all` claims a queue message's notifications in one transaction (a row `sent` is
+    finished, a live `sending` lease is busy, anything else is taken with `attempts` + 1);
+    `record_all` records their outcomes in one transaction."""
+
+    def get(self, notification_id: str, ticket: str | None = None) -> dict | None: ...
+
+    def read(self, ticket: str, notification_ids: list[str],
+             with_entries: bool = False) -> PartitionRead: ...
+
+    def rows(self, ticket: str, notification_ids: list[str]) -> dict[str, dict]: ...
+
+    def with_state(self, *states: str) -> list[dict]: ...
+
+    def record_queued(self, notification: dict) -> None: ...
+
+    def record_failed(self, notification: dict, reason: str) -> None: ...
+
+    def claim_all(self, ticket: str, notifications: list[dict], now: datetime | None = None,
+                  rows_exist: bool = True,
+                  with_entries: bool = False) -> tuple[dict[str, Claim], PartitionRead]: ...
+
+    def record_all(self, ticket: str,
+                   outcomes: list[tuple[str, str | DeliveryState, dict]]) -> None: ...
+
+    def update(self, notification: dict, state: str | DeliveryState, **fields) -> None: ...
 
 
 # -- secrets -----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Callable
 
 from ..config import Settings
 from ..domain.content import Content
@@ -12,6 +12,7 @@ from ..domain.mail import ParsedMail
 from ..domain.model import Attachment, EmailAccount, Entry, Ticket
 from ..domain.sender_auth import SenderAuth
 from ..domain.thread_match import ThreadMatch
+from ..ports import BlobStore, MessageIndex, QueueSender, SystemLog, TicketStore
 
 
 class MailOutcome(StrEnum):
@@ -50,14 +51,15 @@ class InboundMail:
 
 @dataclass
 class PipelineContext:
-    """The ports the rules use: storage repositories, blobs, the queue, settings."""
+    """The ports the rules use (shared_code/ports.py): the fetch passes the adapters, the
+    unit tier the in-memory ports of tests/unit/memory/."""
 
     settings: Settings
-    index: Any  # MessageIndex
-    tickets: Any  # TicketStore (adapters/ticket_store.py)
-    blobs: Any  # BlobStore
-    queues: Any  # QueueSender
-    syslog: Any  # SystemLog
+    index: MessageIndex
+    tickets: TicketStore
+    blobs: BlobStore
+    queues: QueueSender
+    syslog: SystemLog
     system_addresses: set[str]
     staff_addresses: set[str] = field(default_factory=set)
     # Called with a step name ("raw_saved", "parsed", "ticket_written", "notification_enqueued",

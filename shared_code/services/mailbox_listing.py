@@ -8,6 +8,7 @@ from typing import Iterator
 
 from ..domain.ingest import IngestState, QuarantineState
 from ..domain.model import EmailAccount
+from ..ports import MailClient
 from .helpdesk import Helpdesk
 from .quarantine import release
 
@@ -24,7 +25,7 @@ class Listing:
     `sent_back`: graph id -> (quarantine id, quarantine state).
     """
 
-    def __init__(self, desk: Helpdesk, account: EmailAccount, graph, max_attempts: int):
+    def __init__(self, desk: Helpdesk, account: EmailAccount, graph: MailClient, max_attempts: int):
         self.desk, self.account, self.graph = desk, account, graph
         self.settings = desk.settings
         self.max_attempts = max_attempts

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..adapters.blobs import RAW_MAIL
 from ..domain.ingest import IngestState, download_failures_are_the_mails
 from ..domain.model import EmailAccount
+from ..ports import MailClient, MessageRef
 from .helpdesk import Helpdesk
 from .mailbox_attempts import Attempts, raw_name
 from .mailbox_errors import TransientError
@@ -29,7 +30,7 @@ class Settlement:
     """The failed downloads of a run, and the verdicts on mails that did not get through.
     Returns follow the run's convention: True finished, False the next run tries again."""
 
-    def __init__(self, desk: Helpdesk, account: EmailAccount, graph, listing: Listing,
+    def __init__(self, desk: Helpdesk, account: EmailAccount, graph: MailClient, listing: Listing,
                  attempts: Attempts, summary: FetchSummary, runlog, max_attempts: int,
                  lock: threading.Lock):
         self.desk, self.account, self.graph = desk, account, graph
@@ -44,7 +45,7 @@ class Settlement:
         with self._lock:
             self.downloads_ok += 1
 
-    def download_failed(self, ref, attempt: int, error: Exception) -> bool | None:
+    def download_failed(self, ref: MessageRef, attempt: int, error: Exception) -> bool | None:
         """A 404 for a mail that is gone is settled now (it vanished); any other failure waits
         for the end of the run, which knows whether Graph served the other mails."""
         from ..adapters.graph import GraphAuthError, GraphError
@@ -60,7 +61,7 @@ class Settlement:
             self.failed_downloads.append((ref, attempt, error))
         return None
 
-    def _exists(self, ref) -> bool | None:
+    def _exists(self, ref: MessageRef) -> bool | None:
         """Whether Graph still reads the mail's properties (None: it answered neither way)."""
         from ..adapters.graph import GraphError
 
@@ -94,7 +95,7 @@ class Settlement:
         return (f"Graph served the content of none of {len(failed)} mail(s) in this run, so "
                 f"no attempt was counted (an outage, not the mails): {failed[0][2]}")
 
-    def vanished(self, ref) -> bool:
+    def vanished(self, ref: MessageRef) -> bool:
         """Deleted between listing and download: nothing left to ingest."""
         self.attempts.change(ref.id, {"state": DONE, "outcome": "vanished"})
         self.listing.to_mark.discard(ref.id)
@@ -109,7 +110,7 @@ class Settlement:
         )
         return True
 
-    def failed(self, ref, attempt: int, error: Exception) -> bool:
+    def failed(self, ref: MessageRef, attempt: int, error: Exception) -> bool:
         """The mail's own failure: held against it, quarantined at the last attempt."""
         message = f"{type(error).__name__}: {error}"[:2000]
         log.warning("mail %s of %s failed (attempt %d): %s", ref.id, self.account.address,
@@ -121,7 +122,7 @@ class Settlement:
             return False
         return self.set_aside(ref, attempt, message)
 
-    def set_aside(self, ref, attempts: int, message: str) -> bool:
+    def set_aside(self, ref: MessageRef, attempts: int, message: str) -> bool:
         name = raw_name(self.account.address, ref)
         raw_blob = name if self.desk.blobs.exists(RAW_MAIL, name) else ""
         set_aside(self.desk, self.account.address, ref, attempts, message, raw_blob)

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Callable
 
+from .. import ports
 from ..adapters.deliveries import Deliveries, DeliveryState, real_failures
 from ..adapters.queues import OUTBOUND_MAIL
 from ..domain.model import ValidationError
@@ -206,7 +207,7 @@ def record_poison(desk: Helpdesk, message: object) -> None:
         _record_poisoned(desk, deliveries, notification)
 
 
-def _record_poisoned(desk: Helpdesk, deliveries: Deliveries, notification: dict) -> None:
+def _record_poisoned(desk: Helpdesk, deliveries: ports.Deliveries, notification: dict) -> None:
     nid = str(notification.get("id", ""))
     ticket = str(notification.get("ticket_number", ""))
     row = deliveries.get(nid, ticket=ticket) if nid and ticket else None

@@ -203,3 +203,36 @@ def mailbox(request, impl, monkeypatch):
                            client_id=app["client_id"], client_secret_name=app["client_secret_name"])
     with GraphMailClient(Settings.from_env(), account, app["secret"]) as client:
         yield Mailbox(client, graph)
+
+
+@pytest.fixture
+def tickets(request, impl):
+    from shared_code.adapters.blobs import BlobStore
+    from shared_code.adapters.ticket_store import TicketStore
+
+    def real(connection):
+        return TicketStore(connection, BlobStore(connection))
+
+    return _port(request, impl, real, memory.MemoryTickets)
+
+
+@pytest.fixture
+def ledger(request, impl):
+    from shared_code.adapters.ledger import IngestLedger
+
+    return _port(request, impl, IngestLedger, memory.MemoryIngestLedger)
+
+
+@pytest.fixture
+def quarantine(request, impl):
+    from shared_code.adapters.quarantine import QuarantineRepository
+
+    return _port(request, impl, QuarantineRepository, memory.MemoryQuarantine)
+
+
+@pytest.fixture
+def deliveries(request, impl, tickets):
+    """The delivery rows, on the same `tickets` table (partitions) as the `tickets` port."""
+    from shared_code.adapters.deliveries import Deliveries
+
+    return _port(request, impl, Deliveries, lambda: memory.MemoryDeliveries(tickets))

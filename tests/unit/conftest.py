@@ -35,7 +35,7 @@ def settings(monkeypatch) -> Settings:
 @pytest.fixture
 def ctx(settings, clock) -> PipelineContext:
     """The context the fetch builds, on in-memory ports: two helpdesk accounts (support@,
-    sales@); `ctx.tickets` is a MemoryTickets (rules 0-5 only look tickets up)."""
+    sales@); `ctx.tickets` is a MemoryTickets (the whole TicketStore port)."""
     return PipelineContext(
         settings=settings, index=memory.MemoryMessageIndex(), tickets=memory.MemoryTickets(),
         blobs=memory.MemoryBlobStore(clock), queues=memory.MemoryQueues(clock),

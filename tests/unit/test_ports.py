@@ -13,7 +13,10 @@ import pytest
 
 from shared_code import ports
 from shared_code.adapters.blobs import BlobStore, Lease
+from shared_code.adapters.deliveries import Deliveries
 from shared_code.adapters.graph import GraphMailClient
+from shared_code.adapters.ledger import IngestLedger
+from shared_code.adapters.quarantine import QuarantineRepository
 from shared_code.adapters.queues import QueueSender
 from shared_code.adapters.secret_store import SecretStore
 from shared_code.adapters.tables import AccountRepository, DirectoryRepository, MessageIndex, SystemLog
@@ -32,6 +35,10 @@ PAIRS = [
     (ports.TemplateStore, TemplateStore, memory.MemoryTemplates),
     (ports.MessageIndex, MessageIndex, memory.MemoryMessageIndex),
     (ports.TicketLookup, TicketStore, memory.MemoryTickets),
+    (ports.TicketStore, TicketStore, memory.MemoryTickets),
+    (ports.IngestLedger, IngestLedger, memory.MemoryIngestLedger),
+    (ports.QuarantineRepository, QuarantineRepository, memory.MemoryQuarantine),
+    (ports.Deliveries, Deliveries, memory.MemoryDeliveries),
     (ports.SecretStore, SecretStore, memory.MemorySecrets),
     (ports.MailClient, GraphMailClient, memory.MemoryMailClient),
 ]
@@ -64,3 +71,23 @@ def test_ports_import_no_sdk():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'msal', 'requests')))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_the_pipeline_context_is_typed_with_the_ports():
+    from typing import get_type_hints
+
+    from shared_code.pipeline import PipelineContext
+
+    hints = get_type_hints(PipelineContext)
+
+    assert {name: hints[name] for name in ("index", "tickets", "blobs", "queues", "syslog")} == {
+        "index": ports.MessageIndex, "tickets": ports.TicketStore, "blobs": ports.BlobStore,
+        "queues": ports.QueueSender, "syslog": ports.SystemLog}
+
+
+def test_the_memory_ports_the_unit_tier_runs_the_pipeline_on_are_the_ports():
+    for port, fake in ((ports.TicketStore, memory.MemoryTickets()),
+                       (ports.IngestLedger, memory.MemoryIngestLedger()),
+                       (ports.QuarantineRepository, memory.MemoryQuarantine()),
+                       (ports.Deliveries, memory.MemoryDeliveries())):
+        assert isinstance(fake, port), port.__name__

@@ -5,20 +5,24 @@ an existing key is an answer, not an error; rows come back as copies; queue visi
 leases follow an injected clock (`ManualClock`) instead of the wall clock. Plain Python: no SDK.
 
 Not modelled, so tested on the real adapters only: Graph tokens, throttling, retries, paging and
-the concurrency cap (tests/adapters/test_graph_client.py); ETags and 4 MiB request limits.
+the concurrency cap (tests/adapters/test_graph_client.py); the 4 MiB request limit. ETags are
+versions: a ticket written back after another writer's write is a 412 CONFLICT, as on Azurite.
 """
 from .clock import T0, ManualClock
+from .deliveries import MemoryDeliveries
+from .ingest import MemoryIngestLedger, MemoryQuarantine
 from .mailbox import MemoryGraph, MemoryMailbox, MemoryMailClient, MemoryMessage
 from .storage import BlobNotFound, MemoryBlobStore, MemoryHandle, MemoryLease, MemoryQueues
 from .tables import (
     MemoryAccounts, MemoryDirectory, MemoryMessageIndex, MemorySystemLog, MemoryTemplates,
-    MemoryTickets,
 )
+from .tickets import MemoryTickets
 from .vault import MemorySecrets
 
 __all__ = [
-    "BlobNotFound", "ManualClock", "MemoryAccounts", "MemoryBlobStore", "MemoryDirectory",
-    "MemoryGraph", "MemoryHandle", "MemoryLease", "MemoryMailClient", "MemoryMailbox",
-    "MemoryMessage", "MemoryMessageIndex", "MemoryQueues", "MemorySecrets", "MemorySystemLog",
-    "MemoryTemplates", "MemoryTickets", "T0",
+    "BlobNotFound", "ManualClock", "MemoryAccounts", "MemoryBlobStore", "MemoryDeliveries",
+    "MemoryDirectory", "MemoryGraph", "MemoryHandle", "MemoryIngestLedger", "MemoryLease",
+    "MemoryMailClient", "MemoryMailbox", "MemoryMessage", "MemoryMessageIndex",
+    "MemoryQuarantine", "MemoryQueues", "MemorySecrets", "MemorySystemLog", "MemoryTemplates",
+    "MemoryTickets", "T0",
 ]

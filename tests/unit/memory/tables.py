@@ -7,7 +7,7 @@ from typing import Callable
 
 from shared_code.adapters.tables import digest, safe_key
 from shared_code.domain.limits import MAX_INLINE_CHARS, clip, utf16_len
-from shared_code.domain.model import Department, EmailAccount, Staff, Ticket, ValidationError
+from shared_code.domain.model import Department, EmailAccount, Staff, ValidationError
 from shared_code.domain.templates import (
     DEFAULT_TEMPLATES, TEMPLATE_KEYS, Template, TemplateError, check_key, validate,
 )
@@ -210,16 +210,3 @@ class MemoryMessageIndex:
         if row and row.get("ticket") and row.get("state") == "done":
             return row["ticket"]
         return None
-
-
-class MemoryTickets:
-    """The TicketLookup port (rules 0-5 only read a ticket); `add` is for test set-up."""
-
-    def __init__(self):
-        self.tickets: dict[str, Ticket] = {}
-
-    def add(self, ticket: Ticket) -> None:
-        self.tickets[ticket.number] = copy.deepcopy(ticket)
-
-    def get(self, number: str) -> Ticket | None:
-        return copy.deepcopy(self.tickets.get(number))

@@ -2,7 +2,7 @@
 
 The storage-backed tests of tests/pipeline/ keep covering the same rules against Azurite; the
 contract suite (tests/contract/) is what makes these results stand for the real adapters.
-Rules 6-7 follow once the ticket store is rewritten (issue 7 §1)."""
+Rules 6-7 are in test_store_in_memory.py."""
 from __future__ import annotations
 
 import hashlib
