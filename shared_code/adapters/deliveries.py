@@ -37,7 +37,7 @@ from .send_counters import (  # noqa: F401  (re-exported: imported from here els
     SendCounters,
 )
 from .storage import StorageConnection
-from .tables import _Table, safe_key, utcnow
+from .table_base import safe_key, _Table, utcnow
 
 #: The table the notification rows live in, next to their ticket.
 TABLE = "tickets"

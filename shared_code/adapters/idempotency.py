@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import Enum
 
 from .storage import StorageConnection
-from .tables import _Table, utcnow
+from .table_base import _Table, utcnow
 
 
 class KeyState(str, Enum):

@@ -9,7 +9,8 @@ from typing import Iterable
 
 from ..domain.ingest import QuarantineState
 from .storage import StorageConnection
-from .tables import _Table, clip, utcnow
+from ..domain.limits import clip
+from .table_base import _Table, utcnow
 
 
 class QuarantineRepository:

@@ -13,7 +13,7 @@ import time
 from typing import Callable
 
 from .storage import StorageConnection
-from .tables import _Table, safe_key
+from .table_base import safe_key, _Table
 
 #: Exchange Online sending limits per mailbox.
 MESSAGES_PER_MINUTE = 30

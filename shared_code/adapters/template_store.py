@@ -18,7 +18,8 @@ from ..domain.templates import (
     validate,
 )
 from .storage import StorageConnection
-from .tables import MAX_INLINE_CHARS, _Table, safe_key, utf16_len
+from ..domain.limits import MAX_INLINE_CHARS, utf16_len
+from .table_base import _Table, safe_key
 
 DEFAULT_PARTITION = "default"
 BUILT_IN = "built-in"

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ..adapters.queues import FETCH_JOBS
-from ..adapters.tables import safe_key
+from ..adapters.table_base import safe_key
 from ..domain.model import EmailAccount
 from .helpdesk import Helpdesk
 from .mailbox_run import DEADLINE_MARGIN_SECONDS, MailboxRun, TransientError  # noqa: F401

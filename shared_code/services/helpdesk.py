@@ -14,13 +14,11 @@ from ..adapters.quarantine import QuarantineRepository
 from ..adapters.queues import QueueSender
 from ..adapters.secret_store import SecretStore
 from ..adapters.storage import StorageConnection
-from ..adapters.tables import (
-    AccountRepository,
-    DirectoryRepository,
-    IngestLedger,
-    MessageIndex,
-    SystemLog,
-)
+from ..adapters.accounts import AccountRepository
+from ..adapters.directory import DirectoryRepository
+from ..adapters.ledger import IngestLedger
+from ..adapters.message_index import MessageIndex
+from ..adapters.system_log import SystemLog
 from ..adapters.ticket_store import TicketStore
 from ..config import Settings
 

@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..adapters.blobs import RAW_MAIL
-from ..adapters.tables import digest
+from ..adapters.table_base import digest
 from ..domain.conversations import ConversationOrder, conversation_ids
 from ..domain.ingest import IngestState, is_suspect
 from ..domain.mail import parse_mail

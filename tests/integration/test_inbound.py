@@ -210,7 +210,7 @@ def test_graph_throttling_and_outage_are_retried(desk, graph):
 
 
 def test_a_held_lease_keeps_a_second_worker_out(desk, graph):
-    from shared_code.adapters.tables import safe_key
+    from shared_code.adapters.table_base import safe_key
 
     graph.add_message(SUPPORT, make_mail()[0])
     lease = desk.blobs.acquire_lease(safe_key(SUPPORT), 15)
