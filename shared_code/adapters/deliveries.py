@@ -29,13 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
-from .send_counters import (  # noqa: F401  (re-exported: imported from here elsewhere)
-    MAX_CONFLICTS,
-    MESSAGES_PER_MINUTE,
-    RECIPIENTS_PER_DAY,
-    ContentionError,
-    SendCounters,
-)
+from .send_counters import MAX_CONFLICTS, ContentionError
 from .storage import StorageConnection
 from .table_base import safe_key, _Table, utcnow
 

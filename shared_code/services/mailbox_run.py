@@ -28,7 +28,7 @@ from .quarantine import release
 if TYPE_CHECKING:
     from .fetch import FetchSummary
 
-__all__ = ["DEADLINE_MARGIN_SECONDS", "MailboxRun", "TransientError", "chunks"]
+__all__ = ["DEADLINE_MARGIN_SECONDS", "MailboxRun", "chunks"]
 
 # no new mail is started this close to the deadline: its processing must still fit
 DEADLINE_MARGIN_SECONDS = 2

@@ -28,12 +28,11 @@ from .outbound_run import SEND_DEADLINE_SECONDS, Directory, Outbound
 from .send import (
     HOST_MAX_DEQUEUE_COUNT,
     HOST_VISIBILITY_TIMEOUT,
-    MAX_SEND_ATTEMPTS,
     OUTBOUND_POISON,
     MessageOutcome,
-    SendResult,
     send_message,
 )
+from .send_delivery import MAX_SEND_ATTEMPTS, SendResult
 
 log = logging.getLogger("deskmail.send")
 

@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import Callable
 
-from ..adapters.deliveries import Deliveries, SendCounters
+from ..adapters.deliveries import Deliveries
+from ..adapters.send_counters import SendCounters
 from ..adapters.template_store import TemplateStore
 from ..domain.model import Department, EmailAccount, Staff
 from ..domain.templates import Template

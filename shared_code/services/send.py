@@ -30,9 +30,9 @@ from ..domain.model import Party, ValidationError, normalize_address
 from ..domain.notifications import NotificationError, validate_notification
 from ..domain.outbound_mail import build_mime
 from .helpdesk import Helpdesk
-from .notification_requests import BATCH_SCHEMA, MAX_BATCH, enqueue_request  # noqa: F401
+from .notification_requests import BATCH_SCHEMA, MAX_BATCH
 from .outbound_run import SEND_DEADLINE_SECONDS, Outbound
-from .send_delivery import MAX_SEND_ATTEMPTS, Delivery, SendResult  # noqa: F401
+from .send_delivery import MAX_SEND_ATTEMPTS, Delivery, SendResult
 from .send_values import shows_thread
 
 OUTBOUND_POISON = "outbound-mail-poison"
@@ -41,9 +41,6 @@ OUTBOUND_POISON = "outbound-mail-poison"
 HOST_MAX_DEQUEUE_COUNT = 1000
 #: host.json extensions.queues.visibilityTimeout: a failed message is visible again after it.
 HOST_VISIBILITY_TIMEOUT = 30
-
-_Outbound = Outbound  # the name outbound_queue.py and older callers use
-
 
 class TooManyAttempts(RuntimeError):
     """Every allowed attempt ended without an outcome (crashes, time-outs): give up."""
@@ -283,16 +280,3 @@ def send_test_mail(desk: Helpdesk, address: str, to: str) -> str:
     desk.syslog.write("info", "Test mail sent", f"{account.address} sent a test message to {to}",
                       account=account.address)
     return message_id
-
-
-_MOVED = {"DeferralLost", "handle_queue_message", "drain_outbound", "record_poison",
-          "failed_notifications", "requeue"}
-
-
-def __getattr__(name: str):
-    """The queue side lives in outbound_queue.py; imports of it from here keep working."""
-    if name in _MOVED:
-        from . import outbound_queue
-
-        return getattr(outbound_queue, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

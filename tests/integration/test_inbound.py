@@ -8,7 +8,8 @@ import pytest
 from shared_code.adapters.blobs import ATTACHMENTS, RAW_MAIL
 from shared_code.adapters.queues import OUTBOUND_MAIL
 from shared_code.domain.model import Status
-from shared_code.services.fetch import DEADLINE_MARGIN_SECONDS, fetch_account, fetch_all
+from shared_code.services.fetch import fetch_account, fetch_all
+from shared_code.services.mailbox_run import DEADLINE_MARGIN_SECONDS
 from shared_code.services.helpdesk import Helpdesk
 from tests.fakes.exchange import sent_inside
 
