@@ -82,7 +82,7 @@ def _clear_outbound_queue(stack: Stack) -> None:
     from azure.core.exceptions import ResourceNotFoundError
     from azure.storage.queue import QueueClient
 
-    from shared_code.adapters.queues import OUTBOUND_MAIL
+    from shared_code.adapters.names import OUTBOUND_MAIL
 
     with QueueClient.from_connection_string(stack.direct_connection_string, OUTBOUND_MAIL) as queue:
         try:

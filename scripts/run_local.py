@@ -79,7 +79,7 @@ def run_functions(functions: dict) -> None:
     import azure.functions as func
     from azure.functions.timer import TimerRequest
 
-    from shared_code.adapters.queues import FETCH_JOBS
+    from shared_code.adapters.names import FETCH_JOBS
     from shared_code.services.helpdesk import Helpdesk
 
     functions["fetch_mail"](TimerRequest(past_due=False))

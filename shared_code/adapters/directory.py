@@ -9,6 +9,11 @@ from .storage import StorageConnection
 from .table_base import _Table, safe_key
 
 
+#: the one partition of each table (its rows are keyed by name or address)
+DEPARTMENT_PARTITION = "department"
+STAFF_PARTITION = "staff"
+
+
 class DirectoryRepository:
     """Departments and staff, the people and addresses the alerts go to."""
 
@@ -27,19 +32,20 @@ class DirectoryRepository:
         self._departments.upsert(self._department_entity(department), merge=False)
 
     def get_department(self, name: str) -> Department | None:
-        entity = self._departments.get("department", safe_key(name.strip().lower()))
+        entity = self._departments.get(DEPARTMENT_PARTITION, safe_key(name.strip().lower()))
         return self._department_from(entity) if entity else None
 
     def list_departments(self) -> list[Department]:
-        return sorted((self._department_from(e) for e in self._departments.query("department")),
+        return sorted((self._department_from(e)
+                       for e in self._departments.query(DEPARTMENT_PARTITION)),
                       key=lambda d: d.name.lower())
 
     def remove_department(self, name: str) -> bool:
-        return self._departments.delete("department", safe_key(name.strip().lower()))
+        return self._departments.delete(DEPARTMENT_PARTITION, safe_key(name.strip().lower()))
 
     @staticmethod
     def _department_entity(department: Department) -> dict:
-        return {"PartitionKey": "department", "RowKey": safe_key(department.name.lower()),
+        return {"PartitionKey": DEPARTMENT_PARTITION, "RowKey": safe_key(department.name.lower()),
                 "name": department.name, "email": department.email, "manager": department.manager,
                 "alert_recipients": json.dumps(department.alert_recipients),
                 "sla_hours": int(department.sla_hours)}
@@ -62,25 +68,27 @@ class DirectoryRepository:
         self._staff.upsert(self._staff_entity(staff), merge=False)
 
     def get_staff(self, email: str) -> Staff | None:
-        entity = self._staff.get("staff", safe_key(email.strip().lower()))
+        entity = self._staff.get(STAFF_PARTITION, safe_key(email.strip().lower()))
         return self._staff_from(entity) if entity else None
 
     def list_staff(self) -> list[Staff]:
-        return sorted((self._staff_from(e) for e in self._staff.query("staff")),
+        return sorted((self._staff_from(e) for e in self._staff.query(STAFF_PARTITION)),
                       key=lambda s: s.email)
 
     def remove_staff(self, email: str) -> bool:
-        return self._staff.delete("staff", safe_key(email.strip().lower()))
+        return self._staff.delete(STAFF_PARTITION, safe_key(email.strip().lower()))
 
     def staff_addresses(self) -> set[str]:
         return {s.email for s in self.list_staff() if s.active}
 
     @staticmethod
     def _staff_entity(staff: Staff) -> dict:
-        return {"PartitionKey": "staff", "RowKey": safe_key(staff.email), "name": staff.name,
-                "email": staff.email, "department": staff.department, "active": staff.active}
+        return {"PartitionKey": STAFF_PARTITION, "RowKey": safe_key(staff.email),
+                "name": staff.name, "email": staff.email, "department": staff.department,
+                "active": staff.active}
 
     @staticmethod
     def _staff_from(entity: dict) -> Staff:
         return Staff(name=entity.get("name", ""), email=entity["email"],
-                     department=entity.get("department", ""), active=bool(entity.get("active", True)))
+                     department=entity.get("department", ""),
+                     active=bool(entity.get("active", True)))

@@ -8,7 +8,7 @@ claims by notification id, sends nothing twice; no "enqueued" state is written.
 """
 from __future__ import annotations
 
-from ..adapters.queues import OUTBOUND_MAIL
+from ..adapters.names import OUTBOUND_MAIL
 from ..adapters.table_base import digest
 from ..domain.autoreply import is_no_reply_sender
 from ..domain.model import Party

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
-from ..adapters.queues import FETCH_JOBS
+from ..adapters.names import FETCH_JOBS
 from ..adapters.table_base import safe_key
 from ..domain.model import EmailAccount
 from .helpdesk import Helpdesk

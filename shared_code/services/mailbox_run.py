@@ -11,7 +11,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from ..adapters.blobs import RAW_MAIL
+from ..adapters.names import RAW_MAIL
 from ..adapters.table_base import digest
 from ..domain.conversations import ConversationOrder, conversation_ids
 from ..domain.ingest import IngestState, is_suspect

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from ..adapters.deliveries import Deliveries
 from ..adapters.idempotency import IdempotencyKeys, KeyState, fingerprint, key_hash
-from ..adapters.queues import OUTBOUND_MAIL
+from ..adapters.names import OUTBOUND_MAIL
 from ..adapters.table_base import utcnow
 from ..domain.model import Party, Ticket, ValidationError, normalize_address
 from ..domain.notifications import NotificationError, new_notification, validate_notification

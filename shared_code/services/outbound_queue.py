@@ -20,18 +20,12 @@ from datetime import datetime
 from typing import Callable
 
 from ..adapters.deliveries import Deliveries, DeliveryState, real_failures
-from ..adapters.queues import OUTBOUND_MAIL
+from ..adapters.names import OUTBOUND_MAIL, OUTBOUND_POISON
 from ..domain.model import ValidationError
 from .helpdesk import Helpdesk
 from .notification_requests import BATCH_SCHEMA, batch_message
 from .outbound_run import SEND_DEADLINE_SECONDS, Directory, Outbound
-from .send import (
-    HOST_MAX_DEQUEUE_COUNT,
-    HOST_VISIBILITY_TIMEOUT,
-    OUTBOUND_POISON,
-    MessageOutcome,
-    send_message,
-)
+from .send import HOST_MAX_DEQUEUE_COUNT, HOST_VISIBILITY_TIMEOUT, MessageOutcome, send_message
 from .send_delivery import MAX_SEND_ATTEMPTS, SendResult
 
 log = logging.getLogger("deskmail.send")

@@ -35,7 +35,6 @@ from .outbound_run import SEND_DEADLINE_SECONDS, Outbound
 from .send_delivery import MAX_SEND_ATTEMPTS, Delivery, SendResult
 from .send_values import shows_thread
 
-OUTBOUND_POISON = "outbound-mail-poison"
 #: host.json extensions.queues.maxDequeueCount: only a backstop. Deferrals raise the dequeue
 #: count too, so it must stay far above MAX_SEND_ATTEMPTS (a test checks host.json).
 HOST_MAX_DEQUEUE_COUNT = 1000

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from shared_code.adapters.blobs import ATTACHMENTS, RAW_MAIL
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.names import ATTACHMENTS, RAW_MAIL
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.domain.model import Status
 from shared_code.services.fetch import fetch_account, fetch_all
 from shared_code.services.mailbox_run import DEADLINE_MARGIN_SECONDS
@@ -337,7 +337,7 @@ def test_the_functions_fan_out_and_fetch_and_drop_stale_jobs(desk, graph):
     from azure.functions.timer import TimerRequest
 
     from functions import fetch as fetch_functions
-    from shared_code.adapters.queues import FETCH_JOBS
+    from shared_code.adapters.names import FETCH_JOBS
 
     functions = {name: getattr(fetch_functions, name).build().get_user_function()
                  for name in ("fetch_mail", "fetch_mailbox")}

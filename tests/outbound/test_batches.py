@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks.harness import StorageProxy
 from shared_code.adapters.deliveries import Deliveries, queued_row
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.domain.notifications import new_notification
 from shared_code.services.outbound_queue import drain_outbound
 
