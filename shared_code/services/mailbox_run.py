@@ -93,11 +93,7 @@ class MailboxRun:
         self._stopped = False  # a mail's pipeline ended the run (BaseException)
 
     def run(self) -> None:
-        from ..adapters.graph import GraphMailClient
-
-        secret = self.desk.secrets.get(self.account.client_secret_name)
-        self.graph = GraphMailClient(self.settings, self.account, secret, deadline=self.deadline,
-                                     clock=self.clock)
+        self.graph = self.desk.mail_client(self.account, deadline=self.deadline, clock=self.clock)
         self.listing = Listing(self.desk, self.account, self.graph, self.max_attempts)
         self.attempts = Attempts(self.desk, self.account.address, self.listing,
                                  self.max_attempts, self.checkpoint, self._lock)

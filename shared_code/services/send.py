@@ -258,8 +258,6 @@ def index_outbound_ids(desk: Helpdesk, ticket_number: str, ready: list[Delivery]
 def send_test_mail(desk: Helpdesk, address: str, to: str) -> str:
     """The guide's "Send a test email to verify": a short mail from an account; returns its
     Message-ID, raises GraphError (with the Graph error code) when Graph refuses."""
-    from ..adapters.graph import GraphMailClient
-
     account = desk.accounts.get(address)
     if account is None:
         raise LookupError(f"no email account {address}")
@@ -273,8 +271,7 @@ def send_test_mail(desk: Helpdesk, address: str, to: str) -> str:
                      subject=f"deskmail test message from {account.address}",
                      text=text, html=f"<p>{text}</p>", message_id=message_id, in_reply_to="",
                      references=[], auto_submitted="auto-generated", separator=None)
-    with GraphMailClient(desk.settings, account, desk.secrets.get(account.client_secret_name),
-                         deadline=time.monotonic() + SEND_DEADLINE_SECONDS) as graph:
+    with desk.mail_client(account, deadline=time.monotonic() + SEND_DEADLINE_SECONDS) as graph:
         graph.send_mime(raw)
     desk.syslog.write("info", "Test mail sent", f"{account.address} sent a test message to {to}",
                       account=account.address)
