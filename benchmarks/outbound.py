@@ -12,7 +12,7 @@ DEPARTMENTS departments, each with its own sending account (Exchange Online allo
 a minute per mailbox, so the load is spread as a real helpdesk's is), TICKETS tickets each
 with one staff reply and one close: Response/Reply and Ticket Closed notifications waiting on
 ``outbound-mail``. Then PROCESSES child processes ("instances") each run
-``services.send.drain_outbound`` with WORKERS threads (its default 8), as the queue trigger
+``services.outbound_queue.drain_outbound`` with WORKERS threads (its default 8), as the queue trigger
 would, and the drain is measured: notifications/s, the app's CPU per notification (the
 children's own CPU), Azurite's, the proxy's and the fakes', and the storage requests per
 notification counted at the proxy, queue receive and delete included.
@@ -82,7 +82,7 @@ def _clear_outbound_queue(stack: Stack) -> None:
     from azure.core.exceptions import ResourceNotFoundError
     from azure.storage.queue import QueueClient
 
-    from shared_code.adapters.queues import OUTBOUND_MAIL
+    from shared_code.adapters.names import OUTBOUND_MAIL
 
     with QueueClient.from_connection_string(stack.direct_connection_string, OUTBOUND_MAIL) as queue:
         try:
@@ -101,10 +101,10 @@ def _drain(ready, go, done, workers: int) -> None:
     import msal  # noqa: F401
     import requests  # noqa: F401
 
-    from shared_code.adapters import graph, tables  # noqa: F401
+    from shared_code.adapters import graph, table_base  # noqa: F401
     from shared_code.domain import outbound_mail, templates  # noqa: F401
     from shared_code.services.helpdesk import Helpdesk
-    from shared_code.services.send import drain_outbound
+    from shared_code.services.outbound_queue import drain_outbound
 
     desk = Helpdesk.from_env()
     ready.set()

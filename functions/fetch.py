@@ -9,6 +9,8 @@ import logging
 
 import azure.functions as func
 
+from shared_code.adapters.names import FETCH_JOBS, FETCH_POISON
+
 blueprint = func.Blueprint()
 log = logging.getLogger("deskmail.functions")
 #: A fetch job received more often than this goes to `fetch-jobs-poison` (the next minute's
@@ -30,9 +32,8 @@ def fetch_mail(timer: func.TimerRequest) -> None:
 
 
 @blueprint.function_name("fetch_mailbox")
-@blueprint.queue_trigger(arg_name="job", queue_name="fetch-jobs", connection="AzureWebJobsStorage")
+@blueprint.queue_trigger(arg_name="job", queue_name=FETCH_JOBS, connection="AzureWebJobsStorage")
 def fetch_mailbox(job: func.QueueMessage) -> None:
-    from shared_code.adapters.queues import FETCH_JOBS
     from shared_code.services.fetch import run_fetch_job
     from shared_code.services.helpdesk import Helpdesk
 
@@ -40,9 +41,9 @@ def fetch_mailbox(job: func.QueueMessage) -> None:
     body = json.loads(job.get_body().decode("utf-8"))
     if (job.dequeue_count or 1) > FETCH_JOB_MAX_DEQUEUE:
         # host.json's maxDequeueCount is high for outbound deferrals (docs/outbound.md)
-        desk.queues.send(f"{FETCH_JOBS}-poison", body)
-        log.error("fetch job %s failed %d times; moved to %s-poison", body,
-                  FETCH_JOB_MAX_DEQUEUE, FETCH_JOBS)
+        desk.queues.send(FETCH_POISON, body)
+        log.error("fetch job %s failed %d times; moved to %s", body,
+                  FETCH_JOB_MAX_DEQUEUE, FETCH_POISON)
         return
     summary = run_fetch_job(desk, body)
     log.info("fetched %s: %s", summary.address, summary.as_dict())

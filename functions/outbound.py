@@ -17,6 +17,8 @@ import logging
 
 import azure.functions as func
 
+from shared_code.adapters.names import OUTBOUND_MAIL, OUTBOUND_POISON
+
 blueprint = func.Blueprint()
 log = logging.getLogger("deskmail.functions")
 
@@ -29,7 +31,7 @@ def _json(message: func.QueueMessage):
 
 
 @blueprint.function_name("send_notification")
-@blueprint.queue_trigger(arg_name="msg", queue_name="outbound-mail", connection="AzureWebJobsStorage")
+@blueprint.queue_trigger(arg_name="msg", queue_name=OUTBOUND_MAIL, connection="AzureWebJobsStorage")
 def send_notification(msg: func.QueueMessage) -> None:
     from shared_code.services.helpdesk import Helpdesk
     from shared_code.services.outbound_queue import handle_queue_message
@@ -42,7 +44,7 @@ def send_notification(msg: func.QueueMessage) -> None:
 
 
 @blueprint.function_name("record_failed_notification")
-@blueprint.queue_trigger(arg_name="msg", queue_name="outbound-mail-poison",
+@blueprint.queue_trigger(arg_name="msg", queue_name=OUTBOUND_POISON,
                          connection="AzureWebJobsStorage")
 def record_failed_notification(msg: func.QueueMessage) -> None:
     from shared_code.services.helpdesk import Helpdesk

@@ -79,7 +79,7 @@ def run_functions(functions: dict) -> None:
     import azure.functions as func
     from azure.functions.timer import TimerRequest
 
-    from shared_code.adapters.queues import FETCH_JOBS
+    from shared_code.adapters.names import FETCH_JOBS
     from shared_code.services.helpdesk import Helpdesk
 
     functions["fetch_mail"](TimerRequest(past_due=False))
@@ -95,7 +95,7 @@ def send_notifications(graph, shown: list[int]) -> None:
     from email import message_from_bytes, policy
 
     from shared_code.services.helpdesk import Helpdesk
-    from shared_code.services.send import drain_outbound
+    from shared_code.services.outbound_queue import drain_outbound
 
     for result in drain_outbound(Helpdesk.from_env()):
         say(f"notification {result.template}: {result.outcome}"

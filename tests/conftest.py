@@ -67,10 +67,11 @@ def _fresh_cloud(request):
     """Reset all fakes before any test that uses one of them."""
     if "cloud" in request.fixturenames:
         request.getfixturevalue("cloud").reset()
-        # the app's process-wide MSAL apps would otherwise replay tokens of an earlier test
-        from shared_code.adapters.graph import clear_token_cache
+        # the app's process-wide MSAL apps (and secret stores) would otherwise replay tokens
+        # and secrets of an earlier test
+        from shared_code.services.helpdesk import reset_process_caches
 
-        clear_token_cache()
+        reset_process_caches()
 
 
 @pytest.fixture
@@ -103,12 +104,10 @@ def azurite():
 @pytest.fixture
 def storage(azurite) -> str:
     """Azurite's connection string, with no tables, containers or queues left over."""
-    from shared_code.adapters.storage import forget_created_resources
-    from shared_code.services.outbound_run import forget_shared_directories
+    from shared_code.services.helpdesk import reset_process_caches
 
     clear_storage(azurite.connection_string)
-    forget_created_resources()
-    forget_shared_directories()
+    reset_process_caches()
     return azurite.connection_string
 
 

@@ -145,7 +145,6 @@ MAX_LINES = 450
 #: Modules allowed over MAX_LINES, each with its reason. Remove an entry once its module is
 #: split (the test fails on a stale entry, so the list only shrinks).
 ALLOWED_LONG = {
-    "shared_code/adapters/tables.py": "being split under issue 7 (one module per repository)",
 }
 
 
@@ -176,7 +175,111 @@ def test_the_fetch_run_is_split_by_concern_without_an_import_cycle():
     for part in parts[1:]:
         assert "shared_code.services.mailbox_run" not in graph[f"shared_code.services.{part}"]
 
-    from shared_code.services.fetch import MailboxRun, TransientError
+    from shared_code.services.mailbox_errors import TransientError
+    from shared_code.services.mailbox_run import MailboxRun
 
     assert MailboxRun.__module__ == "shared_code.services.mailbox_run"
     assert TransientError.__module__ == "shared_code.services.mailbox_errors"
+
+
+# ---------------------------------------------------------------- no re-export shims
+
+#: Packages whose __init__ is their API (callers import the names from the package).
+PACKAGE_APIS = {"shared_code.adapters.graph", "shared_code.domain.mail", "shared_code.pipeline",
+                "shared_code.cli", "shared_code"}
+
+
+def _defined_and_imported(path: Path) -> tuple[set[str], set[str]]:
+    """Names a module defines at top level, and names it only imports."""
+    defined: set[str] = set()
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                defined |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            imported |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return defined, imported - defined
+
+
+def _shared_code_imports(path: Path) -> list[tuple[str, str, int]]:
+    """(module, name, line) of every `from shared_code... import name` in a file."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            module = node.module if node.level == 0 else ".".join(p for p in (base, node.module) if p)
+            if module == "shared_code" or module.startswith("shared_code."):
+                found += [(module, alias.name, node.lineno) for alias in node.names]
+    return found
+
+
+def _module_path(module: str) -> Path | None:
+    path = ROOT.joinpath(*module.split("."))
+    if (path / "__init__.py").exists():
+        return path / "__init__.py"
+    return path.with_suffix(".py") if path.with_suffix(".py").exists() else None
+
+
+def test_every_import_names_the_module_that_defines_it():
+    """No re-export shims: a name is imported from the module that defines it (a package's
+    __init__ listed in PACKAGE_APIS excepted), so moving it means moving its importers."""
+    files = [ROOT / "function_app.py"] + [
+        p for folder in ("shared_code", "functions", "tests", "benchmarks", "scripts")
+        for p in sorted((ROOT / folder).rglob("*.py"))]
+    cache: dict[str, tuple[set[str], set[str]]] = {}
+    through_shims = []
+    for path in files:
+        for module, name, line in _shared_code_imports(path):
+            if module in PACKAGE_APIS or name == "*":
+                continue
+            target = _module_path(module)
+            if target is None or _module_path(f"{module}.{name}") is not None:
+                continue  # a submodule (`from . import x`)
+            if module not in cache:
+                cache[module] = _defined_and_imported(target)
+            defined, imported = cache[module]
+            if name in imported:
+                through_shims.append(f"{path.relative_to(ROOT)}:{line} {name} from {module}")
+    assert through_shims == [], "import these from the module that defines them"
+
+
+def test_no_module_keeps_a_lazy_forwarding_shim():
+    """A module-level __getattr__ forwarding moved names is a re-export shim by another name."""
+    shims = [str(p.relative_to(ROOT)) for p in _modules()
+             if any(isinstance(node, ast.FunctionDef) and node.name == "__getattr__"
+                    for node in ast.parse(p.read_text("utf-8")).body)]
+    assert shims == []
+
+
+def test_shared_code_has_no_unused_import():
+    """An import nothing in the module uses is either dead or a shim for someone else."""
+    from pyflakes import api, messages, reporter
+
+    class Collect(reporter.Reporter):
+        def __init__(self):
+            super().__init__(None, None)
+            self.found: list[str] = []
+
+        def flake(self, message):
+            if isinstance(message, messages.UnusedImport):
+                self.found.append(str(message))
+
+        def unexpectedError(self, filename, msg):  # noqa: N802 (pyflakes' name)
+            self.found.append(f"{filename}: {msg}")
+
+        def syntaxError(self, filename, msg, lineno, offset, text):  # noqa: N802
+            self.found.append(f"{filename}:{lineno}: {msg}")
+
+    collect = Collect()
+    for path in _modules():
+        if _module_name(path) not in PACKAGE_APIS:
+            api.checkPath(str(path), collect)
+    assert collect.found == []

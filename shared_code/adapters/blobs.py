@@ -1,12 +1,8 @@
 """Blob Storage: raw mail, attachments, large bodies, and the per-account fetch lease."""
 from __future__ import annotations
 
+from .names import LEASES
 from .storage import StorageConnection
-
-RAW_MAIL = "raw-mail"
-ATTACHMENTS = "attachments"
-BODIES = "bodies"
-LEASES = "fetch-leases"
 
 
 class BlobStore:

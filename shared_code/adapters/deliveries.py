@@ -29,18 +29,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
-from .send_counters import (  # noqa: F401  (re-exported: imported from here elsewhere)
-    MAX_CONFLICTS,
-    MESSAGES_PER_MINUTE,
-    RECIPIENTS_PER_DAY,
-    ContentionError,
-    SendCounters,
-)
+from .names import TICKETS
+from .send_counters import MAX_CONFLICTS, ContentionError
 from .storage import StorageConnection
-from .tables import _Table, safe_key, utcnow
+from .table_base import _Table, safe_key, utcnow
 
-#: The table the notification rows live in, next to their ticket.
-TABLE = "tickets"
 ROW_PREFIX = "n-"
 #: The RowKeys of the ticket itself and of its thread entries in its partition
 #: (docs/storage-design.md; the ticket store writes them).
@@ -119,7 +112,7 @@ class Deliveries:
     """The state of every notification, on its ticket's partition."""
 
     def __init__(self, connection: StorageConnection):
-        self._table = _Table(connection, TABLE)
+        self._table = _Table(connection, TICKETS)  # the rows live next to their ticket
 
     # -- reading
     def get(self, notification_id: str, ticket: str | None = None) -> dict | None:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from .names import IDEMPOTENCY
 from .storage import StorageConnection
-from .tables import _Table, utcnow
+from .table_base import _Table, utcnow
 
 
 class KeyState(str, Enum):
@@ -43,7 +44,7 @@ def fingerprint(request: dict) -> str:
 
 class IdempotencyKeys:
     def __init__(self, connection: StorageConnection):
-        self._table = _Table(connection, "apirequests")
+        self._table = _Table(connection, IDEMPOTENCY)
 
     @staticmethod
     def _keys(key: str) -> tuple[str, str]:

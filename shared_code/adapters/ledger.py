@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
+from .names import INGEST_LEDGER
 from .storage import StorageConnection
+from .table_base import _Table, digest, entity_time, safe_key, utcnow
 
-TABLE = "ingestledger"
 #: the marker row; digests are hex, so it never names a mail
 LAYOUT_ROW = "!layout"
 #: the marker's `received`, so that every window query returns it
@@ -39,12 +40,6 @@ MAX_TRANSACTION = 100
 #: what the fetch reads of each row in the window query
 WINDOW_FIELDS = ["RowKey", "graph_id", "state", "attempts", "error", "outcome", "ticket",
                  "shared", "received", "complete_from"]
-
-
-def _tables():
-    from . import tables  # imported late: tables.py re-exports this module's class
-
-    return tables
 
 
 @dataclass
@@ -63,12 +58,11 @@ class IngestLedger:
     """The `ingestledger` table (PartitionKey = account, RowKey = sha256(Graph id))."""
 
     def __init__(self, connection: StorageConnection):
-        self._table = _tables()._Table(connection, TABLE)
+        self._table = _Table(connection, INGEST_LEDGER)
 
     @staticmethod
     def _keys(account: str, graph_id: str) -> tuple[str, str]:
-        tables = _tables()
-        return tables.safe_key(account), tables.digest(graph_id, 64)
+        return safe_key(account), digest(graph_id, 64)
 
     def get(self, account: str, graph_id: str) -> dict | None:
         return self._table.get(*self._keys(account, graph_id))
@@ -80,7 +74,7 @@ class IngestLedger:
     def _entity(self, account: str, graph_id: str, fields: dict) -> dict:
         pk, rk = self._keys(account, graph_id)
         return {"PartitionKey": pk, "RowKey": rk, "graph_id": graph_id,
-                "updated": _tables().utcnow(), **fields}
+                "updated": utcnow(), **fields}
 
     def apply(self, account: str, changes: dict[str, dict]) -> int:
         """Merge the fields of each Graph id into its row, as few transactions as the limit
@@ -92,7 +86,7 @@ class IngestLedger:
         return -(-len(operations) // MAX_TRANSACTION)
 
     def list(self, account: str) -> list[dict]:
-        return [row for row in self._table.query(_tables().safe_key(account))
+        return [row for row in self._table.query(safe_key(account))
                 if row["RowKey"] != LAYOUT_ROW]
 
     # -- the window of one run
@@ -124,7 +118,7 @@ class IngestLedger:
 
     def _query(self, window: LedgerWindow, floor: datetime, below: datetime | None,
                now: datetime | None) -> None:
-        pk = _tables().safe_key(window.account)
+        pk = safe_key(window.account)
         text, parameters = "PartitionKey eq @pk and received ge @floor", {"pk": pk, "floor": floor}
         if below is not None:  # the part not read yet (and the marker)
             text += " and ( received lt @below or RowKey eq @marker )"  # the SDK needs spaces
@@ -133,7 +127,7 @@ class IngestLedger:
         for row in self._table.client.query_entities(text, parameters=parameters,
                                                      select=WINDOW_FIELDS):
             if row["RowKey"] == LAYOUT_ROW:
-                window.complete_from = _tables()._time(row.get("complete_from"))
+                window.complete_from = entity_time(row.get("complete_from"))
             else:
                 window.by_key[row["RowKey"]] = dict(row)
         window.floor = floor
@@ -151,5 +145,5 @@ class IngestLedger:
             if row["RowKey"] != LAYOUT_ROW:
                 window.by_key[row["RowKey"]] = dict(row)
         self._table.create({"PartitionKey": pk, "RowKey": LAYOUT_ROW, "received": _FOREVER,
-                            "complete_from": (now or _tables().utcnow()) - LAYOUT_MARGIN})
+                            "complete_from": (now or utcnow()) - LAYOUT_MARGIN})
         window.floor = window.complete_from = _BEGINNING  # every row is in hand

@@ -8,15 +8,17 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..domain.ingest import QuarantineState
+from ..domain.limits import clip
+from .names import QUARANTINE
 from .storage import StorageConnection
-from .tables import _Table, clip, utcnow
+from .table_base import _Table, utcnow
 
 
 class QuarantineRepository:
     PARTITION = "quarantine"
 
     def __init__(self, connection: StorageConnection):
-        self._table = _Table(connection, "quarantine")
+        self._table = _Table(connection, QUARANTINE)
 
     def get(self, quarantine_id: str) -> dict | None:
         row = self._table.get(self.PARTITION, quarantine_id)

@@ -5,8 +5,6 @@ import json
 
 from .storage import StorageConnection
 
-FETCH_JOBS = "fetch-jobs"
-OUTBOUND_MAIL = "outbound-mail"
 #: Update Message accepts a visibility timeout of at most 7 days.
 MAX_HIDE_SECONDS = 7 * 24 * 3600 - 1
 

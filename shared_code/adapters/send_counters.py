@@ -12,8 +12,9 @@ import threading
 import time
 from typing import Callable
 
+from .names import SEND_COUNTERS
 from .storage import StorageConnection
-from .tables import _Table, safe_key
+from .table_base import _Table, safe_key
 
 #: Exchange Online sending limits per mailbox.
 MESSAGES_PER_MINUTE = 30
@@ -36,7 +37,7 @@ class SendCounters:
     """
 
     def __init__(self, connection: StorageConnection):
-        self._table = _Table(connection, "sendcounters")
+        self._table = _Table(connection, SEND_COUNTERS)
         self._known: dict[tuple[str, str], tuple[dict, str | None]] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_lock = threading.Lock()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from ..domain.limits import MAX_INLINE_CHARS, utf16_len
 from ..domain.templates import (
     DEFAULT_TEMPLATES,
     TEMPLATE_KEYS,
@@ -17,8 +18,9 @@ from ..domain.templates import (
     check_key,
     validate,
 )
+from .names import TEMPLATES
 from .storage import StorageConnection
-from .tables import MAX_INLINE_CHARS, _Table, safe_key, utf16_len
+from .table_base import _Table, safe_key
 
 DEFAULT_PARTITION = "default"
 BUILT_IN = "built-in"
@@ -33,7 +35,7 @@ class TemplateStore:
     """Read and change the templates the sender uses; built-in defaults need no rows."""
 
     def __init__(self, connection: StorageConnection):
-        self._table = _Table(connection, "templates")
+        self._table = _Table(connection, TEMPLATES)
 
     @staticmethod
     def _template(entity: dict) -> Template:

@@ -13,19 +13,13 @@ import json
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ..domain.limits import MAX_INLINE_CHARS, check_entity, clip, utf16_len
-from ..domain.model import Entry, Party, Priority, Status, Ticket
+from ..domain.limits import (
+    MAX_INLINE_CHARS, MAX_LIST_ITEMS, check_entity, clip, clip_list, utf16_len,
+)
+from ..domain.model import Attachment, Entry, Party, Priority, Status, Ticket
 from .names import BODIES, TICKETS
 from .storage import StorageConnection
-from .tables import (
-    _attachments_from_json,
-    _attachments_to_json,
-    _json_list,
-    _Table,
-    _time,
-    digest,
-    utcnow,
-)
+from .table_base import _Table, digest, entity_time, utcnow
 
 TICKET_ROW = "t"
 ENTRY_PREFIX = "e-"
@@ -44,6 +38,24 @@ class UnitResult(str, Enum):
 
 def marker_key(message_id: str) -> str:
     return MARKER_PREFIX + digest(message_id.strip().strip("<>").strip(), 40)
+
+
+def _attachments_to_json(attachments: list[Attachment]) -> str:
+    return json.dumps([a.__dict__ for a in attachments])
+
+
+def _json_list(items: list[str]) -> str:
+    """A list of short texts as one JSON property, clipped (fewer items) until it fits."""
+    count = min(len(items), MAX_LIST_ITEMS)
+    while True:
+        text = json.dumps(clip_list(items, max(count, 1))[0], ensure_ascii=False)
+        if utf16_len(text) <= MAX_INLINE_CHARS or count <= 1:
+            return text
+        count //= 2
+
+
+def _attachments_from_json(raw: str | None) -> list[Attachment]:
+    return [Attachment(**item) for item in json.loads(raw or "[]")]
 
 
 @dataclass
@@ -106,21 +118,21 @@ class TicketStore:
             priority=Priority(entity.get("priority", "normal")),
             department=entity.get("department", ""),
             client=Party(entity.get("client_name", ""), entity.get("client_email", "")),
-            created=_time(entity.get("created")),
+            created=entity_time(entity.get("created")),
             account=entity.get("account", ""),
             collaborators=json.loads(entity.get("collaborators") or "[]"),
-            last_message_at=_time(entity.get("last_message_at")),
+            last_message_at=entity_time(entity.get("last_message_at")),
             last_message_id=entity.get("last_message_id", ""),
             last_message_entry=entity.get("last_message_entry", ""),
             message_count=int(entity.get("message_count") or 0),
             source_key=entity.get("source_key", ""),
             assignee=entity.get("assignee", ""),
-            closed_at=_time(entity.get("closed_at")),
+            closed_at=entity_time(entity.get("closed_at")),
             overdue_alerted_for=entity.get("overdue_alerted_for", ""),
             answered_for=entity.get("answered_for", ""),
-            answered_at=_time(entity.get("answered_at")),
+            answered_at=entity_time(entity.get("answered_at")),
             thread_token=entity.get("thread_token", ""),
-            client_first_seen=_time(entity.get("client_first_seen")),
+            client_first_seen=entity_time(entity.get("client_first_seen")),
         )
         ticket._entity = entity  # kept for optimistic concurrency on update
         return ticket
@@ -176,7 +188,7 @@ class TicketStore:
             type=e.get("type", "message"),
             sender=Party(e.get("from_name", ""), e.get("from_email", "")),
             message_id=e.get("message_id", ""),
-            date=_time(e.get("date")),
+            date=entity_time(e.get("date")),
             subject=e.get("subject", ""),
             body_text=body("body_text", "body_text_blob"),
             body_html=body("body_html", "body_html_blob"),

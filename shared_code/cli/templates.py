@@ -20,9 +20,7 @@ from .output import desk, print_result
 
 
 def _store():
-    from ..adapters.template_store import TemplateStore
-
-    return TemplateStore(desk().connection)
+    return desk().templates
 
 
 def _where(department: str | None) -> str:

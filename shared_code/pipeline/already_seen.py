@@ -12,7 +12,7 @@ by an earlier run is still finished rather than discarded.
 """
 from __future__ import annotations
 
-from ..adapters.tables import digest
+from ..adapters.table_base import digest
 from ..domain.thread_match import SUBJECT_TAG
 from .context import InboundMail, MailOutcome, PipelineContext
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import quote
 
-from ..adapters.blobs import ATTACHMENTS
+from ..adapters.names import ATTACHMENTS
 from ..domain.content import build_content
 from ..domain.limits import clip_list
 from ..domain.mail import MailPart

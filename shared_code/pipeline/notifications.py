@@ -8,8 +8,8 @@ claims by notification id, sends nothing twice; no "enqueued" state is written.
 """
 from __future__ import annotations
 
-from ..adapters.queues import OUTBOUND_MAIL
-from ..adapters.tables import digest
+from ..adapters.names import OUTBOUND_MAIL
+from ..adapters.table_base import digest
 from ..domain.autoreply import is_no_reply_sender
 from ..domain.model import Party
 from ..domain.notifications import batch_messages, new_notification, outbound_message_id

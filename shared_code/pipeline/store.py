@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from ..adapters.deliveries import queued_row
-from ..adapters.tables import digest
+from ..adapters.table_base import digest
 from ..adapters.ticket_store import Unit, UnitResult
 from ..domain.model import Entry, Party, Status, Ticket
 from ..domain.notifications import new_thread_token, parse_outbound_id

@@ -19,7 +19,7 @@ from typing import Callable
 
 from ..adapters.deliveries import queued_row
 from ..adapters.names import OUTBOUND_MAIL
-from ..adapters.tables import digest
+from ..adapters.table_base import digest
 from ..adapters.ticket_store import Unit, UnitResult
 from ..domain.limits import MAX_REPLY_CHARS, MAX_SUBJECT_CHARS, clip_text, utf16_len
 from ..domain.model import Department, Entry, Party, Staff, Status, Ticket, ValidationError

@@ -1,32 +1,61 @@
 """The composition root: settings plus every adapter, built from the environment.
 
-Adapters open their connections on first use, so building a `Helpdesk` is cheap
-and happens per invocation or once per CLI command, never at import time.
+Nothing else constructs an adapter (tests/test_composition_root.py checks the source):
+services, pipeline rules, the CLI and the triggers take them from a `Helpdesk`. Adapters
+open their connections on first use, so building a `Helpdesk` is cheap and happens per
+invocation or once per CLI command, never at import time.
+
+Process-wide caches (storage clients and created resources, secret stores, MSAL apps, the
+sender's shared directories) outlive a `Helpdesk`; `reset_process_caches` forgets them all,
+for tests that wipe the storage account or reset the fakes.
 """
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING, Callable
 
+from ..adapters.accounts import AccountRepository
 from ..adapters.blobs import BlobStore
+from ..adapters.deliveries import Deliveries
+from ..adapters.directory import DirectoryRepository
+from ..adapters.idempotency import IdempotencyKeys
+from ..adapters.ledger import IngestLedger
+from ..adapters.message_index import MessageIndex
 from ..adapters.quarantine import QuarantineRepository
 from ..adapters.queues import QueueSender
 from ..adapters.secret_store import SecretStore
+from ..adapters.send_counters import SendCounters
 from ..adapters.storage import StorageConnection
-from ..adapters.tables import (
-    AccountRepository,
-    DirectoryRepository,
-    IngestLedger,
-    MessageIndex,
-    SystemLog,
-)
+from ..adapters.system_log import SystemLog
+from ..adapters.template_store import TemplateStore
 from ..adapters.ticket_store import TicketStore
 from ..config import Settings
+from ..domain.model import EmailAccount
+
+if TYPE_CHECKING:
+    from ..adapters.graph import GraphMailClient
 
 
 _SECRET_STORES: dict[str, SecretStore] = {}
 _SECRET_STORES_LOCK = threading.Lock()
+
+
+def reset_process_caches() -> None:
+    """Forget every process-wide cache: the secret stores, the MSAL apps and their tokens,
+    the sender's shared directories and which tables, containers and queues exist. Tests
+    call it after wiping the storage account or resetting the fakes."""
+    from ..adapters.graph.auth import clear_token_cache
+    from ..adapters.storage import forget_created_resources
+    from .outbound_run import forget_shared_directories
+
+    with _SECRET_STORES_LOCK:
+        _SECRET_STORES.clear()
+    clear_token_cache()
+    forget_shared_directories()
+    forget_created_resources()
 
 
 @dataclass
@@ -75,6 +104,26 @@ class Helpdesk:
         return SystemLog(self.connection)
 
     @cached_property
+    def deliveries(self) -> Deliveries:
+        """The notification rows (`n-`) of the ticket partitions: claim, record."""
+        return Deliveries(self.connection)
+
+    @cached_property
+    def counters(self) -> SendCounters:
+        """Sending pace and auto-responses; it remembers the counters it wrote, so one
+        instance per desk saves a read per update."""
+        return SendCounters(self.connection)
+
+    @cached_property
+    def templates(self) -> TemplateStore:
+        return TemplateStore(self.connection)
+
+    @cached_property
+    def request_keys(self) -> IdempotencyKeys:
+        """The idempotency keys of `POST /api/notifications`."""
+        return IdempotencyKeys(self.connection)
+
+    @cached_property
     def secrets(self) -> SecretStore:
         """One store per process and vault, so its short cache outlives an invocation."""
         key = self.settings.key_vault_url or ""
@@ -82,3 +131,12 @@ class Helpdesk:
             if key not in _SECRET_STORES:
                 _SECRET_STORES[key] = SecretStore(self.settings)
             return _SECRET_STORES[key]
+
+    def mail_client(self, account: EmailAccount, deadline: float | None = None,
+                    clock: Callable[[], float] = time.monotonic) -> "GraphMailClient":
+        """A Graph client for one mailbox, with the account's client secret; `deadline` is
+        a `clock()` reading no request (with its retries) may pass. The caller closes it."""
+        from ..adapters.graph import GraphMailClient
+
+        secret = self.secrets.get(account.client_secret_name)
+        return GraphMailClient(self.settings, account, secret, deadline=deadline, clock=clock)

@@ -9,7 +9,8 @@ import threading
 from datetime import datetime, timezone
 from typing import Callable
 
-from ..adapters.tables import clip, digest, safe_key
+from ..adapters.table_base import digest, safe_key
+from ..domain.limits import clip
 from ..domain.ingest import IngestState, QuarantineState, is_suspect
 from ..domain.limits import clip_message_id
 from .helpdesk import Helpdesk

@@ -11,8 +11,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from ..adapters.blobs import RAW_MAIL
-from ..adapters.tables import digest
+from ..adapters.names import RAW_MAIL
+from ..adapters.table_base import digest
 from ..domain.conversations import ConversationOrder, conversation_ids
 from ..domain.ingest import IngestState, is_suspect
 from ..domain.mail import parse_mail
@@ -28,7 +28,7 @@ from .quarantine import release
 if TYPE_CHECKING:
     from .fetch import FetchSummary
 
-__all__ = ["DEADLINE_MARGIN_SECONDS", "MailboxRun", "TransientError", "chunks"]
+__all__ = ["DEADLINE_MARGIN_SECONDS", "MailboxRun", "chunks"]
 
 # no new mail is started this close to the deadline: its processing must still fit
 DEADLINE_MARGIN_SECONDS = 2
@@ -93,11 +93,7 @@ class MailboxRun:
         self._stopped = False  # a mail's pipeline ended the run (BaseException)
 
     def run(self) -> None:
-        from ..adapters.graph import GraphMailClient
-
-        secret = self.desk.secrets.get(self.account.client_secret_name)
-        self.graph = GraphMailClient(self.settings, self.account, secret, deadline=self.deadline,
-                                     clock=self.clock)
+        self.graph = self.desk.mail_client(self.account, deadline=self.deadline, clock=self.clock)
         self.listing = Listing(self.desk, self.account, self.graph, self.max_attempts)
         self.attempts = Attempts(self.desk, self.account.address, self.listing,
                                  self.max_attempts, self.checkpoint, self._lock)

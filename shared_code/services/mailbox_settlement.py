@@ -8,7 +8,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from ..adapters.blobs import RAW_MAIL
+from ..adapters.names import RAW_MAIL
 from ..domain.ingest import IngestState, download_failures_are_the_mails
 from ..domain.model import EmailAccount
 from ..ports import MailClient, MessageRef

@@ -21,7 +21,7 @@ from ..adapters.names import (
     OLD_TICKET_PARTITION,
     TICKETS,
 )
-from ..adapters.tables import safe_key
+from ..adapters.table_base import safe_key
 from ..adapters.ticket_store import (
     ENTRY_PREFIX,
     MAX_TRANSACTION_OPERATIONS,

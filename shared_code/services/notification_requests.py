@@ -17,10 +17,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..adapters.deliveries import Deliveries
-from ..adapters.idempotency import IdempotencyKeys, KeyState, fingerprint, key_hash
-from ..adapters.queues import OUTBOUND_MAIL
-from ..adapters.tables import utcnow
+from ..adapters.idempotency import KeyState, fingerprint, key_hash
+from ..adapters.names import OUTBOUND_MAIL
+from ..adapters.table_base import utcnow
 from ..domain.model import Party, Ticket, ValidationError, normalize_address
 from ..domain.notifications import NotificationError, new_notification, validate_notification
 from .helpdesk import Helpdesk
@@ -63,7 +62,7 @@ def submit(desk: Helpdesk, body: object, idempotency_key: str | None = None,
         queue(desk, notification)
         return ApiAnswer(202, answer)
 
-    keys = IdempotencyKeys(desk.connection)
+    keys = desk.request_keys
     request_fingerprint = fingerprint({k: v for k, v in body.items() if k != "id"})
     held = keys.take(key, request_fingerprint, notification["id"])
     if held is not None:
@@ -99,7 +98,7 @@ def batch_message(ticket_number: str, notifications: list[dict]) -> dict:
 def queue(desk: Helpdesk, notification: dict) -> None:
     """Write the notification's `queued` row, then send it as a batch of one (the sender
     then reads the row instead of trying to insert it)."""
-    Deliveries(desk.connection).record_queued(notification)
+    desk.deliveries.record_queued(notification)
     desk.queues.send(OUTBOUND_MAIL, batch_message(notification["ticket_number"], [notification]))
 
 

@@ -21,20 +21,13 @@ from typing import Callable
 
 from .. import ports
 from ..adapters.deliveries import Deliveries, DeliveryState, real_failures
-from ..adapters.queues import OUTBOUND_MAIL
+from ..adapters.names import OUTBOUND_MAIL, OUTBOUND_POISON
 from ..domain.model import ValidationError
 from .helpdesk import Helpdesk
 from .notification_requests import BATCH_SCHEMA, batch_message
 from .outbound_run import SEND_DEADLINE_SECONDS, Directory, Outbound
-from .send import (
-    HOST_MAX_DEQUEUE_COUNT,
-    HOST_VISIBILITY_TIMEOUT,
-    MAX_SEND_ATTEMPTS,
-    OUTBOUND_POISON,
-    MessageOutcome,
-    SendResult,
-    send_message,
-)
+from .send import HOST_MAX_DEQUEUE_COUNT, HOST_VISIBILITY_TIMEOUT, MessageOutcome, send_message
+from .send_delivery import MAX_SEND_ATTEMPTS, SendResult
 
 log = logging.getLogger("deskmail.send")
 
@@ -202,7 +195,7 @@ def _host_poison(desk: Helpdesk, message: object, handle, count: int) -> list[Se
 def record_poison(desk: Helpdesk, message: object) -> None:
     """The poison trigger's work: the notifications failed for good; log them, list them as
     failed (a batch moved there by the host: each of its unfinished notifications)."""
-    deliveries = Deliveries(desk.connection)
+    deliveries = desk.deliveries
     for notification in _notifications(message) or [{}]:
         _record_poisoned(desk, deliveries, notification)
 
@@ -238,12 +231,12 @@ def failed_notifications(desk: Helpdesk) -> list[dict]:
         "subject": row.get("subject", ""), "attempts": int(row.get("attempts") or 0),
         "error_code": row.get("error_code", ""), "error": row.get("error", ""),
         "updated": row.get("updated"),
-    } for row in Deliveries(desk.connection).with_state(DeliveryState.FAILED.value)]
+    } for row in desk.deliveries.with_state(DeliveryState.FAILED.value)]
 
 
 def requeue(desk: Helpdesk, notification_id: str) -> dict:
     """Put a notification back on `outbound-mail` as it was first queued."""
-    deliveries = Deliveries(desk.connection)
+    deliveries = desk.deliveries
     row = deliveries.get(notification_id)
     if row is None:
         raise LookupError(f"no notification {notification_id}")

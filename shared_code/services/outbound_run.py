@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import Callable
 
-from ..adapters.deliveries import Deliveries, SendCounters
-from ..adapters.template_store import TemplateStore
+from ..adapters.deliveries import Deliveries
+from ..adapters.send_counters import SendCounters
 from ..domain.model import Department, EmailAccount, Staff
 from ..domain.templates import Template
 from .helpdesk import Helpdesk
@@ -68,7 +68,7 @@ class Directory:
 
     @cached_property
     def templates(self):
-        return TemplateStore(self.desk.connection).snapshot()
+        return self.desk.templates.snapshot()
 
 
 class Outbound:
@@ -88,13 +88,13 @@ class Outbound:
         self._graph: dict[str, object] = {}
         self._lock = threading.Lock()
 
-    @cached_property
+    @property
     def deliveries(self) -> Deliveries:
-        return Deliveries(self.desk.connection)
+        return self.desk.deliveries
 
-    @cached_property
+    @property
     def counters(self) -> SendCounters:
-        return SendCounters(self.desk.connection)
+        return self.desk.counters
 
     @property
     def accounts(self) -> list[EmailAccount]:
@@ -113,14 +113,10 @@ class Outbound:
 
     def graph(self, account: EmailAccount):
         """A Graph client per sending mailbox, kept for the run."""
-        from ..adapters.graph import GraphMailClient
-
         with self._lock:
             client = self._graph.get(account.address)
             if client is None:
-                secret = self.desk.secrets.get(account.client_secret_name)
-                client = self._graph[account.address] = GraphMailClient(
-                    self.desk.settings, account, secret)
+                client = self._graph[account.address] = self.desk.mail_client(account)
         client.deadline = time.monotonic() + SEND_DEADLINE_SECONDS
         return client
 

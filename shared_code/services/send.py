@@ -30,20 +30,16 @@ from ..domain.model import Party, ValidationError, normalize_address
 from ..domain.notifications import NotificationError, validate_notification
 from ..domain.outbound_mail import build_mime
 from .helpdesk import Helpdesk
-from .notification_requests import BATCH_SCHEMA, MAX_BATCH, enqueue_request  # noqa: F401
+from .notification_requests import BATCH_SCHEMA, MAX_BATCH
 from .outbound_run import SEND_DEADLINE_SECONDS, Outbound
-from .send_delivery import MAX_SEND_ATTEMPTS, Delivery, SendResult  # noqa: F401
+from .send_delivery import MAX_SEND_ATTEMPTS, Delivery, SendResult
 from .send_values import shows_thread
 
-OUTBOUND_POISON = "outbound-mail-poison"
 #: host.json extensions.queues.maxDequeueCount: only a backstop. Deferrals raise the dequeue
 #: count too, so it must stay far above MAX_SEND_ATTEMPTS (a test checks host.json).
 HOST_MAX_DEQUEUE_COUNT = 1000
 #: host.json extensions.queues.visibilityTimeout: a failed message is visible again after it.
 HOST_VISIBILITY_TIMEOUT = 30
-
-_Outbound = Outbound  # the name outbound_queue.py and older callers use
-
 
 class TooManyAttempts(RuntimeError):
     """Every allowed attempt ended without an outcome (crashes, time-outs): give up."""
@@ -262,8 +258,6 @@ def index_outbound_ids(desk: Helpdesk, ticket_number: str, ready: list[Delivery]
 def send_test_mail(desk: Helpdesk, address: str, to: str) -> str:
     """The guide's "Send a test email to verify": a short mail from an account; returns its
     Message-ID, raises GraphError (with the Graph error code) when Graph refuses."""
-    from ..adapters.graph import GraphMailClient
-
     account = desk.accounts.get(address)
     if account is None:
         raise LookupError(f"no email account {address}")
@@ -277,22 +271,8 @@ def send_test_mail(desk: Helpdesk, address: str, to: str) -> str:
                      subject=f"deskmail test message from {account.address}",
                      text=text, html=f"<p>{text}</p>", message_id=message_id, in_reply_to="",
                      references=[], auto_submitted="auto-generated", separator=None)
-    with GraphMailClient(desk.settings, account, desk.secrets.get(account.client_secret_name),
-                         deadline=time.monotonic() + SEND_DEADLINE_SECONDS) as graph:
+    with desk.mail_client(account, deadline=time.monotonic() + SEND_DEADLINE_SECONDS) as graph:
         graph.send_mime(raw)
     desk.syslog.write("info", "Test mail sent", f"{account.address} sent a test message to {to}",
                       account=account.address)
     return message_id
-
-
-_MOVED = {"DeferralLost", "handle_queue_message", "drain_outbound", "record_poison",
-          "failed_notifications", "requeue"}
-
-
-def __getattr__(name: str):
-    """The queue side lives in outbound_queue.py; imports of it from here keep working."""
-    if name in _MOVED:
-        from . import outbound_queue
-
-        return getattr(outbound_queue, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

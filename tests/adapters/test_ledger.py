@@ -61,7 +61,7 @@ def test_changes_are_written_in_transactions_of_at_most_100(ledger):
 
 def test_system_log_lines_are_written_per_day_within_the_transaction_limits(storage):
     from shared_code.adapters.storage import StorageConnection
-    from shared_code.adapters.tables import SystemLog
+    from shared_code.adapters.system_log import SystemLog
 
     log = SystemLog(StorageConnection({"AzureWebJobsStorage": storage}))
     lines = [log.entry("info", "t", f"line {i}") for i in range(120)]

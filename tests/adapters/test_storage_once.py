@@ -19,7 +19,7 @@ def proxy(azurite, storage):
 
 def test_eight_threads_of_a_fresh_process_create_a_table_once(proxy):
     from shared_code.adapters.storage import StorageConnection, forget_created_resources
-    from shared_code.adapters.tables import SystemLog
+    from shared_code.adapters.system_log import SystemLog
 
     forget_created_resources()
     connection = StorageConnection({"AzureWebJobsStorage": proxy.connection_string()})

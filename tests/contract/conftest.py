@@ -69,21 +69,21 @@ def queues(request, impl):
 
 @pytest.fixture
 def syslog(request, impl):
-    from shared_code.adapters.tables import SystemLog
+    from shared_code.adapters.system_log import SystemLog
 
     return _port(request, impl, SystemLog, memory.MemorySystemLog)
 
 
 @pytest.fixture
 def accounts(request, impl):
-    from shared_code.adapters.tables import AccountRepository
+    from shared_code.adapters.accounts import AccountRepository
 
     return _port(request, impl, AccountRepository, memory.MemoryAccounts)
 
 
 @pytest.fixture
 def directory(request, impl):
-    from shared_code.adapters.tables import DirectoryRepository
+    from shared_code.adapters.directory import DirectoryRepository
 
     return _port(request, impl, DirectoryRepository, memory.MemoryDirectory)
 
@@ -97,7 +97,7 @@ def templates(request, impl):
 
 @pytest.fixture
 def index(request, impl):
-    from shared_code.adapters.tables import MessageIndex
+    from shared_code.adapters.message_index import MessageIndex
 
     return _port(request, impl, MessageIndex, memory.MemoryMessageIndex)
 

@@ -1,4 +1,4 @@
-"""AccountRepository contract: adapters/tables.py on Azurite and MemoryAccounts."""
+"""AccountRepository contract: adapters/accounts.py on Azurite and MemoryAccounts."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -1,4 +1,4 @@
-"""DirectoryRepository contract: adapters/tables.py on Azurite and MemoryDirectory."""
+"""DirectoryRepository contract: adapters/directory.py on Azurite and MemoryDirectory."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""MessageIndex contract: adapters/tables.py on Azurite and MemoryMessageIndex."""
+"""MessageIndex contract: adapters/message_index.py on Azurite and MemoryMessageIndex."""
 from __future__ import annotations
 
 from shared_code import ports

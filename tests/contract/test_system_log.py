@@ -1,4 +1,4 @@
-"""SystemLog contract: adapters/tables.py SystemLog on Azurite and MemorySystemLog."""
+"""SystemLog contract: adapters/system_log.py SystemLog on Azurite and MemorySystemLog."""
 from __future__ import annotations
 
 from shared_code import ports

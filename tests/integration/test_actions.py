@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.services.actions import check_overdue
 from shared_code.services.fetch import fetch_all
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared_code.adapters.blobs import ATTACHMENTS, RAW_MAIL
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.names import ATTACHMENTS, RAW_MAIL
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.services.fetch import fetch_all
 from tests.data import big_attachment_mail, load
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared_code.adapters.blobs import RAW_MAIL
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.names import RAW_MAIL
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.services.fetch import fetch_all
 
 from tests.pipeline import SimulatedCrash, crash_at

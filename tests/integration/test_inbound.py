@@ -5,10 +5,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from shared_code.adapters.blobs import ATTACHMENTS, RAW_MAIL
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.names import ATTACHMENTS, RAW_MAIL
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.domain.model import Status
-from shared_code.services.fetch import DEADLINE_MARGIN_SECONDS, fetch_account, fetch_all
+from shared_code.services.fetch import fetch_account, fetch_all
+from shared_code.services.mailbox_run import DEADLINE_MARGIN_SECONDS
 from shared_code.services.helpdesk import Helpdesk
 from tests.fakes.exchange import sent_inside
 
@@ -210,7 +211,7 @@ def test_graph_throttling_and_outage_are_retried(desk, graph):
 
 
 def test_a_held_lease_keeps_a_second_worker_out(desk, graph):
-    from shared_code.adapters.tables import safe_key
+    from shared_code.adapters.table_base import safe_key
 
     graph.add_message(SUPPORT, make_mail()[0])
     lease = desk.blobs.acquire_lease(safe_key(SUPPORT), 15)
@@ -336,7 +337,7 @@ def test_the_functions_fan_out_and_fetch_and_drop_stale_jobs(desk, graph):
     from azure.functions.timer import TimerRequest
 
     from functions import fetch as fetch_functions
-    from shared_code.adapters.queues import FETCH_JOBS
+    from shared_code.adapters.names import FETCH_JOBS
 
     functions = {name: getattr(fetch_functions, name).build().get_user_function()
                  for name in ("fetch_mail", "fetch_mailbox")}

@@ -8,9 +8,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from shared_code.adapters.tables import utf16_len
+from shared_code.domain.limits import utf16_len
 from shared_code.services.fetch import fetch_all
-from shared_code.services.send import drain_outbound
+from shared_code.services.outbound_queue import drain_outbound
 from tests.outbound import CLIENT, SUPPORT, desk, sent_with  # noqa: F401  (desk is a fixture)
 
 from .helpers import make_mail, run_cli

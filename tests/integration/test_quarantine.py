@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from shared_code.adapters.graph import parse_graph_datetime
-from shared_code.adapters.tables import safe_key
+from shared_code.adapters.table_base import safe_key
 from shared_code.services.fetch import fetch_all
 from shared_code.services.helpdesk import Helpdesk
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.services.fetch import fetch_all
 from tests.fakes.exchange import from_internet, sent_inside
 

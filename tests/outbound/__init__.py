@@ -49,7 +49,7 @@ def desk(app_env, mailbox_app, graph, monkeypatch):
 
 def queued_notifications(desk) -> list[dict]:
     """The notifications waiting on `outbound-mail`, batches unpacked (in queue order)."""
-    from shared_code.adapters.queues import OUTBOUND_MAIL
+    from shared_code.adapters.names import OUTBOUND_MAIL
 
     out = []
     for message in desk.queues.peek_all(OUTBOUND_MAIL):

@@ -6,8 +6,8 @@ import json
 
 import azure.functions as func
 
-from shared_code.adapters.queues import OUTBOUND_MAIL
-from shared_code.services.send import drain_outbound
+from shared_code.adapters.names import OUTBOUND_MAIL
+from shared_code.services.outbound_queue import drain_outbound
 
 from . import AGENT, CLIENT, desk, new_ticket, queued_notifications  # noqa: F401  (desk is a fixture)
 

@@ -7,9 +7,9 @@ import pytest
 
 from benchmarks.harness import StorageProxy
 from shared_code.adapters.deliveries import Deliveries, queued_row
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.domain.notifications import new_notification
-from shared_code.services.send import drain_outbound
+from shared_code.services.outbound_queue import drain_outbound
 
 from . import AGENT, ALERTS, CLIENT, SUPPORT, SYSTEM, desk, new_ticket, sent  # noqa: F401  (desk is a fixture)
 
@@ -219,7 +219,7 @@ def test_one_query_reads_the_ticket_its_thread_and_the_batch_rows(desk, graph, p
 
 
 def test_a_batchs_slots_from_one_mailbox_are_taken_in_one_write_as_far_as_they_fit(desk):
-    from shared_code.adapters.deliveries import SendCounters
+    from shared_code.adapters.send_counters import SendCounters
 
     counters = SendCounters(desk.connection)
     t = 1_800_000_000.0

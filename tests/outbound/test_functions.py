@@ -6,8 +6,9 @@ import json
 import azure.functions as func
 
 from shared_code.adapters.deliveries import Deliveries
-from shared_code.adapters.queues import OUTBOUND_MAIL
-from shared_code.services.send import OUTBOUND_POISON, drain_outbound, failed_notifications
+from shared_code.adapters.names import OUTBOUND_MAIL
+from shared_code.services.outbound_queue import drain_outbound, failed_notifications
+from shared_code.adapters.names import OUTBOUND_POISON
 
 from . import AGENT, CLIENT, SUPPORT, desk, new_ticket, sent  # noqa: F401  (desk: fixture)
 

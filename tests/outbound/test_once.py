@@ -10,16 +10,16 @@ import azure.functions.queue as func_queue
 import pytest
 
 from shared_code.adapters.deliveries import SENDING_LEASE_SECONDS, Deliveries
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.services import actions
+from shared_code.services.outbound_queue import drain_outbound
+from shared_code.adapters.names import OUTBOUND_POISON
 from shared_code.services.send import (
     HOST_MAX_DEQUEUE_COUNT,
     HOST_VISIBILITY_TIMEOUT,
-    MAX_SEND_ATTEMPTS,
-    OUTBOUND_POISON,
-    drain_outbound,
     send_notification,
 )
+from shared_code.services.send_delivery import MAX_SEND_ATTEMPTS
 from tests.pipeline import SimulatedCrash, crash_at
 
 from . import AGENT, SUPPORT, desk, new_ticket  # noqa: F401  (desk is a fixture)

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import threading
 
-from shared_code.adapters.deliveries import Deliveries, SendCounters
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.deliveries import Deliveries
+from shared_code.adapters.send_counters import SendCounters
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.domain.notifications import new_notification
 from shared_code.services import actions
 from shared_code.services.fetch import fetch_all
 from shared_code.services.helpdesk import Helpdesk
 from shared_code.services.notification_requests import queue
-from shared_code.services.send import (
-    OUTBOUND_POISON,
-    drain_outbound,
-    enqueue_request,
-    failed_notifications,
-    send_notification,
-)
+from shared_code.services.notification_requests import enqueue_request
+from shared_code.services.outbound_queue import drain_outbound, failed_notifications
+from shared_code.adapters.names import OUTBOUND_POISON
+from shared_code.services.send import send_notification
 from tests.integration.helpers import run_cli
 
 from . import (  # noqa: F401  (desk is a fixture)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 from shared_code.services.fetch import fetch_all
-from shared_code.services.send import drain_outbound
+from shared_code.services.outbound_queue import drain_outbound
 
 from . import AUTO, CLIENT, SUPPORT, body, desk, new_ticket, sent  # noqa: F401  (desk is a fixture)
 

@@ -3,7 +3,7 @@ and `emails add/update` warns when a client-mail account's answers would go nowh
 from __future__ import annotations
 
 from shared_code.services.fetch import fetch_all
-from shared_code.services.send import drain_outbound
+from shared_code.services.outbound_queue import drain_outbound
 from tests.integration.helpers import make_mail, run_cli
 
 from . import ALERTS, AUTO, SUPPORT, desk, new_ticket, sent  # noqa: F401  (desk is a fixture)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from shared_code.domain.notifications import parse_outbound_id
 from shared_code.services import actions
 from shared_code.services.fetch import fetch_all
-from shared_code.services.send import drain_outbound
+from shared_code.services.outbound_queue import drain_outbound
 
 from . import (  # noqa: F401  (desk is a fixture)
     AGENT, ALERTS, AUTO, BOSS, CLIENT, SUPPORT, SYSTEM, body, desk, make_mail, new_ticket, sent,

@@ -116,7 +116,7 @@ def make_ctx(desk, **changes) -> PipelineContext:
 
 def queued_notifications(desk) -> list[dict]:
     """The notifications on `outbound-mail`, in order, out of their batch messages."""
-    from shared_code.adapters.queues import OUTBOUND_MAIL
+    from shared_code.adapters.names import OUTBOUND_MAIL
     from shared_code.domain.notifications import unbatch
 
     return [n for message in desk.queues.peek_all(OUTBOUND_MAIL) for n in unbatch(message)]

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import replace
 from urllib.parse import quote
 
-from shared_code.adapters.blobs import ATTACHMENTS
+from shared_code.adapters.names import ATTACHMENTS
 from shared_code.domain.thread_match import ThreadMatch
 from shared_code.pipeline.content import content
 

@@ -9,8 +9,8 @@ from datetime import datetime
 
 import pytest
 
-from shared_code.adapters.queues import OUTBOUND_MAIL
-from shared_code.adapters.tables import digest
+from shared_code.adapters.names import OUTBOUND_MAIL
+from shared_code.adapters.table_base import digest
 from shared_code.pipeline.notifications import notifications
 
 from . import (

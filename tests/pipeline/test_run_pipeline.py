@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared_code.adapters.blobs import ATTACHMENTS
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.names import ATTACHMENTS
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.pipeline import RULES, run_pipeline
 
 from tests.fakes.exchange import sent_inside

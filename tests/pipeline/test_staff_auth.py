@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.domain.model import Status
 from shared_code.domain.sender_auth import TrustSignal
 from shared_code.pipeline import run_pipeline

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from shared_code.adapters.blobs import BODIES
+from shared_code.adapters.names import BODIES
 from shared_code.adapters.ticket_store import TicketStore
 from shared_code.domain.model import Party, Priority, Status, Ticket
 from shared_code.pipeline.store import new_ticket_number, ticket_or_message

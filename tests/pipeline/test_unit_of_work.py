@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared_code.adapters.tables import MessageIndex
+from shared_code.adapters.message_index import MessageIndex
 from shared_code.adapters.ticket_store import TicketStore, UnitResult
 from shared_code.domain.notifications import parse_outbound_id
 from shared_code.pipeline import run_pipeline

@@ -19,7 +19,10 @@ from shared_code.adapters.ledger import IngestLedger
 from shared_code.adapters.quarantine import QuarantineRepository
 from shared_code.adapters.queues import QueueSender
 from shared_code.adapters.secret_store import SecretStore
-from shared_code.adapters.tables import AccountRepository, DirectoryRepository, MessageIndex, SystemLog
+from shared_code.adapters.accounts import AccountRepository
+from shared_code.adapters.directory import DirectoryRepository
+from shared_code.adapters.message_index import MessageIndex
+from shared_code.adapters.system_log import SystemLog
 from shared_code.adapters.ticket_store import TicketStore
 from shared_code.adapters.template_store import TemplateStore
 

@@ -5,7 +5,7 @@ import copy
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from shared_code.adapters.tables import digest, safe_key
+from shared_code.adapters.table_base import digest, safe_key
 from shared_code.domain.limits import MAX_INLINE_CHARS, clip, utf16_len
 from shared_code.domain.model import Department, EmailAccount, Staff, ValidationError
 from shared_code.domain.templates import (

@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from shared_code.adapters.blobs import ATTACHMENTS
+from shared_code.adapters.names import ATTACHMENTS
 from shared_code.domain.model import Party, Priority, Status, Ticket
 from shared_code.pipeline import RULES, run_pipeline
 from shared_code.pipeline.already_seen import already_seen, check_seen, fingerprint
