@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Callable
 
 from .. import ports
-from ..adapters.deliveries import Deliveries, DeliveryState, real_failures
+from ..adapters.deliveries import DeliveryState, real_failures
 from ..adapters.names import OUTBOUND_MAIL, OUTBOUND_POISON
 from ..domain.model import ValidationError
 from .helpdesk import Helpdesk

@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 
 from shared_code.adapters.ledger import MAX_TRANSACTION, LedgerWindow
 from shared_code.adapters.quarantine import QuarantineRepository
-from shared_code.adapters.tables import digest, safe_key
+from shared_code.adapters.table_base import digest, safe_key
 from shared_code.domain.ingest import QuarantineState
 
 

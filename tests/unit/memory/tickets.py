@@ -12,7 +12,7 @@ import copy
 import json
 from datetime import datetime, timezone
 
-from shared_code.adapters.tables import _attachments_to_json, _json_list
+from shared_code.adapters.ticket_store import _attachments_to_json, _json_list
 from shared_code.adapters.ticket_store import (
     ENTRY_PREFIX, MAX_TRANSACTION_OPERATIONS, NOTIFICATION_PREFIX, TicketStore, Unit, UnitResult,
     marker_key,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared_code.adapters.queues import OUTBOUND_MAIL
+from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.adapters.ticket_store import UnitResult
 from shared_code.domain.notifications import unbatch
 from shared_code.pipeline import run_pipeline
