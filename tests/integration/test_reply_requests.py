@@ -1,10 +1,13 @@
 """Issue 7 §2: what a reply costs in storage requests, counted by the benchmarks' proxy in
-front of Azurite (its own process), so the count does not depend on how deskmail makes them.
+front of Azurite (its own process), so the count does not depend on how deskmail makes them;
+and what overlaps in a fetch run (mark-read while the chunk's other mails are stored).
 
 A reply's one index request of its own is its claim (an insert, also rule 1's check and the
 row later mail threads by): no read of its own Message-ID before, no upsert after.
 """
 from __future__ import annotations
+
+import threading
 
 import pytest
 
@@ -15,6 +18,7 @@ from shared_code.services.helpdesk import Helpdesk
 from .helpers import SUPPORT, make_mail
 
 REPLIES = 5
+GUARD_POLLS = 200  # x 50 ms: a guard against a hang only
 
 
 @pytest.fixture
@@ -75,3 +79,32 @@ def test_mail_threads_by_a_replys_claim(counted, graph, proxy):
     [ticket] = counted.tickets.list()
     assert ticket.message_count == 3
 
+
+
+def test_a_mail_is_marked_read_while_the_rest_of_its_chunk_is_stored(desk, graph, monkeypatch):
+    """Issue 7 §2 (latency): a finished mail's mark-read starts at once, not after its chunk,
+    so Graph works while storage does. One mail at a time here: the second mail of the chunk
+    waits, at its transaction, until the first is read in Graph (before: never, in its run)."""
+    monkeypatch.setenv("FETCH_MAILS_IN_FLIGHT", "1")
+    graph.add_message(SUPPORT, make_mail(subject="first of the run")[0])  # a chunk of its own
+    raw_a, a = make_mail(subject="Printer on fire")
+    raw_b, b = make_mail(subject="Scanner on fire")
+    graph_a = graph.add_message(SUPPORT, raw_a)
+    graph.add_message(SUPPORT, raw_b)
+    seen: dict[str, bool] = {}
+
+    def checkpoint(step: str, mail: str) -> None:
+        if step == "ticket_written" and mail == b:
+            read = threading.Event()
+            for _ in range(GUARD_POLLS):  # a guard against a hang only, never a bound
+                if {m["id"]: m["isRead"] for m in graph.messages(SUPPORT)}[graph_a]:
+                    read.set()
+                    break
+                read.wait(0.05)
+            seen["a read before b stored"] = read.is_set()
+
+    summary = fetch_all(Helpdesk.from_env(), checkpoint=checkpoint)[0]
+
+    assert (summary.created, summary.errors) == (3, [])
+    assert seen == {"a read before b stored": True}
+    assert all(m["isRead"] for m in graph.messages(SUPPORT))
