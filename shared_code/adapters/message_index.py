@@ -47,6 +47,7 @@ class MessageIndex:
 
     def ticket_of(self, message_id: str) -> str | None:
         row = self.get(message_id)
-        if row and row.get("ticket") and row.get("state") == "done":
-            return row["ticket"]
+        if row and row.get("ticket") and (row.get("state") == "done" or (
+                row.get("state") == "claimed" and row.get("new_ticket") is False)):
+            return row["ticket"]  # a reply's claim names the ticket it was matched to
         return None

@@ -4,16 +4,16 @@ The same mail delivered twice (two helpdesk mailboxes, a client's resend) carrie
 Message-ID, sender, subject and date. Some scanners and bulk senders reuse one Message-ID for
 different mails: when the stored fingerprint differs, the mail is new and gets its own key.
 
-Nothing is read to learn that it does not exist (docs/storage-design.md): a mail that cannot
-be a reply (no In-Reply-To, References or subject tag) can only start a ticket, and rule 6's
-claim of its Message-ID (an insert; 409 = seen) is the check. Its index read is deferred
-(`mail.seen_deferred`) and made only if rule 2 or 3 is about to stop the mail, so a claim left
-by an earlier run is still finished rather than discarded.
+Nothing is read to learn that it does not exist (docs/storage-design.md): rule 6 claims the
+mail's Message-ID (an insert; 409 = seen, the row judged here), a new ticket's and a reply's
+alike, so that claim is the check. The index read is deferred (`mail.seen_deferred`) and
+made only if rule 2 or 3 is about to stop the mail, so a claim left by an earlier run is still
+finished rather than discarded. (A duplicate's attachments may be uploaded by rule 5 before
+its claim finds it: their names are content-addressed, nothing is stored twice.)
 """
 from __future__ import annotations
 
 from ..adapters.table_base import digest
-from ..domain.thread_match import SUBJECT_TAG
 from .context import InboundMail, MailOutcome, PipelineContext
 
 
@@ -25,11 +25,6 @@ def fingerprint(mail: InboundMail) -> str:
 
 def graph_key(mail: InboundMail, ctx: PipelineContext) -> str:
     return f"graph-{digest(mail.account.address + '/' + mail.graph_id, 32)}@{ctx.settings.system_domain}"
-
-
-def may_be_a_reply(mail: InboundMail) -> bool:
-    parsed = mail.parsed
-    return bool(parsed.in_reply_to or parsed.references or SUBJECT_TAG.search(parsed.subject or ""))
 
 
 def judge(mail: InboundMail, row: dict | None) -> None:
@@ -72,7 +67,4 @@ def check_deferred(mail: InboundMail, ctx: PipelineContext) -> bool:
 
 def already_seen(mail: InboundMail, ctx: PipelineContext) -> None:
     mail.key = mail.parsed.message_id or graph_key(mail, ctx)
-    if may_be_a_reply(mail):
-        check_seen(mail, ctx)
-    else:
-        mail.seen_deferred = True
+    mail.seen_deferred = True

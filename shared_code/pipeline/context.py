@@ -47,6 +47,9 @@ class InboundMail:
     entry: Entry | None = None
     notifications: list[dict] = field(default_factory=list)
     clipped: list[str] = field(default_factory=list)  # fields cut to fit (rule 0, rule 5)
+    # (title, handling) of a spoof rule 4 saw: logged by rule 6 once its claim is fresh, so a
+    # replay or a duplicate does not log it again (pipeline/thread_match.py)
+    spoof_logs: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass

@@ -2,11 +2,13 @@
 
 Everything one mail writes to its ticket (the ticket row, the entry, the marker of its
 Message-ID and its notification rows) is one entity-group transaction in the ticket's
-partition (adapters/ticket_store.py), so it is stored whole or not at all. A new ticket
+partition (adapters/ticket_store.py), so it is stored whole or not at all. Every mail
 first claims its Message-ID in the index (insert; the claim names the ticket number and
 entry id, so a replay after a crash rewrites the same keys, and two mailboxes holding the
-same mail make one ticket). A reply is deduplicated by its marker: a 409 means it was
-stored before. A 412 means another writer changed the ticket: read it again and rebuild.
+same mail make one ticket). The claim is also rule 1's check (409 = seen) and a reply's
+index row: no read before it, no write after the transaction (the claim stays `claimed`;
+the marker says the mail is stored). A reply is deduplicated by its marker too: a 409 means
+it was stored before. A 412 means another writer changed the ticket: read it again and rebuild.
 Ticket numbers are random six-digit numbers; a taken one is drawn again.
 """
 from __future__ import annotations
@@ -19,11 +21,11 @@ from ..adapters.deliveries import queued_row
 from ..adapters.table_base import digest
 from ..adapters.ticket_store import Unit, UnitResult
 from ..domain.model import Entry, Party, Status, Ticket
-from ..domain.notifications import new_thread_token, parse_outbound_id
+from ..domain.notifications import new_thread_token
 from .already_seen import fingerprint, graph_key, judge, reused
 from .context import InboundMail, MailOutcome, PipelineContext
 from .notifications import plan_notifications
-from .sender import from_staff
+from .sender import from_staff, log_spoof
 
 MAX_NUMBER_DRAWS = 20
 MAX_CONFLICTS = 10
@@ -41,18 +43,23 @@ def _entry_id(mail: InboundMail) -> str:
 
 
 def _claim(mail: InboundMail, ctx: PipelineContext) -> None:
-    """Claim the Message-ID of a mail that starts a ticket (insert). An existing row is
-    judged as rule 1 would (already_seen.py): `done` = a duplicate, `claimed` = the claim of
-    an earlier run or of another mailbox holding the same mail, another fingerprint = a
-    different mail reusing the Message-ID, which is claimed under its Graph key instead."""
+    """Claim the mail's Message-ID (insert): for a new ticket, or for the reply threading
+    matched (the claim names that ticket, and is the index row later mail threads by). An
+    existing row is judged as rule 1 would (already_seen.py): `done` = a duplicate, `claimed`
+    = the claim of an earlier run or of another mailbox holding the same mail, another
+    fingerprint = a different mail reusing the Message-ID, claimed under its Graph key."""
+    thread = mail.thread
     for _ in range(2):
         fields = {"entry_id": _entry_id(mail), "graph_id": mail.graph_id,
                   "account": mail.account.address, "direction": "inbound",
-                  "fingerprint": fingerprint(mail), "ticket": new_ticket_number(),
-                  "new_ticket": True, "matched_by": ""}
+                  "fingerprint": fingerprint(mail),
+                  "ticket": thread.ticket_number if thread else new_ticket_number(),
+                  "new_ticket": thread is None, "matched_by": thread.matched_by if thread else ""}
         existing = ctx.index.claim(mail.key, fields)
         if existing is None:
             mail.claim, mail.resumed = fields, False
+            for title, handling in mail.spoof_logs:  # once: a replay finds the claim
+                log_spoof(mail, ctx, title, handling)
             break
         if not reused(mail, existing) or mail.key == graph_key(mail, ctx):
             judge(mail, existing)
@@ -245,31 +252,10 @@ def _store_reply(mail: InboundMail, ticket: Ticket, ctx: PipelineContext) -> Non
     raise RuntimeError(f"ticket #{ticket.number} kept changing while recording a message")
 
 
-def _only_our_ids(mail: InboundMail) -> bool:
-    """A reply that references only our own outbound Message-IDs: later mail of the thread
-    carries them too, so its own Message-ID need not be indexed."""
-    ids = [*mail.parsed.in_reply_to, *mail.parsed.references]
-    return bool(ids) and all(parse_outbound_id(i) for i in ids)
-
-
-def _index_reply(mail: InboundMail, ctx: PipelineContext) -> None:
-    """Index the reply's Message-ID (one upsert, after the transaction): clients' later mail
-    sometimes references only their own earlier Message-ID."""
-    if mail.claim is None and _only_our_ids(mail):
-        return
-    ctx.index.update(mail.key, {"message_id": mail.key, "state": "done",
-                                "ticket": mail.ticket.number, "entry_id": mail.entry.entry_id,
-                                "direction": "inbound", "new_ticket": False,
-                                "matched_by": mail.thread.matched_by if mail.thread else "",
-                                "graph_id": mail.graph_id, "account": mail.account.address,
-                                "fingerprint": fingerprint(mail)})
-
-
 def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
     if mail.claim is None:
         _check_before_writing(mail, ctx)
-    if mail.thread is None and mail.claim is None:
-        _claim(mail, ctx)
+        _claim(mail, ctx)  # a new ticket's or a reply's: the one index request of the mail
         if mail.outcome == MailOutcome.DUPLICATE:
             return
     if mail.claim is not None and mail.claim.get("new_ticket"):
@@ -279,18 +265,12 @@ def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
         cached = mail.matched_ticket
         ticket = cached if cached is not None and cached.number == number else ctx.tickets.get(number)
         if ticket is None:  # the referenced ticket was deleted: start afresh
-            if mail.claim is None:
-                _claim(mail, ctx)
-                if mail.outcome == MailOutcome.DUPLICATE:
-                    return
             if not mail.claim.get("new_ticket"):
                 mail.claim.update(new_ticket=True, ticket=new_ticket_number())
                 ctx.index.update(mail.key, {"new_ticket": True, "ticket": mail.claim["ticket"]})
             _store_new(mail, ctx)
         else:
             _store_reply(mail, ticket, ctx)
-            if mail.outcome == MailOutcome.THREADED:
-                _index_reply(mail, ctx)
     if mail.outcome == MailOutcome.THREADED:
         matched_by = (mail.claim or {}).get("matched_by") or (mail.thread.matched_by if mail.thread else "")
         mail.reason = f"matched by {matched_by or 'index'}"

@@ -3,29 +3,32 @@
 Staff may use the `[#NNNNNN]` subject tag on any ticket, but only when the mail proves it
 comes from them (pipeline/sender.py). A mail naming a staff address without proof is a client
 mail, and the address it cannot prove does not count as a participant either: its subject tag
-is never accepted.
+is never accepted. The spoof is logged by rule 6 once the mail's claim is fresh: a replay
+or a duplicate does not log it again.
 """
 from __future__ import annotations
 
 from ..domain.thread_match import ThreadMatch, match_ticket
 from .context import InboundMail, PipelineContext
-from .sender import STAFF_SPOOF, claims_staff, from_staff, log_spoof
+from .sender import STAFF_SPOOF, claims_staff, from_staff
 
 
 def _ticket_of(ctx: PipelineContext, tickets: "_Tickets"):
-    """The ticket of a Message-ID in the index: a finished row, or the claim of a mail that
-    started a ticket (those stay `claimed`), accepted only when that ticket is the one the
-    mail started (its source key; the read is the one rule 6 needs anyway)."""
+    """The ticket of a Message-ID in the index: a finished row, or a claim (those stay
+    `claimed`): a reply's names the ticket it was matched to, accepted when that ticket
+    exists; a new ticket's only when that ticket is the one the mail started (its source
+    key). The ticket read is the one rule 6 needs anyway."""
     def ticket_of(message_id: str) -> str | None:
         row = ctx.index.get(message_id)
         if not row or not row.get("ticket"):
             return None
         if row.get("state") == "done":
             return row["ticket"]
-        if row.get("new_ticket"):
-            ticket = tickets.get(row["ticket"])
-            if ticket is not None and ticket.source_key == row.get("message_id", message_id):
-                return row["ticket"]
+        ticket = tickets.get(row["ticket"])
+        if ticket is None:
+            return None
+        if not row.get("new_ticket") or ticket.source_key == row.get("message_id", message_id):
+            return row["ticket"]
         return None
 
     return ticket_of
@@ -64,7 +67,7 @@ def thread_match(mail: InboundMail, ctx: PipelineContext) -> None:
     staff, unproven = ctx.staff_addresses, ""
     if claims_staff(mail, ctx) and not from_staff(mail, ctx):
         staff, unproven = set(), mail.parsed.from_address
-        log_spoof(mail, ctx, STAFF_SPOOF, "handled as a client mail")
+        mail.spoof_logs.append((STAFF_SPOOF, "handled as a client mail"))  # logged by rule 6
     tickets = _Tickets(ctx)
     mail.thread = match_ticket(mail.parsed, _ticket_of(ctx, tickets), tickets.participants(unproven),
                                staff, thread_token_of=tickets.token_of)

@@ -91,6 +91,7 @@ class MailboxRun:
         self.in_flight = self.settings.fetch_mails_in_flight
         self._lock = threading.Lock()  # the summary, the failed downloads, the changes
         self._stopped = False  # a mail's pipeline ended the run (BaseException)
+        self._marks: dict[str, Future] = {}  # mark-reads started by the workers, by Graph id
 
     def run(self) -> None:
         self.graph = self.desk.mail_client(self.account, deadline=self.deadline, clock=self.clock)
@@ -185,8 +186,11 @@ class MailboxRun:
             raise killed or failed
 
     def _finish(self, ref, handled: bool | None, marks: list) -> None:
+        """A finished mail's mark-read: started by its worker as soon as its pipeline ended
+        (Graph works while the chunk's other mails are stored), else here."""
         if handled and ref.id in self.listing.to_mark:
-            marks.append((ref, self._pool.submit(self.graph.mark_read, ref.id)))
+            future = self._marks.pop(ref.id, None)
+            marks.append((ref, future or self._pool.submit(self.graph.mark_read, ref.id)))
         elif handled:
             self.attempts.change(ref.id, {"state": DONE})
 
@@ -283,7 +287,10 @@ class MailboxRun:
                     return False
             if self._stopped:
                 raise Stopped()
-            return self._process(ref, attempt, mail, ctx)
+            finished = self._process(ref, attempt, mail, ctx)
+            if finished and ref.id in self.listing.to_mark:  # overlaps the chunk's other mails
+                self._marks[ref.id] = self._pool.submit(self.graph.mark_read, ref.id)
+            return finished
         except Exception:
             raise
         except BaseException:  # a kill (tests raise one): start nothing more

@@ -59,18 +59,23 @@ def test_a_reply_is_threaded_to_the_ticket_of_its_parent(desk, ctx):
     reply = run_pipeline(inbound(compose(subject="Re: Printer on fire", in_reply_to="<first@example.org>")), ctx)
 
     assert (reply.outcome, reply.ticket.number) == ("threaded", first.ticket.number)
-    assert ctx.index.get(reply.key)["state"] == "done"
+    row = ctx.index.get(reply.key)  # its claim is its index row: nothing written after
+    assert (row["state"], row["new_ticket"], row["ticket"]) == ("claimed", False, first.ticket.number)
     assert ctx.index.ticket_of(reply.key) == first.ticket.number  # replies to the reply thread too
+    later = run_pipeline(inbound(compose(subject="Re: Re: Printer on fire",
+                                         in_reply_to=f"<{reply.key}>")), ctx)
+    assert (later.outcome, later.ticket.number) == ("threaded", first.ticket.number)
 
 
-def test_a_duplicate_that_may_be_a_reply_stops_at_rule_1(desk, ctx):
+def test_a_duplicate_that_may_be_a_reply_is_found_by_its_claim(desk, ctx):
+    """No read at rule 1: the claim of rule 6 (409) finds it; no ticket, nothing queued."""
     ctx.index.record("seen@example.org", "482913", "inbound")
 
     mail = run_pipeline(inbound(compose(message_id="<seen@example.org>", attachments=[PDF],
                                         in_reply_to="<earlier@example.org>")), ctx)
 
-    assert mail.outcome == "duplicate"
-    _nothing_stored(desk, mail)
+    assert mail.outcome == "duplicate" and mail.ticket is None
+    assert desk.tickets.list() == [] and desk.queues.peek_all(OUTBOUND_MAIL) == []
     assert ctx.index.get("seen@example.org")["ticket"] == "482913"
 
 

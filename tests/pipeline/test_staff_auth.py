@@ -16,7 +16,16 @@ from shared_code.pipeline.content import content
 from shared_code.pipeline.sender import HELPDESK_SPOOF, STAFF_SPOOF
 from tests.fakes.exchange import authentication_results, from_internet, prepend, sent_inside
 
-from . import SUPPORT, compose, inbound, make_ctx, queued_notifications, run_rules_before
+from . import (
+    SUPPORT,
+    SimulatedCrash,
+    compose,
+    crash_at,
+    inbound,
+    make_ctx,
+    queued_notifications,
+    run_rules_before,
+)
 
 AGENT = "agent@contoso.example"
 PARTNER = "pat@partner.example"  # a staff member whose mail comes from another domain
@@ -158,11 +167,9 @@ def test_a_replayed_forged_reply_stays_a_client_message_and_is_logged_once(desk,
     """A run that stopped after the claim is finished by the next one: same verdict."""
     raw = from_internet(_staff_mail(closed_ticket.number, in_reply_to="<first@example.org>",
                                     message_id="<forged-2@evil.example>"), dmarc="fail")
-    first = run_rules_before(content, inbound(raw), staff_ctx)  # up to threading, then "crash"
-    staff_ctx.index.claim(first.key, {"entry_id": _later_entry_id(),
-                                      "ticket": closed_ticket.number, "new_ticket": False,
-                                      "matched_by": "in-reply-to", "graph_id": first.graph_id,
-                                      "account": SUPPORT, "direction": "inbound"})
+    with pytest.raises(SimulatedCrash):  # up to the claim (rule 6), then a crash
+        run_pipeline(inbound(raw), dataclasses.replace(staff_ctx, checkpoint=crash_at("claimed")))
+    assert staff_ctx.index.get("forged-2@evil.example")["new_ticket"] is False
 
     replay = run_pipeline(inbound(raw), staff_ctx)
 

@@ -18,6 +18,7 @@ from shared_code.pipeline.clipping import NO_SENDER, clipping
 from shared_code.pipeline.content import content
 from shared_code.pipeline.from_ourselves import from_ourselves
 from shared_code.pipeline.sender import HELPDESK_SPOOF, STAFF_SPOOF
+from shared_code.pipeline.store import ticket_or_message
 from shared_code.pipeline.thread_match import thread_match
 from tests.fakes.exchange import sent_inside
 from tests.pipeline import compose, inbound
@@ -168,9 +169,9 @@ def test_a_forged_staff_address_gets_no_subject_tag_and_is_logged(ctx):
     ctx.staff_addresses.add(AGENT)
     mail = inbound(compose(subject="Re: [#482913] Printer", sender=f"Agent <{AGENT}>"))
 
-    _through(thread_match, mail, ctx)
+    _through(ticket_or_message, mail, ctx)  # logged with its claim (rule 6), once
 
-    assert mail.thread is None
+    assert mail.thread is None and mail.outcome == "created"
     assert [e["title"] for e in ctx.syslog.list()] == [STAFF_SPOOF]
 
 

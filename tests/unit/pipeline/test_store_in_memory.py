@@ -117,7 +117,7 @@ def test_a_reply_crashed_between_its_transaction_and_the_enqueue_is_queued_by_th
     with pytest.raises(SimulatedCrash):
         run_pipeline(inbound(raw, graph_id="AAMk-r"), ctx)
     ctx.checkpoint = lambda step, mail: None
-    assert ctx.index.get("reply@example.org") is None
+    assert ctx.index.get("reply@example.org")["state"] == "claimed"  # claimed before the transaction
     assert [n["template"] for n in _queued(ctx)].count("new_message_alert") == 0
 
     replay = run_pipeline(inbound(raw, graph_id="AAMk-r"), ctx)
