@@ -12,31 +12,14 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
-from benchmarks.harness import StorageProxy
 from shared_code.adapters.graph import parse_graph_datetime
 from shared_code.services.fetch import fetch_all
-from shared_code.services.helpdesk import Helpdesk
 
 from .helpers import SUPPORT, make_mail, run_cli
 
 # a guard against a hang only (the old, one-at-a-time code would wait forever): never a bound
 GUARD_SECONDS = 60
 
-
-@pytest.fixture
-def proxy(azurite, storage):
-    child = StorageProxy(azurite)
-    yield child
-    child.stop()
-
-
-@pytest.fixture
-def counted(desk, proxy, monkeypatch):
-    """The helpdesk of `desk`, its storage requests going through the counting proxy."""
-    monkeypatch.setenv("AzureWebJobsStorage", proxy.connection_string())
-    return Helpdesk.from_env()
 
 
 def _requests(proxy) -> dict:

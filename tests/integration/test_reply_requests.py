@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
-from benchmarks.harness import StorageProxy
 from shared_code.services.fetch import fetch_all
 from shared_code.services.helpdesk import Helpdesk
 
@@ -19,20 +16,6 @@ from .helpers import SUPPORT, make_mail
 
 REPLIES = 5
 GUARD_POLLS = 200  # x 50 ms: a guard against a hang only
-
-
-@pytest.fixture
-def proxy(azurite, storage):
-    child = StorageProxy(azurite)
-    yield child
-    child.stop()
-
-
-@pytest.fixture
-def counted(desk, proxy, monkeypatch):
-    """The helpdesk of `desk`, its storage requests going through the counting proxy."""
-    monkeypatch.setenv("AzureWebJobsStorage", proxy.connection_string())
-    return Helpdesk.from_env()
 
 
 def _index(requests: dict) -> dict:
@@ -78,7 +61,6 @@ def test_mail_threads_by_a_replys_claim(counted, graph, proxy):
     assert (summary.threaded, summary.created, summary.errors) == (1, 0, [])
     [ticket] = counted.tickets.list()
     assert ticket.message_count == 3
-
 
 
 def test_a_mail_is_marked_read_while_the_rest_of_its_chunk_is_stored(desk, graph, monkeypatch):
