@@ -150,6 +150,7 @@ class FakeServer:
     def __init__(self, ssl_context: ssl.SSLContext, *, port: int = 0,
                  public_host: str = "localhost", bind_host: str = "127.0.0.1") -> None:
         self._lock = threading.RLock()
+        self._recorded = threading.Condition(self._lock)  # notified when a request is logged
         self._httpd = _HTTPSServer((bind_host, port), self, ssl_context)
         self.port: int = self._httpd.server_address[1]
         self.base_url = f"https://{public_host}:{self.port}"
@@ -350,6 +351,14 @@ class FakeServer:
         with self._lock:
             self.requests.append(RequestRecord(request.method, request.logged_path, status,
                                                dict(request.headers)))
+            self._recorded.notify_all()
+
+    def wait_for_request(self, matches, timeout: float) -> bool:
+        """Block until a logged request satisfies `matches(record)` (woken by each request,
+        no polling); False if none did within `timeout`, a guard against a hang only."""
+        with self._recorded:
+            return self._recorded.wait_for(lambda: any(matches(r) for r in self.requests),
+                                           timeout)
 
     def _write(self, handler: BaseHTTPRequestHandler, request: Request, response: Response) -> None:
         body = b"" if request.method == "HEAD" else response.body
