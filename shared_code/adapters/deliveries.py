@@ -225,6 +225,28 @@ class Deliveries:
                         [(notification["id"], state, fields)])
 
 
+def decide_claim(notification: dict, row: dict | None, fields: dict,
+                 now: datetime) -> tuple[Claim, str | None]:
+    """The claim rule, plain Python (the in-memory port uses it too): a missing row is
+    created, a finished one is left, a live `sending` lease is busy, anything else is taken
+    again with one more attempt. Returns the claim and the write it needs ("create",
+    "update" or None); the row to write is the claim's `row`."""
+    if row is None:
+        created = {**_base(notification), **fields, "attempts": 1, "deferrals": 0}
+        return Claim("claimed", row=created), "create"
+    if row.get("state") in FINISHED:
+        return Claim("finished", row=row), None
+    held = row.get("lease_until")
+    if row.get("state") == DeliveryState.SENDING.value and held and held > now:
+        wait = min(BUSY_RETRY_SECONDS, int((held - now).total_seconds()) + 1)
+        return Claim("busy", row=row, wait_seconds=wait), None
+    # kept on the row (through poison and requeue) until the mail is found or sent
+    maybe_sent = row.get("state") in MAYBE_SENT or bool(row.get("maybe_sent"))
+    updated = {**dict(row), **_base(notification), **fields,
+               "attempts": int(row.get("attempts") or 0) + 1, "maybe_sent": maybe_sent}
+    return Claim("claimed", row=updated, maybe_sent=maybe_sent), "update"
+
+
 def _plan_claims(notifications: list[dict], rows: dict[str, dict], fields: dict,
                  now: datetime) -> tuple[dict[str, Claim], list]:
     """Each notification's claim and the transaction's operations that take them."""
@@ -234,30 +256,16 @@ def _plan_claims(notifications: list[dict], rows: dict[str, dict], fields: dict,
     claims: dict[str, Claim] = {}
     operations = []
     for notification in notifications:
-        nid = notification["id"]
-        row = rows.get(nid)
-        if row is None:
-            created = {**_base(notification), **fields, "attempts": 1, "deferrals": 0}
-            claims[nid] = Claim("claimed", row=created)
-            operations.append(("create", created))
-            continue
-        if row.get("state") in FINISHED:
-            claims[nid] = Claim("finished", row=row)
-            continue
-        held = row.get("lease_until")
-        if row.get("state") == DeliveryState.SENDING.value and held and held > now:
-            wait = min(BUSY_RETRY_SECONDS, int((held - now).total_seconds()) + 1)
-            claims[nid] = Claim("busy", row=row, wait_seconds=wait)
-            continue
-        # kept on the row (through poison and requeue) until the mail is found or sent
-        maybe_sent = row.get("state") in MAYBE_SENT or bool(row.get("maybe_sent"))
-        updated = TableEntity({**dict(row), **_base(notification), **fields,
-                               "attempts": int(row.get("attempts") or 0) + 1,
-                               "maybe_sent": maybe_sent})
-        claims[nid] = Claim("claimed", row=updated, maybe_sent=maybe_sent)
-        operations.append(("update", updated, {
-            "mode": UpdateMode.REPLACE, "etag": row.metadata["etag"],
-            "match_condition": MatchConditions.IfNotModified}))
+        row = rows.get(notification["id"])
+        claim, write = decide_claim(notification, row, fields, now)
+        if write == "create":
+            operations.append(("create", claim.row))
+        elif write == "update":
+            claim = Claim("claimed", row=TableEntity(claim.row), maybe_sent=claim.maybe_sent)
+            operations.append(("update", claim.row, {
+                "mode": UpdateMode.REPLACE, "etag": row.metadata["etag"],
+                "match_condition": MatchConditions.IfNotModified}))
+        claims[notification["id"]] = claim
     return claims, operations
 
 

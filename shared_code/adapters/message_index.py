@@ -46,8 +46,14 @@ class MessageIndex:
                             "direction": direction})
 
     def ticket_of(self, message_id: str) -> str | None:
-        row = self.get(message_id)
-        if row and row.get("ticket") and (row.get("state") == "done" or (
-                row.get("state") == "claimed" and row.get("new_ticket") is False)):
-            return row["ticket"]  # a reply's claim names the ticket it was matched to
-        return None
+        return ticket_of_row(self.get(message_id))
+
+
+def ticket_of_row(row: dict | None) -> str | None:
+    """The ticket an index row threads to: a finished row's, or a reply's claim (it names the
+    ticket it was matched to); a new ticket's claim is not yet a thread. Plain Python: the
+    in-memory index uses it too."""
+    if row and row.get("ticket") and (row.get("state") == "done" or (
+            row.get("state") == "claimed" and row.get("new_ticket") is False)):
+        return row["ticket"]
+    return None

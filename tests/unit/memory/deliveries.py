@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from shared_code.adapters.deliveries import (
-    BUSY_RETRY_SECONDS, FINISHED, MAYBE_SENT, ROW_PREFIX, SENDING_LEASE_SECONDS, Claim,
-    DeliveryState, PartitionRead, _base, queued_row, row_key,
+    ROW_PREFIX, SENDING_LEASE_SECONDS, Claim, DeliveryState, PartitionRead, _base,
+    decide_claim, queued_row, row_key,
 )
 from shared_code.adapters.ticket_store import TicketStore
 
@@ -88,26 +88,11 @@ class MemoryDeliveries:
         claims: dict[str, Claim] = {}
         writes = []
         for notification in notifications:
-            nid = notification["id"]
-            row = read.rows.get(nid)
-            if row is None:
-                created = {**_base(notification), **fields, "attempts": 1, "deferrals": 0}
-                claims[nid] = Claim("claimed", row=created)
-                writes.append(created)
-                continue
-            if row.get("state") in FINISHED:
-                claims[nid] = Claim("finished", row=row)
-                continue
-            held = row.get("lease_until")
-            if row.get("state") == DeliveryState.SENDING.value and held and held > now:
-                wait = min(BUSY_RETRY_SECONDS, int((held - now).total_seconds()) + 1)
-                claims[nid] = Claim("busy", row=row, wait_seconds=wait)
-                continue
-            maybe_sent = row.get("state") in MAYBE_SENT or bool(row.get("maybe_sent"))
-            updated = {**row, **_base(notification), **fields,
-                       "attempts": int(row.get("attempts") or 0) + 1, "maybe_sent": maybe_sent}
-            claims[nid] = Claim("claimed", row=updated, maybe_sent=maybe_sent)
-            writes.append(updated)
+            claim, write = decide_claim(notification, read.rows.get(notification["id"]),
+                                        fields, now)
+            claims[notification["id"]] = claim
+            if write:
+                writes.append(claim.row)
         if writes:
             self.transactions += 1
             for row in writes:

@@ -5,6 +5,7 @@ import copy
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from shared_code.adapters.message_index import ticket_of_row
 from shared_code.adapters.table_base import digest, safe_key
 from shared_code.domain.limits import MAX_INLINE_CHARS, clip, utf16_len
 from shared_code.domain.model import Department, EmailAccount, Staff, ValidationError
@@ -206,8 +207,4 @@ class MemoryMessageIndex:
                                   "direction": direction})
 
     def ticket_of(self, message_id: str) -> str | None:
-        row = self.get(message_id)
-        if row and row.get("ticket") and (row.get("state") == "done" or (
-                row.get("state") == "claimed" and row.get("new_ticket") is False)):
-            return row["ticket"]  # a reply's claim names the ticket it was matched to
-        return None
+        return ticket_of_row(self.get(message_id))
