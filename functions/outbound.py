@@ -59,7 +59,7 @@ def _answer(status: int, payload: dict) -> func.HttpResponse:
 
 
 @blueprint.function_name("enqueue_notification")
-@blueprint.route(route="notifications", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@blueprint.route(route="api/notifications", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def enqueue_notification(req: func.HttpRequest) -> func.HttpResponse:
     from shared_code.services.helpdesk import Helpdesk
     from shared_code.services.notification_requests import submit

@@ -1,0 +1,4 @@
+"""(to be written)"""
+from fastapi import APIRouter
+
+router = APIRouter()
