@@ -89,7 +89,7 @@ def test_the_secret_goes_to_key_vault_and_nowhere_else(as_admin, desk, vault, id
             "--client-secret-name", "")
     assert desk.accounts.get(SUPPORT).client_secret_name == ""
     page = as_admin.get(f"/admin/emails/{SUPPORT}").text
-    assert '<input id="f-secret" type="password" name="client_secret" autocomplete="off" >' in page
+    assert '<input id="f-secret" type="password" name="client_secret" autocomplete="off">' in page
     assert "No secret is set." in page
 
     saved = form_post(as_admin, f"/admin/emails/{SUPPORT}/remote", {
