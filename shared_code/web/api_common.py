@@ -33,3 +33,54 @@ def errors(*statuses: int) -> dict[int | str, dict]:
 
 # what a signed-in operation can answer besides success
 ERRORS = errors(401, 403, 404, 422)
+
+
+_UNSAFE = {"post", "put", "patch", "delete"}
+_REF = "#/components/schemas/ErrorBody"
+
+
+def _error_response(status: int) -> dict:
+    return {"description": _DESCRIPTIONS[status],
+            "content": {"application/json": {"schema": {"$ref": _REF}}}}
+
+
+def _statuses(path: str, method: str, operation: dict) -> set[int]:
+    statuses = set()
+    if operation.get("security"):  # deps.signed_in (and staff / admin) declare it
+        statuses.update((401, 403))  # 403: the role, or the CSRF token of a browser session
+    if "{" in path:
+        statuses.add(404)
+    if operation.get("parameters") or operation.get("requestBody") or method in _UNSAFE:
+        statuses.add(422)
+    return statuses
+
+
+def document_errors(app) -> None:
+    """Make the OpenAPI document say what the app answers on error, for every JSON operation:
+    401 when it needs sign-in, 403 for a role or CSRF, 404 with a path parameter, 422 with
+    input, all with ErrorBody (app.py's handlers), in place of FastAPI's own 422 schema that
+    this app never sends. Derived from the document (sign-in shows as `security`), so new
+    routes need nothing."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        for path, operations in schema.get("paths", {}).items():
+            if not path.startswith(("/api/", "/attachments/")):
+                continue
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                for status in sorted(_statuses(path, method, operation)):
+                    current = responses.get(str(status))
+                    if current is None or "HTTPValidationError" in str(current):
+                        responses[str(status)] = _error_response(status)
+        if "HTTPValidationError" not in str(schema["paths"]):
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+        return schema
+
+    app.openapi = openapi
