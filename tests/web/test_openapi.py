@@ -32,7 +32,11 @@ CONFIG = {
                    "mode": "all"},
     "phases": {"examples": {"enabled": True}, "fuzzing": {"enabled": True},
                "coverage": {"enabled": False}, "stateful": {"enabled": False}},
-    "checks": {"not_a_server_error": {"enabled": True},
+    # what this test promises: no 5xx, and answers as documented. Off: checks about what the
+    # document cannot say (a schema-valid request may still be refused by a domain rule, 422)
+    # and stateful ones; access rules have their own tests.
+    "checks": {"enabled": False,
+               "not_a_server_error": {"enabled": True},
                "status_code_conformance": {"enabled": True},
                "content_type_conformance": {"enabled": True},
                "response_schema_conformance": {"enabled": True},
