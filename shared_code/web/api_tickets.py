@@ -9,8 +9,7 @@ ticket, 403 for a missing CSRF token (browser sessions) or role.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Optional
+from typing import Annotated, Optional
 
 from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +29,10 @@ ERRORS = {401: {"description": "not signed in"}, 403: {"description": "no staff 
           404: {"description": "no such ticket"}, 422: {"description": "bad input; `field` names it"}}
 
 
+# times as the CLI prints them (datetime.isoformat(), e.g. 2026-05-04T10:00:00+00:00)
+When = Annotated[str, Field(description="ISO 8601 date and time, UTC")]
+
+
 class PartyOut(BaseModel):
     name: str
     email: str
@@ -37,8 +40,8 @@ class PartyOut(BaseModel):
 
 class SlaOut(BaseModel):
     state: str = Field(description="closed, answered, running or overdue")
-    due: Optional[datetime]
-    answered_at: Optional[datetime]
+    due: Optional[When]
+    answered_at: Optional[When]
     text: str
 
 
@@ -58,7 +61,7 @@ class EntryOut(BaseModel):
     type: str = Field(description="message, response or note")
     sender: PartyOut = Field(alias="from")
     message_id: str
-    date: Optional[datetime]
+    date: Optional[When]
     subject: str
     body_text: str
     body_html: str = Field(description="sanitized; img sources are /attachments/... URLs")
@@ -75,10 +78,10 @@ class TicketOut(BaseModel):
     priority: str
     department: str
     client: PartyOut
-    created: Optional[datetime]
+    created: Optional[When]
     account: str
     collaborators: list[str]
-    last_message: Optional[datetime]
+    last_message: Optional[When]
     message_count: int
     assignee: str
     sla: Optional[SlaOut] = None
