@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..domain.content import format_size, sanitize_html
 
 SANDBOX = "allow-same-origin allow-popups allow-popups-to-escape-sandbox"
-_RESET = ("html,body{margin:0;padding:0}body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',"
+_RESET = ("html,body{margin:0;padding:0}body{display:flow-root;font:15px/1.45 system-ui,-apple-system,'Segoe UI',"
           "Roboto,sans-serif;color:#1d2330;overflow-wrap:anywhere}img{max-width:100%;height:auto}"
           "table{max-width:100%}blockquote{margin:0 0 0 .8em;padding-left:.8em;border-left:2px solid #d9dee7}")
 

@@ -70,7 +70,7 @@ def outlook_mail(subject="Two screenshots", html=None, attachments=()) -> bytes:
     msg["Subject"] = subject
     msg["Message-ID"] = make_msgid(domain="example.org")
     msg.set_content("See the two screenshots.")
-    markup = html or ('<html><body><p>First:</p><p><img width="1" height="1" id="Picture_x0020_1" '
+    markup = html or ('<html><body><p>First:</p><p><img id="Picture_x0020_1" '
                       'src="cid:image001.png@01DA0A0A.12345670" alt="first"></p><p>Second:</p>'
                       '<p><img src="cid:image002.png@01DA0A0A.12345670" alt="second"></p></body></html>')
     msg.add_alternative(markup, subtype="html")
