@@ -162,3 +162,12 @@ def test_the_openapi_document_describes_the_ticket_api(web):
     entry = document["components"]["schemas"]["EntryOut"]
     assert "from" in entry["properties"]
     assert "/attachments/" not in str(paths)  # files are not part of the JSON API
+
+
+def test_close_needs_no_body_and_a_note_may_carry_sanitized_html(as_staff, desk, ticket):
+    note = api_post(as_staff, f"/api/v1/tickets/{ticket.number}/note",
+                    {"text": "see log", "html": '<p onclick="x()">see <a href="javascript:x()">log</a></p>'})
+    assert note.status_code == 201
+    assert "onclick" not in note.json()["body_html"] and "javascript" not in note.json()["body_html"]
+    closed = as_staff.post(f"/api/v1/tickets/{ticket.number}/close", headers={"X-CSRF-Token": as_staff.csrf})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
