@@ -53,6 +53,10 @@ class BlobStore(Protocol):
 
     def exists(self, container: str, name: str) -> bool: ...
 
+    def open(self, container: str, name: str):
+        """A BlobFile (content_type, size, chunks) to stream, or None when there is none."""
+        ...
+
     def names(self, container: str, prefix: str | None = None) -> list[str]: ...
 
     def acquire_lease(self, name: str, seconds: int = 60) -> Lease | None:

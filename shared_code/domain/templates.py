@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .model import ValidationError
 
 #: The web address of a ticket is this plus `?number=NNNNNN` (setting TICKET_URL_BASE).
-DEFAULT_TICKET_URL_BASE = "http://localhost:7071/tickets.php"
+DEFAULT_TICKET_URL_BASE = "http://localhost:7071/tickets"
 
 
 class TemplateError(ValidationError):
