@@ -5,6 +5,7 @@ sender does (services/send_values.py), with a real ticket's values or the sample
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..domain.model import ValidationError
@@ -119,14 +120,16 @@ def ticket_values(desk: Helpdesk, key: str, number: str) -> dict[str, str]:
 
 
 def preview(desk: Helpdesk, key: str, department: str | None = None, ticket: str | None = None,
-            draft: Template | None = None) -> dict:
-    """The template (or an unsaved `draft`) rendered as sent, for a real or the sample ticket."""
+            draft: dict | None = None) -> dict:
+    """The template rendered as sent, for a real or the sample ticket. `draft` holds unsaved
+    parts ("subject", "html", "text"; a part left out or None is the stored one)."""
     check_key(key)
     department = _department(desk, department)
     template, source = desk.templates.resolve(key, department)
-    if draft is not None:
-        check(key, draft)
-        template, source = draft, "draft"
+    parts = {part: value for part, value in (draft or {}).items() if value is not None}
+    if parts:
+        template, source = replace(template, **parts), "draft"
+        check(key, template)
     values = (ticket_values(desk, key, ticket) if (ticket or "").strip()
               else sample_values(desk.settings.ticket_url_base))
     rendered = render(template, values)
