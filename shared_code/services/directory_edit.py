@@ -46,10 +46,10 @@ def _sla_hours(value: Any) -> int:
         raise FieldErrors({"sla_hours": f"SLA hours must be a whole number, got {value!r}"}) from None
 
 
-def _checked(record, valid, fields: tuple[str, ...]):
+def _checked(record, valid, fields: tuple[str, ...], errors: dict[str, str] | None = None):
     """Validate `record` field by field (messages keyed by field), then as a whole."""
     collect({name: (lambda name=name: replace(valid, **{name: getattr(record, name)}).validate())
-             for name in fields})
+             for name in fields}, errors)
     record.validate()
     return record
 
@@ -60,12 +60,15 @@ def _department(values: dict, base: Department | None = None) -> Department:
         if values.get(name) is not None:
             data[name] = values[name]
     data["alert_recipients"] = _recipients(data.get("alert_recipients"))
-    if "sla_hours" in data:
-        data["sla_hours"] = _sla_hours(data["sla_hours"])
+    errors = {}
+    try:
+        data["sla_hours"] = _sla_hours(data.get("sla_hours", 24))
+    except FieldErrors as error:
+        errors, data["sla_hours"] = error.errors, 24
     data["name"] = str(data.get("name") or "")
     for name in ("email", "manager"):
         data[name] = str(data.get(name) or "")
-    return _checked(Department(**data), _VALID_DEPARTMENT, DEPARTMENT_FIELDS)
+    return _checked(Department(**data), _VALID_DEPARTMENT, DEPARTMENT_FIELDS, errors)
 
 
 def add_department(desk: Helpdesk, values: dict) -> Department:

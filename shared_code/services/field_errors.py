@@ -25,10 +25,13 @@ def field_of(error: ValidationError) -> str | None:
     return getattr(error, "field", None)
 
 
-def collect(checks: dict[str, Callable[[], object]]) -> None:
-    """Run each field's check; raise FieldErrors with the message of every one that failed."""
-    errors: dict[str, str] = {}
+def collect(checks: dict[str, Callable[[], object]], errors: dict[str, str] | None = None) -> None:
+    """Run each field's check (not those already in `errors`); raise FieldErrors with the
+    message of every one that failed, and of `errors`."""
+    errors = dict(errors or {})
     for name, check in checks.items():
+        if name in errors:
+            continue
         try:
             check()
         except ValidationError as error:
