@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Iterator
 
 from ..domain.limits import clip, utf16_len
 from .names import SYSTEM_LOG
@@ -59,7 +60,7 @@ class SystemLog:
 
         return BufferedSystemLog(self)
 
-    def scan(self, days: int = 7, level: str | None = None):
+    def scan(self, days: int = 7, level: str | None = None) -> Iterator[dict]:
         """Lines of the last `days` day partitions, newest first, read lazily page by page
         (the caller stops when it has enough); `level` is filtered by Table Storage."""
         from datetime import timedelta
