@@ -105,9 +105,10 @@ def reset(desk: Helpdesk, key: str, department: str | None = None) -> dict:
 
 def ticket_values(desk: Helpdesk, key: str, number: str) -> dict[str, str]:
     """The values the sender would use for this template on ticket `number` (no event)."""
-    ticket = desk.tickets.get(number.strip()) if number.strip().isdigit() else None
+    number = number.strip()
+    ticket = desk.tickets.get(number) if number.isascii() and number.isdigit() else None
     if ticket is None:
-        error = ValidationError(f"no ticket #{number.strip()}")
+        error = ValidationError(f"no ticket #{number}")
         error.field = "ticket"
         raise error
     department = desk.directory.get_department(ticket.department)
