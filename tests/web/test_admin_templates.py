@@ -80,6 +80,18 @@ def test_save_refuses_unknown_variables_with_a_suggestion_and_unclosed_braces(as
     assert desk.templates.resolve("ticket_closed")[1] == "built-in"  # nothing stored
 
 
+def test_a_body_over_the_storage_limit_is_refused_next_to_its_field(as_admin, desk):
+    from shared_code.domain.limits import MAX_INLINE_CHARS
+
+    answer = form_post(as_admin, "/admin/templates/response",
+                       _form("response", text="x" * (MAX_INLINE_CHARS + 1)))
+    assert answer.status_code == 422
+    assert f"text body is {MAX_INLINE_CHARS + 1:,} characters" in answer.text.split('id="error-text">')[1]
+    api = as_admin.put("/api/v1/templates/response", headers={"X-CSRF-Token": as_admin.csrf},
+                       json={"html": "y" * (MAX_INLINE_CHARS + 1)})
+    assert api.status_code == 422 and api.json()["field"] == "html"
+
+
 def test_reset_goes_back_to_the_default(as_admin, desk):
     form_post(as_admin, "/admin/templates/response", _form("response", subject="Answer: %{ticket.subject}"))
     reset = form_post(as_admin, "/admin/templates/response/reset")
