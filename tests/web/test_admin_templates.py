@@ -77,6 +77,7 @@ def test_save_refuses_unknown_variables_with_a_suggestion_and_unclosed_braces(as
     assert "variable %{sla.hours} in text body has no value in ticket_closed" in errors["text"]
     assert 'value="Closed: %{ticket.subjct}"' in answer.text  # the values are kept
     assert "Hi %{recipient.name&lt;/p&gt;" in answer.text
+    assert 'aria-describedby="error-text">\nBye %{sla.hours}</textarea>' in answer.text  # first newline is the parser's
     assert desk.templates.resolve("ticket_closed")[1] == "built-in"  # nothing stored
 
 
