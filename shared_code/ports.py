@@ -105,6 +105,10 @@ class SystemLog(Protocol):
 
     def list(self, limit: int = 100, days: int = 7) -> list[dict]: ...
 
+    def scan(self, days: int = 7, level: str | None = None) -> Iterator[dict]:
+        """The last `days` days' lines (only `level`'s), newest first, read lazily."""
+        ...
+
 
 @runtime_checkable
 class AccountRepository(Protocol):

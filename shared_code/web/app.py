@@ -28,7 +28,8 @@ ROUTERS = (
     "pages_auth", "health",
     "pages_tickets", "attachments", "api_tickets",
     "pages_emails", "api_accounts",
-    "pages_admin", "api_admin",
+    "pages_templates", "pages_logs", "pages_directory",
+    "api_templates", "api_logs", "api_directory",
 )
 
 
