@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from ..services import directory_edit as edit
 from .auth import Principal
 from .deps import admin, get_desk
-from .api_models import ERRORS
+from .api_common import ERRORS
 
 router = APIRouter(prefix="/api/v1", tags=["directory"], responses=ERRORS)
 

@@ -15,7 +15,7 @@ from ..services.admin_views import (
 from ..services.outbound_queue import failed_notifications, requeue
 from .auth import Principal
 from .deps import admin, get_desk
-from .api_models import ERRORS
+from .api_common import ERRORS
 
 router = APIRouter(prefix="/api/v1", tags=["logs"], responses=ERRORS)
 

@@ -11,7 +11,7 @@ from ..domain.templates import TEMPLATE_KEYS
 from ..services import template_admin
 from .auth import Principal
 from .deps import admin, get_desk
-from .api_models import ERRORS
+from .api_common import ERRORS
 
 router = APIRouter(prefix="/api/v1", tags=["templates"], responses=ERRORS)
 
