@@ -126,6 +126,10 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov:skip=CKV_AZURE_222: the app is the staff's web app and must be reachable; every path but /health and /api/notifications needs Entra sign-in (authsettingsV2)
   parent: site
   name: 'authsettingsV2'
+  // two config writes to one site at once can fail with a conflict
+  dependsOn: [
+    settings
+  ]
   properties: {
     platform: {
       enabled: true
