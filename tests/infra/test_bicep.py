@@ -280,7 +280,8 @@ def test_azure_yaml_deploys_this_folder_as_a_python_function_app():
     import yaml
 
     project = yaml.safe_load((t.ROOT / "azure.yaml").read_text())
-    assert project["services"]["api"] == {"project": ".", "language": "python", "host": "function"}
+    assert project["services"]["api"] == {"project": ".", "language": "python", "host": "function",
+                                          "remoteBuild": True}
     assert project["infra"]["path"] == "infra"
     site = t.one("Microsoft.Web/sites")
     assert "siteTags" in str(site.config["tags"])
