@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra import templates as t
+from tests.infra import bicep as t
 
 HOOK = t.INFRA / "hooks" / "session-key.sh"
 

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from shared_code.adapters import names
-from tests.infra import templates as t
+from tests.infra import bicep as t
 
 # Built-in role definitions the app's identity may hold (data roles only), by id.
 DATA_ROLES = {

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.infra import templates as t
+from tests.infra import bicep as t
 
 CHECKOV = t.ROOT / ".venv-infra" / "bin" / "checkov"
 SKIP = re.compile(r"checkov:skip=([A-Z0-9_]+)(?::\s*(.*))?")
