@@ -40,7 +40,7 @@ def test_checkov_finds_no_failed_check(report):
 
 
 def test_checkov_read_every_template(report):
-    # the same pycep-parser version as tests/infra/templates.py (checkov pins it), so a file
+    # the same pycep-parser version as tests/infra/bicep.py (checkov pins it), so a file
     # checkov could not read is a parsing error here and a failure in test_bicep.py
     assert report["summary"]["parsing_errors"] == 0
     assert report["summary"]["resource_count"] >= len(t.resources(include_existing=True))
