@@ -48,8 +48,18 @@ param trustedSenderSignals string
 @description('Senders never discarded as auto-replies (AUTO_REPLY_ALLOWED_SENDERS).')
 param autoReplyAllowedSenders string
 
+@description('Whether the platform itself refuses anonymous requests (except /health and /api/notifications) instead of letting the app answer them.')
+param requirePlatformSignIn bool = false
+
 @description('More app settings, or overrides of the ones below (docs/configuration.md).')
 param extraAppSettings object = {}
+
+// paths that stay anonymous when requirePlatformSignIn is on: uptime checks, and machine
+// callers of POST /api/notifications, which use a function key
+var platformSignInExceptions = [
+  '/health'
+  '/api/notifications'
+]
 
 // the issuer needs exactly one slash between host and tenant
 var authority = endsWith(authorityHost, '/') ? authorityHost : '${authorityHost}/'
@@ -103,19 +113,21 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov:skip=CKV_AZURE_66: false positive: a web-config property (failed request tracing, IIS) this resource does not have
   // checkov:skip=CKV_AZURE_80: false positive: .NET Framework version does not apply to a Python app
   // checkov:skip=CKV_AZURE_88: false positive: Azure Files mounts do not apply; the app's data lives in Table and Blob storage reached by identity
-  // checkov:skip=CKV_AZURE_222: the app is the staff's web app and must be reachable; every path but /health and /api/notifications needs Entra sign-in (authsettingsV2)
+  // checkov:skip=CKV_AZURE_222: the app is the staff's web app and must be reachable; sign-in is App Service Authentication with Microsoft Entra ID (authsettingsV2) and the app's role checks
   parent: site
   name: 'appsettings'
   properties: union(appSettings, extraAppSettings)
 }
 
-// App Service Authentication with Microsoft Entra ID. Every request needs a signed-in user
-// (or an Entra bearer token) except /health (uptime checks; it reveals no address or secret)
-// and /api/notifications (machine callers with a function key). The platform strips any
-// X-MS-CLIENT-PRINCIPAL headers a client sends, which is why the app trusts them only when
-// this is on. No client secret: sign-in uses ID tokens (enable "ID tokens" on the app
-// registration, docs/deployment.md); the token store is off (the app never calls Graph as
-// the user).
+// App Service Authentication with Microsoft Entra ID: the platform validates every sign-in
+// and bearer token and is the only source of the X-MS-CLIENT-PRINCIPAL headers (it strips
+// any a client sends), which is why the app trusts them only when this is on. By default it
+// lets anonymous requests through to the app, which answers them as issue 8 specifies (401
+// JSON on /api/ and /attachments/, a redirect to sign-in on pages, /health open); its access
+// rules are tested route by route. requirePlatformSignIn makes the platform refuse them too
+// (defence in depth), except /health (uptime checks) and /api/notifications (function key).
+// No client secret: sign-in uses ID tokens (enable "ID tokens" on the app registration,
+// docs/deployment.md); the token store is off (the app never calls Graph as the user).
 resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov:skip=CKV_AZURE_13: false positive: the check reads the retired authsettings schema (properties.enabled); authsettingsV2 says platform.enabled: true (tests/infra/test_bicep.py checks it)
   // checkov:skip=CKV_AZURE_63: false positive: HTTP logging is a property of a site's web config, not of this resource; on Flex Consumption requests are logged by Application Insights
@@ -123,7 +135,7 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov:skip=CKV_AZURE_66: false positive: a web-config property (failed request tracing, IIS) this resource does not have
   // checkov:skip=CKV_AZURE_80: false positive: .NET Framework version does not apply to a Python app
   // checkov:skip=CKV_AZURE_88: false positive: Azure Files mounts do not apply; the app's data lives in Table and Blob storage reached by identity
-  // checkov:skip=CKV_AZURE_222: the app is the staff's web app and must be reachable; every path but /health and /api/notifications needs Entra sign-in (authsettingsV2)
+  // checkov:skip=CKV_AZURE_222: the app is the staff's web app and must be reachable; sign-in is App Service Authentication with Microsoft Entra ID (authsettingsV2) and the app's role checks
   parent: site
   name: 'authsettingsV2'
   // two config writes to one site at once can fail with a conflict
@@ -136,13 +148,10 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
       runtimeVersion: '~1'
     }
     globalValidation: {
-      requireAuthentication: true
-      unauthenticatedClientAction: 'RedirectToLoginPage'
+      requireAuthentication: requirePlatformSignIn
+      unauthenticatedClientAction: requirePlatformSignIn ? 'RedirectToLoginPage' : 'AllowAnonymous'
       redirectToProvider: 'azureactivedirectory'
-      excludedPaths: [
-        '/health'
-        '/api/notifications'
-      ]
+      excludedPaths: requirePlatformSignIn ? platformSignInExceptions : []
     }
     httpSettings: {
       requireHttps: true

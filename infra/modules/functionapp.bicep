@@ -56,7 +56,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: staff sign in with Microsoft Entra ID (App Service Authentication); client certificates would lock out browsers and /health uptime checks
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales instances by itself; there is no worker count to set
   // checkov:skip=CKV_AZURE_213: the app's /health answers 503 when a mailbox's fetch is stale, which the platform's health check would take for a broken instance and replace; fetch health is watched by alerts
-  // checkov:skip=CKV_AZURE_222: the app is the staff's web app and must be reachable; every path but /health and /api/notifications needs Entra sign-in (appconfig.bicep)
+  // checkov:skip=CKV_AZURE_222: the app is the staff's web app and must be reachable; sign-in is App Service Authentication with Microsoft Entra ID and the app's role checks (appconfig.bicep)
   name: name
   location: location
   tags: union(tags, siteTags)
