@@ -217,6 +217,9 @@ class Department:
         if not self.name:
             raise ValidationError("department name must not be empty", "name")
         check_name(self.name, "department name", "name")
+        if "/" in self.name or "\\" in self.name:
+            # the name is a path segment of the admin pages and the API (/departments/{name})
+            raise ValidationError("department name must not contain / or \\", "name")
         if self.email:
             self.email = normalize_address(self.email, "email")
         if self.manager:

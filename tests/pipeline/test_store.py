@@ -308,7 +308,7 @@ def test_a_body_of_emoji_under_the_inline_limit_is_stored(desk, ctx):
 
 
 JAPANESE_SCANS = [(f"御見積書_株式会社コントソ東京本社_第一営業部_2026年11月27日受領分_{i:02d}.pdf", "application/pdf",
-                   f"%PDF-1.4 scan {i}".encode()) for i in range(45)]
+                   f"%PDF-1.4 scan {i}".encode()) for i in range(50)]
 
 
 def test_many_attachments_with_long_names_are_stored(desk, ctx):

@@ -123,6 +123,8 @@ def test_department_api_round_trip_and_errors_name_the_field(as_admin, desk):
     assert bad_mail.status_code == 422 and bad_mail.json()["field"] == "email"
     missing = api_post(as_admin, "/api/v1/departments", {})
     assert missing.status_code == 422 and missing.json()["field"] == "name"
+    slash = api_post(as_admin, "/api/v1/departments", {"name": "Sales/EMEA"})
+    assert slash.status_code == 422 and slash.json()["field"] == "name"  # a path segment of its pages
 
     assert as_admin.delete("/api/v1/departments/Billing", headers=_csrf(as_admin)).status_code == 204
     gone = as_admin.delete("/api/v1/departments/Billing", headers=_csrf(as_admin))

@@ -212,6 +212,17 @@ def test_missing_graph_permissions_are_named_with_the_fix(as_admin, desk, identi
     assert checks["folder"].startswith("failed") and "ErrorAccessDenied" in checks["folder"]
 
 
+def test_a_token_without_mail_roles_leaves_the_verdict_to_the_folder_listing(as_admin, desk, identity):
+    """Exchange RBAC for Applications grants mailbox access outside Entra ID: the token then has
+    no Mail.* roles, so the roles check is not taken as a failure; the folder listing decides
+    (here the Graph fake refuses the listing, so that check is the one that fails)."""
+    identity.register_app("contoso-tenant", "deskmail-app", MAILBOX_APP["secret"], roles=[])
+    checks = _checks(form_post(as_admin, f"/admin/emails/{SUPPORT}/verify").text)
+    assert checks["permissions"].startswith("skipped")
+    assert "Exchange RBAC for Applications" in checks["permissions"]
+    assert checks["folder"].startswith("failed") and "ErrorAccessDenied" in checks["folder"]
+
+
 def test_verify_access_names_a_wrong_secret(as_admin, desk, monkeypatch):
     monkeypatch.setenv("DESKMAIL_GRAPH_SECRET", "the-secret-id-not-its-value")
     page = form_post(as_admin, f"/admin/emails/{SUPPORT}/verify")
