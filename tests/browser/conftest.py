@@ -109,7 +109,9 @@ def live_app(desk, graph):  # noqa: F811 (desk is the imported fixture)
 
 @pytest.fixture
 def page(browser, live_app):
-    context = browser.new_context(base_url=live_app.url, viewport={"width": 1280, "height": 900})
+    # the identity fake (admin consent) speaks TLS with a throwaway CA the browser does not know
+    context = browser.new_context(base_url=live_app.url, viewport={"width": 1280, "height": 900},
+                                  ignore_https_errors=True)
     context.set_default_timeout(15_000)  # how long a missing element takes to fail, not a bound
     page = context.new_page()
     page.reports = []
