@@ -35,6 +35,11 @@ def _frame_images(page) -> list[dict]:
     return found
 
 
+def _plain(mail) -> str:
+    body = mail.get_body(("plain",))
+    return body.get_content() if body is not None else ""
+
+
 def _entry_text(page, entry) -> str:
     """What an entry shows: its own text and, for an HTML body, the text inside its mail frame."""
     shown = entry.inner_text()
@@ -94,6 +99,35 @@ def test_staff_reply_from_the_page_reaches_the_client_through_graph(page, staffe
     drain_outbound(staffed.desk, release_after=0)
     mails = [message_from_bytes(raw, policy=policy.default) for _, raw in staffed.graph.sent]
     to_client = [m for m in mails if "ann@example.org" in str(m["To"])
-                 and text in m.get_body(("plain",)).get_content()]
+                 and text in _plain(m)]
     assert len(to_client) == 1, [(str(m["To"]), str(m["Subject"])) for m in mails]
     assert number in str(to_client[0]["Subject"])
+
+
+def test_staff_note_assign_and_close_from_the_page(page, staffed):
+    """The rest of working a ticket: an internal note (never mailed), assign, close."""
+    from shared_code.services.outbound_queue import drain_outbound
+
+    number = ticket_from(staffed, outlook_mail(subject="Scanner jammed"))
+    sign_in(page, AGENT, next=f"/tickets?number={number}")
+    note = "Checked the scanner log: paper sensor fault."
+    page.fill("#note-text", note)
+    with page.expect_navigation():
+        page.click("#note-submit")
+    assert note in _entry_text(page, page.locator("article.entry.note"))
+
+    page.select_option("#assign-form select[name=staff]", AGENT)
+    with page.expect_navigation():
+        page.click("#assign-form button[type=submit]")
+    assert page.locator(".flash.ok").count() == 1, page.locator("main").inner_text()
+    assert staffed.desk.tickets.get(number).assignee == AGENT
+
+    with page.expect_navigation():
+        page.click("#close-form button[type=submit]")
+    assert page.locator("#ticket-status").inner_text().strip() == "closed"
+    assert quiet(page) == [] and page.failed == [], (page.reports, page.failed)
+
+    drain_outbound(staffed.desk, release_after=0)
+    mails = [message_from_bytes(raw, policy=policy.default) for _, raw in staffed.graph.sent]
+    assert mails, "the new-ticket, assignment and closing mails went out"
+    assert not any(note in _plain(m) for m in mails), "a note is internal"
