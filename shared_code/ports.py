@@ -286,9 +286,15 @@ class Deliveries(Protocol):
 class SecretStore(Protocol):
     """Secrets by name; a missing or empty one raises SecretNotFound (adapters/secret_store.py)
     naming the secret and where it was looked up, never a value. Values are cached until
-    `invalidate`."""
+    `invalidate`. `set` writes a new version where `writable` (Key Vault), else raises
+    SecretStoreReadOnly."""
 
     def get(self, name: str) -> str: ...
+
+    def set(self, name: str, value: str) -> None: ...
+
+    @property
+    def writable(self) -> bool: ...
 
     def invalidate(self, name: str | None = None) -> None: ...
 

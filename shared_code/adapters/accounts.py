@@ -1,7 +1,7 @@
 """The `emailaccounts` table: email accounts (the guide's Admin → Emails), keyed by address."""
 from __future__ import annotations
 
-from ..domain.model import EmailAccount, Priority, Purpose, ValidationError
+from ..domain.model import AlreadyExists, EmailAccount, Priority, Purpose
 from .names import EMAIL_ACCOUNTS
 from .storage import StorageConnection
 from .table_base import _Table, entity_time, safe_key, utcnow
@@ -69,7 +69,7 @@ class AccountRepository:
         account.validate()
         account.created = account.created or utcnow()
         if self._table.create(self._to_entity(account)) is None:
-            raise ValidationError(f"an email account {account.address} already exists")
+            raise AlreadyExists(f"an email account {account.address} already exists", "address")
 
     def get(self, address: str) -> EmailAccount | None:
         entity = self._table.get(self.PARTITION, safe_key(address.strip().lower()))

@@ -6,6 +6,10 @@ the same call reads the environment variable `DESKMAIL_GRAPH_SECRET` (the name u
 `-` turned into `_`), for local development. Values are cached for `ttl_seconds` and never logged;
 errors name the secret and where it was looked up, never a value.
 
+`set(name, value)` writes a new version to Key Vault (the admin's Remote mailbox form); secrets
+from environment variables are read-only (`writable` is False), since the app cannot change
+its own environment.
+
 The Azure SDK is imported and the client created on the first `get`, not at import time.
 """
 from __future__ import annotations
@@ -15,6 +19,14 @@ import threading
 import time
 
 from ..config import DEFAULT_AUTHORITY_HOST
+
+
+class SecretStoreReadOnly(RuntimeError):
+    """Secrets come from environment variables (no KEY_VAULT_URL): they cannot be written."""
+
+
+class SecretWriteFailed(RuntimeError):
+    """Key Vault refused or could not take a new secret version (the message has no value)."""
 
 
 class SecretNotFound(LookupError):
@@ -64,6 +76,36 @@ class SecretStore:
             with self._lock:
                 self._cache[name] = (value, time.monotonic() + self.ttl_seconds)
         return value
+
+    @property
+    def writable(self) -> bool:
+        """True when secrets live in Key Vault and `set` can write them."""
+        return bool(self.vault_url)
+
+    def set(self, name: str, value: str) -> None:
+        """Write a new version of secret `name` to Key Vault; the value is never logged."""
+        if not name or not name.strip():
+            raise ValueError("secret name must not be empty")
+        if not value:
+            raise ValueError("secret value must not be empty")
+        if not self.vault_url:
+            raise SecretStoreReadOnly(
+                f"secret {name.strip()!r} cannot be written: secrets come from environment "
+                f"variables ({env_var_name(name)}) because KEY_VAULT_URL is not set")
+        name = name.strip()
+        from azure.core.exceptions import AzureError, HttpResponseError
+
+        try:
+            self._secret_client().set_secret(name, value)
+        except HttpResponseError as error:
+            code = getattr(getattr(error, "error", None), "code", None) or ""
+            raise SecretWriteFailed(f"Key Vault {self.vault_url} refused to write secret "
+                                    f"{name!r}: HTTP {error.status_code} {code}".rstrip()) from None
+        except AzureError as error:  # no credential, vault unreachable
+            raise SecretWriteFailed(f"cannot write secret {name!r} to Key Vault {self.vault_url}: "
+                                    f"{type(error).__name__}") from None
+        with self._lock:
+            self._cache.pop(name, None)
 
     def invalidate(self, name: str | None = None) -> None:
         """Forget one cached value (after a rotation), or all of them."""

@@ -6,73 +6,34 @@ from __future__ import annotations
 
 import sys
 
-from ..domain.model import EmailAccount
+from ..services.accounts import (
+    ACCOUNT_FIELDS, PRIORITIES, PURPOSES, account_json, add_account, get_account, remove_account,
+    update_account,
+)
 from .options import bool_pair, command
 from .output import desk, iso, print_result
 
-PURPOSES = ["system", "department", "alert", "auto-response"]
-PRIORITIES = ["low", "normal", "high", "emergency"]
+
+def _changes(args) -> dict:
+    return {option: getattr(args, option, None) for option in ACCOUNT_FIELDS}
 
 
-def account_json(account: EmailAccount) -> dict:
-    return {
-        "address": account.address, "name": account.name, "purpose": account.purpose.value,
-        "department": account.department, "priority": account.priority.value,
-        "auto_response": account.auto_response, "fetch_enabled": account.fetch_enabled,
-        "folder": account.folder, "batch_size": account.batch_size,
-        "mark_as_read": account.mark_as_read, "tenant_id": account.tenant_id,
-        "client_id": account.client_id, "client_secret_name": account.client_secret_name,
-        "created": iso(account.created), "last_fetch": iso(account.last_fetch),
-        "last_error": account.last_error, "last_error_time": iso(account.last_error_time),
-        "consecutive_failures": account.consecutive_failures,
-    }
-
-
-def _apply_account_options(account: EmailAccount, args) -> None:
-    for option in ("name", "purpose", "department", "priority", "folder", "batch_size",
-                   "tenant_id", "client_id", "client_secret_name"):
-        value = getattr(args, option, None)
-        if value is not None:
-            setattr(account, option, value)
-    for option in ("auto_response", "fetch_enabled", "mark_as_read"):
-        value = getattr(args, option, None)
-        if value is not None:
-            setattr(account, option, value)
+def _report(args, saved, verb: str) -> None:
+    print_result(args, account_json(saved.account), [f"{verb} {saved.account.address}"])
+    if saved.warning:
+        print(f"warning: {saved.warning}", file=sys.stderr)
 
 
 def cmd_emails_add(args) -> None:
-    account = EmailAccount(address=args.address, name=args.name, purpose=args.purpose,
-                           department=args.department)
-    _apply_account_options(account, args)
-    helpdesk = desk()
-    helpdesk.accounts.add(account)
-    print_result(args, account_json(account), [f"added {account.address}"])
-    _warn_if_replies_lost(helpdesk, account)
+    _report(args, add_account(desk(), args.address, **_changes(args)), "added")
 
 
 def cmd_emails_update(args) -> None:
-    helpdesk = desk()
-    account = helpdesk.accounts.get(args.address)
-    if account is None:
-        raise LookupError(f"no email account {args.address}")
-    _apply_account_options(account, args)
-    helpdesk.accounts.save(account)
-    print_result(args, account_json(account), [f"updated {account.address}"])
-    _warn_if_replies_lost(helpdesk, account)
-
-
-def _warn_if_replies_lost(helpdesk, account: EmailAccount) -> None:
-    from ..domain.routing import client_mail_unanswerable
-
-    if client_mail_unanswerable(account, helpdesk.accounts.list()):
-        print(f"warning: {account.address} may send client mail but is not fetched, and no "
-              "fetched account exists for Reply-To: clients' answers would be lost. Enable "
-              "fetching on it or add a fetched department account.", file=sys.stderr)
+    _report(args, update_account(desk(), args.address, **_changes(args)), "updated")
 
 
 def cmd_emails_remove(args) -> None:
-    if not desk().accounts.remove(args.address):
-        raise LookupError(f"no email account {args.address}")
+    remove_account(desk(), args.address)
     print(f"removed {args.address}")
 
 
@@ -89,10 +50,7 @@ def cmd_emails_list(args) -> None:
 
 
 def cmd_emails_show(args) -> None:
-    account = desk().accounts.get(args.address)
-    if account is None:
-        raise LookupError(f"no email account {args.address}")
-    data = account_json(account)
+    data = account_json(get_account(desk(), args.address))
     print_result(args, data, [f"{key}: {value}" for key, value in data.items()])
 
 

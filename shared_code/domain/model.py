@@ -32,33 +32,49 @@ class Status(str, Enum):
 
 
 class ValidationError(ValueError):
-    """Input that the helpdesk refuses; the message says what and why."""
+    """Input that the helpdesk refuses; the message says what and why, and `field` (when
+    known) which input it is about, so a form puts the message next to that field and the
+    API answers `{"error": ..., "field": ...}`."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class AlreadyExists(ValidationError):
+    """A record with this key exists already (the API answers 409 Conflict)."""
 
 
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 
 
-def normalize_address(address: str) -> str:
+#: a tenant id (GUID or domain) or client id; Key Vault secret names: letters, digits, dashes
+_DIRECTORY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,99}$")
+_VAULT_NAME = re.compile(r"^[A-Za-z0-9-]{1,127}$")
+
+
+def normalize_address(address: str, field: str | None = None) -> str:
     """Lower-case and validate an email address; raise ValidationError when it is not one."""
     value = (address or "").strip().lower()
     if not _ADDRESS.match(value) or len(value) > 254:
-        raise ValidationError(f"invalid email address: {address!r}")
+        raise ValidationError(f"invalid email address: {address!r}", field)
     return value
 
 
-def check_name(value: str, what: str) -> str:
+def check_name(value: str, what: str, field: str | None = None) -> str:
     """An admin-entered name: refused (not clipped) when it could not fit a notification."""
     if len(value) > MAX_NAME_CHARS:
-        raise ValidationError(f"{what} may be at most {MAX_NAME_CHARS} characters, got {len(value)}")
+        raise ValidationError(f"{what} may be at most {MAX_NAME_CHARS} characters, got {len(value)}",
+                              field)
     return value
 
 
-def parse_enum(enum_type, value: str, what: str):
+def parse_enum(enum_type, value: str, what: str, field: str | None = None):
     try:
         return enum_type((value or "").strip().lower())
     except ValueError:
         allowed = ", ".join(member.value for member in enum_type)
-        raise ValidationError(f"unknown {what} {value!r} (allowed: {allowed})") from None
+        raise ValidationError(f"unknown {what} {value!r} (allowed: {allowed})", field) from None
 
 
 @dataclass
@@ -87,21 +103,35 @@ class EmailAccount:
     fetch_watermark: datetime | None = None
 
     def validate(self) -> None:
-        self.address = normalize_address(self.address)
+        self.address = normalize_address(self.address, "address")
         if not self.name.strip():
-            raise ValidationError("email name must not be empty")
-        check_name(self.name, "email name")
-        check_name(self.folder, "folder")
-        self.purpose = parse_enum(Purpose, getattr(self.purpose, "value", self.purpose), "purpose")
-        self.priority = parse_enum(Priority, getattr(self.priority, "value", self.priority), "priority")
+            raise ValidationError("email name must not be empty", "name")
+        check_name(self.name, "email name", "name")
+        check_name(self.folder, "folder", "folder")
+        self.purpose = parse_enum(Purpose, getattr(self.purpose, "value", self.purpose), "purpose",
+                                  "purpose")
+        self.priority = parse_enum(Priority, getattr(self.priority, "value", self.priority),
+                                   "priority", "priority")
+        if not (self.department or "").strip():
+            raise ValidationError("department must not be empty", "department")
+        check_name(self.department, "department", "department")
         if not 1 <= int(self.batch_size) <= 1000:
-            raise ValidationError(f"batch size must be between 1 and 1000, got {self.batch_size}")
+            raise ValidationError(f"batch size must be between 1 and 1000, got {self.batch_size}",
+                                  "batch_size")
         if not self.folder.strip():
-            raise ValidationError("folder must not be empty")
-        oauth = [self.tenant_id, self.client_id, self.client_secret_name]
-        if any(oauth) and not all(oauth):
+            raise ValidationError("folder must not be empty", "folder")
+        for field_name, pattern in (("tenant_id", _DIRECTORY_ID), ("client_id", _DIRECTORY_ID),
+                                    ("client_secret_name", _VAULT_NAME)):
+            value = getattr(self, field_name) or ""
+            if value and not pattern.match(value):
+                raise ValidationError(f"{field_name.replace('_', ' ')} {value!r} has characters it "
+                                      "cannot have", field_name)
+        oauth = {"tenant_id": self.tenant_id, "client_id": self.client_id,
+                 "client_secret_name": self.client_secret_name}
+        if any(oauth.values()) and not all(oauth.values()):
+            missing = next(name for name, value in oauth.items() if not value)
             raise ValidationError(
-                "tenant id, client id and client secret name must be given together"
+                "tenant id, client id and client secret name must be given together", missing
             )
 
     @property
@@ -185,15 +215,17 @@ class Department:
     def validate(self) -> None:
         self.name = self.name.strip()
         if not self.name:
-            raise ValidationError("department name must not be empty")
-        check_name(self.name, "department name")
+            raise ValidationError("department name must not be empty", "name")
+        check_name(self.name, "department name", "name")
         if self.email:
-            self.email = normalize_address(self.email)
+            self.email = normalize_address(self.email, "email")
         if self.manager:
-            self.manager = normalize_address(self.manager)
-        self.alert_recipients = [normalize_address(a) for a in self.alert_recipients if a.strip()]
+            self.manager = normalize_address(self.manager, "manager")
+        self.alert_recipients = [normalize_address(a, "alert_recipients")
+                                 for a in self.alert_recipients if a.strip()]
         if not 1 <= int(self.sla_hours) <= 24 * 365:
-            raise ValidationError(f"SLA hours must be between 1 and 8760, got {self.sla_hours}")
+            raise ValidationError(f"SLA hours must be between 1 and 8760, got {self.sla_hours}",
+                                  "sla_hours")
 
 
 @dataclass
@@ -204,9 +236,9 @@ class Staff:
     active: bool = True
 
     def validate(self) -> None:
-        self.email = normalize_address(self.email)
+        self.email = normalize_address(self.email, "email")
         if not self.name.strip():
-            raise ValidationError("staff name must not be empty")
-        check_name(self.name, "staff name")
+            raise ValidationError("staff name must not be empty", "name")
+        check_name(self.name, "staff name", "name")
         if not self.department.strip():
-            raise ValidationError("staff department must not be empty")
+            raise ValidationError("staff department must not be empty", "department")

@@ -262,12 +262,13 @@ def send_test_mail(desk: Helpdesk, address: str, to: str) -> str:
     if account is None:
         raise LookupError(f"no email account {address}")
     if not (account.tenant_id and account.client_id and account.client_secret_name):
-        raise ValidationError(f"{account.address} has no Microsoft 365 OAuth credentials")
+        raise ValidationError(f"{account.address} has no Microsoft 365 OAuth credentials",
+                              "tenant_id")
     message_id = f"deskmail.test.{uuid.uuid4().hex}@{desk.settings.system_domain}"
     text = (f"This is a test message from deskmail, sent as {account.address} through "
             "Microsoft Graph. Sending works.")
     raw = build_mime(sender=Party(account.name, account.address),
-                     recipients=[Party("", normalize_address(to))],
+                     recipients=[Party("", normalize_address(to, "to"))],
                      subject=f"deskmail test message from {account.address}",
                      text=text, html=f"<p>{text}</p>", message_id=message_id, in_reply_to="",
                      references=[], auto_submitted="auto-generated", separator=None)

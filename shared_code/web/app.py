@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from ..domain.model import ValidationError
+from ..domain.model import AlreadyExists, ValidationError
 from .deps import BadCsrf, Forbidden, NotSignedIn, render, sign_in_url, wants_json
 from .security import SecurityHeaders
 from .settings import WebSettings
@@ -63,7 +63,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ValidationError)
     async def invalid(request: Request, exc: ValidationError):
-        return _error(request, 422, str(exc), getattr(exc, "field", None))
+        status = 409 if isinstance(exc, AlreadyExists) else 422  # a duplicate key: Conflict
+        return _error(request, status, str(exc), getattr(exc, "field", None))
 
     @app.exception_handler(LookupError)
     async def not_found(request: Request, exc: LookupError):

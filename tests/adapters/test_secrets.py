@@ -104,3 +104,41 @@ def test_vault_with_default_authority_host_keeps_instance_discovery(env_settings
     fake = dataclasses.replace(env_settings, authority_host=cloud.authority_host)
     assert credential_options(fake) == {"authority": cloud.authority_host,
                                         "disable_instance_discovery": True}
+
+
+def test_vault_secret_is_written_and_the_cache_forgets_the_old_value(vault_settings, keyvault):
+    keyvault.set_secret("deskmail-written", "old-value")
+    store = SecretStore(vault_settings)
+    try:
+        assert store.writable
+        assert store.get("deskmail-written") == "old-value"
+        store.set(" deskmail-written ", "new-value-1234")
+        assert keyvault._secrets["deskmail-written"][-1].value == "new-value-1234"
+        assert store.get("deskmail-written") == "new-value-1234"
+        assert "new-value-1234" not in repr(store)
+    finally:
+        store.close()
+
+
+def test_vault_write_failure_names_the_secret_never_the_value(vault_settings, keyvault):
+    from shared_code.adapters.secret_store import SecretWriteFailed
+
+    store = SecretStore(vault_settings)
+    try:
+        keyvault.fail_next(403, path_contains="/secrets/", code="Forbidden",
+                           message="The user does not have secrets set permission.")
+        with pytest.raises(SecretWriteFailed) as caught:
+            store.set("deskmail-denied", "d3nied-value")
+    finally:
+        store.close()
+    assert "deskmail-denied" in str(caught.value) and "403" in str(caught.value)
+    assert "d3nied-value" not in str(caught.value)
+
+
+def test_environment_secrets_are_read_only(env_settings):
+    from shared_code.adapters.secret_store import SecretStoreReadOnly
+
+    store = SecretStore(env_settings)
+    assert not store.writable
+    with pytest.raises(SecretStoreReadOnly, match="DESKMAIL_LOCAL"):
+        store.set("deskmail-local", "value")

@@ -24,6 +24,10 @@ Supported (JSON shapes and ``{"error": {"code", "message"}}`` errors as Graph se
   keeps the Message-ID the client wrote (Exchange stamps one only when there is none), so
   ``mailFolders/sentitems/messages?$filter=internetMessageId eq '<id>'`` finds it.
 
+Permissions, like Graph's for app-only tokens: sendMail needs the token's ``roles`` to hold
+Mail.Send; reading mail Mail.Read or Mail.ReadWrite; changing it Mail.ReadWrite. Otherwise
+403 ``ErrorAccessDenied`` (the identity fake's tokens carry both by default).
+
 Folders: well-known names (case-insensitive) or ids. ``receivedDateTime`` is shown with
 second precision like Graph, and $filter compares at that precision; order is by the exact
 time, then by insertion. ``Prefer`` headers are recorded in ``requests[i].headers``;
@@ -413,11 +417,26 @@ class FakeGraph(FakeServer):
             if not record.audience.lower().startswith(GRAPH_AUDIENCE):
                 return self._unauthorized("Access token validation failure. Invalid audience.")
             return self._unauthorized("Lifetime validation failed, the token is expired.")
+        denied = self._missing_permission(request, self.identity.inspect(token).roles)
+        if denied:
+            return self.error_response(403, "ErrorAccessDenied",
+                                       f"Access is denied. Check credentials and try again. "
+                                       f"(the app lacks {denied})")
         try:
             with self._lock:
                 return self._route(request)
         except GraphError as e:
             return self.error_response(e.status, e.code, e.message)
+
+    @staticmethod
+    def _missing_permission(request: Request, roles) -> str:
+        """The application permission the request needs and the token lacks ("" if none)."""
+        granted = set(roles)
+        if request.segments[-1:] and request.segments[-1].lower() == "sendmail":
+            return "" if "Mail.Send" in granted else "Mail.Send"
+        if request.method == "GET":
+            return "" if granted & {"Mail.Read", "Mail.ReadWrite"} else "Mail.Read"
+        return "" if "Mail.ReadWrite" in granted else "Mail.ReadWrite"
 
     def _unauthorized(self, message: str) -> Response:
         response = self.error_response(401, "InvalidAuthenticationToken", message)

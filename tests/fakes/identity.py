@@ -8,6 +8,13 @@ Base URL ``https://localhost:PORT`` (use it as the authority host). Endpoints:
 * ``POST /{tenant}/oauth2/v2.0/token``: ``grant_type=client_credentials`` with ``client_id``,
   ``client_secret`` (form or HTTP Basic) and one ``{resource}/.default`` scope.
 * ``GET /{tenant}/discovery/v2.0/keys``: an empty JWKS.
+* ``GET /{tenant}/adminconsent?client_id=..&redirect_uri=..&state=..``: admin consent, granted
+  at once: 302 to ``redirect_uri?admin_consent=True&tenant={tenant}&state=..``, or, after
+  ``deny_consent()``, to ``redirect_uri?error=access_denied&error_description=..&state=..``.
+  ``consents`` records ``(tenant, client_id, redirect_uri)`` of each grant.
+
+Tokens carry a ``roles`` claim: the app's application permissions, set per app with
+``register_app(..., roles=[...])`` (default Mail.ReadWrite and Mail.Send).
 
 Access tokens look like JWTs (unsigned claims, random signature) but are only meaningful to
 :meth:`FakeIdentity.validate`, which the Graph and Key Vault fakes call.
@@ -21,12 +28,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from .server import FakeServer, Request, Response, json_response
 
 #: Tenants MSAL/azure-identity may discover before knowing the real one.
 GENERIC_TENANTS = frozenset({"common", "organizations", "consumers"})
+#: The application permissions an app's tokens carry unless registered with others.
+DEFAULT_ROLES = ("Mail.ReadWrite", "Mail.Send")
 
 
 @dataclass
@@ -39,6 +48,7 @@ class IssuedToken:
     scope: str
     audience: str
     expires_at: float
+    roles: tuple[str, ...] = DEFAULT_ROLES
 
 
 @dataclass
@@ -47,6 +57,7 @@ class _App:
     client_id: str
     secret: str
     revoked: bool = False
+    roles: tuple[str, ...] = DEFAULT_ROLES
 
 
 def _b64url(data: bytes) -> str:
@@ -71,11 +82,23 @@ class FakeIdentity(FakeServer):
             self._tokens: dict[str, IssuedToken] = {}
             self.token_lifetime: int = 3600
             self.token_requests: int = 0
+            self.consent_denial: tuple[str, str] | None = None
+            self.consents: list[tuple[str, str, str]] = []
 
-    def register_app(self, tenant_id: str, client_id: str, secret: str) -> None:
-        """Register (or re-register with a new secret) an app in a tenant."""
+    def register_app(self, tenant_id: str, client_id: str, secret: str,
+                     roles: list[str] | tuple[str, ...] | None = None) -> None:
+        """Register (or re-register with a new secret) an app in a tenant; `roles` are the
+        application permissions its tokens carry (default DEFAULT_ROLES)."""
         with self._lock:
-            self._apps[(tenant_id.lower(), client_id.lower())] = _App(tenant_id, client_id, secret)
+            self._apps[(tenant_id.lower(), client_id.lower())] = _App(
+                tenant_id, client_id, secret, roles=tuple(DEFAULT_ROLES if roles is None else roles))
+
+    def deny_consent(self, error: str = "access_denied",
+                     description: str = "AADSTS65004: User declined to consent to access the app."
+                     ) -> None:
+        """The next admin consents are declined: the redirect carries `error`."""
+        with self._lock:
+            self.consent_denial = (error, description)
 
     def revoke(self, client_id: str) -> None:
         """The app's consent is revoked in every tenant: token requests get 400."""
@@ -132,6 +155,8 @@ class FakeIdentity(FakeServer):
             return self._discovery(seg[0])
         if request.method == "GET" and seg[1:] == ["discovery", "v2.0", "keys"]:
             return json_response(200, {"keys": []})
+        if request.method == "GET" and len(seg) == 2 and seg[1] == "adminconsent":
+            return self._admin_consent(seg[0], request)
         if len(seg) == 4 and seg[1:] == ["oauth2", "v2.0", "token"]:
             if request.method != "POST":
                 return self._oauth_error(405, "invalid_request", 900561,
@@ -231,19 +256,39 @@ class FakeIdentity(FakeServer):
                 "(application ID URI).")
         return json_response(200, self._issue(app, scopes[0]))
 
+    def _admin_consent(self, tenant: str, request: Request) -> Response:
+        client_id = request.query.get("client_id", "")
+        redirect_uri = request.query.get("redirect_uri", "")
+        if not client_id or not redirect_uri:
+            return self._oauth_error(400, "invalid_request", 900144,
+                                     "The request must contain client_id and redirect_uri.")
+        if not self._known_tenant(tenant):
+            return self._oauth_error(400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found.")
+        state = {"state": request.query["state"]} if "state" in request.query else {}
+        with self._lock:
+            denial = self.consent_denial
+            if denial is None:
+                self.consents.append((tenant, client_id, redirect_uri))
+        if denial is not None:
+            answer = {"error": denial[0], "error_description": denial[1], **state}
+        else:
+            answer = {"admin_consent": "True", "tenant": tenant, **state}
+        separator = "&" if "?" in redirect_uri else "?"
+        return Response(302, b"", {"Location": redirect_uri + separator + urlencode(answer)})
+
     def _issue(self, app: _App, scope: str) -> dict:
         audience = scope[: -len("/.default")]
         lifetime = int(self.token_lifetime)
         now = int(time.time())
         claims = {"aud": audience, "iss": f"{self.base_url}/{app.tenant}/v2.0", "iat": now,
                   "nbf": now, "exp": now + lifetime, "appid": app.client_id, "tid": app.tenant,
-                  "roles": ["Mail.ReadWrite", "Mail.Send"], "jti": uuid.uuid4().hex}
+                  "roles": list(app.roles), "jti": uuid.uuid4().hex}
         header = {"typ": "JWT", "alg": "RS256", "kid": "deskmail-fake"}
         token = ".".join([_b64url(json.dumps(header).encode()),
                           _b64url(json.dumps(claims).encode()), _b64url(secrets.token_bytes(64))])
         with self._lock:
             self._tokens[token] = IssuedToken(token, app.tenant, app.client_id, scope, audience,
-                                              time.time() + lifetime)
+                                              time.time() + lifetime, app.roles)
         return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
                 "access_token": token}
 

@@ -15,7 +15,7 @@
 Import the names from this package (`from shared_code.adapters.graph import GraphMailClient`).
 msal and requests cost about 0.2 s to import, so they are imported on first use, not here.
 """
-from .auth import DEFAULT_TIMEOUT, GRAPH_SCOPES, TokenProvider, clear_token_cache
+from .auth import DEFAULT_TIMEOUT, GRAPH_SCOPES, TokenProvider, clear_token_cache, granted_roles
 from .client import BACKOFF_BASE, BACKOFF_CAP, WELL_KNOWN_FOLDERS, GraphMailClient
 from .errors import GraphAuthError, GraphError
 from .messages import (
@@ -28,5 +28,6 @@ from .messages import (
 __all__ = [
     "BACKOFF_BASE", "BACKOFF_CAP", "DEFAULT_TIMEOUT", "GRAPH_SCOPES", "MESSAGE_FIELDS",
     "WELL_KNOWN_FOLDERS", "GraphAuthError", "GraphError", "GraphMailClient", "GraphMessageRef",
-    "TokenProvider", "clear_token_cache", "format_graph_datetime", "parse_graph_datetime",
+    "TokenProvider", "clear_token_cache", "format_graph_datetime", "granted_roles",
+    "parse_graph_datetime",
 ]

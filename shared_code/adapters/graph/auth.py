@@ -6,7 +6,9 @@ msal is imported on first use, not here.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 import threading
 from typing import TYPE_CHECKING
@@ -143,3 +145,16 @@ def clear_token_cache() -> None:
     """Forget every process-wide MSAL app (and with them all cached tokens)."""
     with _APPS_LOCK:
         _APPS.clear()
+
+
+def granted_roles(access_token: str) -> set[str]:
+    """The application permissions the platform granted: the `roles` claim of an app-only
+    access token. Read, not verified: the token came from the identity platform over TLS, and
+    only Graph decides what it allows (this is for telling the admin what is missing)."""
+    try:
+        payload = access_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return set()
+    roles = claims.get("roles") if isinstance(claims, dict) else None
+    return {str(role) for role in roles} if isinstance(roles, list) else set()

@@ -8,7 +8,7 @@ from typing import Callable
 from shared_code.adapters.message_index import ticket_of_row
 from shared_code.adapters.table_base import digest, safe_key
 from shared_code.domain.limits import MAX_INLINE_CHARS, clip, utf16_len
-from shared_code.domain.model import Department, EmailAccount, Staff, ValidationError
+from shared_code.domain.model import AlreadyExists, Department, EmailAccount, Staff, ValidationError
 from shared_code.domain.templates import (
     DEFAULT_TEMPLATES, TEMPLATE_KEYS, Template, TemplateError, check_key, validate,
 )
@@ -52,7 +52,7 @@ class MemoryAccounts:
         account.validate()
         account.created = account.created or self.now()
         if safe_key(account.address) in self.rows:
-            raise ValidationError(f"an email account {account.address} already exists")
+            raise AlreadyExists(f"an email account {account.address} already exists", "address")
         self.rows[safe_key(account.address)] = self._stored(account)
 
     def get(self, address: str) -> EmailAccount | None:

@@ -38,6 +38,16 @@ class MemorySecrets:
             self._cache.pop(name.strip(), None)
 
     @property
+    def writable(self) -> bool:
+        return True
+
+    def set(self, name: str, value: str) -> None:
+        if not name or not name.strip() or not value:
+            raise ValueError("secret name and value must not be empty")
+        self.values[name.strip()] = value
+        self._cache.pop(name.strip(), None)
+
+    @property
     def source(self) -> str:
         return "memory"
 
