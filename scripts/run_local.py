@@ -1,12 +1,14 @@
 """deskmail on its embedded defaults: everything local, nothing to configure.
 
-Starts Azurite (in memory), the Graph / identity-platform stand-ins the tests use (TLS with a
-throwaway CA), puts demo mail in support@contoso.example, configures that account, a system
-account for staff alerts, the Support department and a staff member, then every minute runs
-what Azure would: the timer function `fetch_mail` queues a job per account, the queue function
-`fetch_mailbox` fetches it, and the queue function `send_notification` sends what that queued
-(auto-responses, alerts); the Graph stand-in's outbox is printed. A new demo mail arrives now
-and then.
+Starts Azurite (in memory), the Graph / identity-platform / Key Vault stand-ins the tests use
+(TLS with a throwaway CA; the Graph client secret lives in the Key Vault stand-in, so the admin
+pages can write secrets there), puts demo mail in support@contoso.example, configures that
+account, a system account for staff alerts, the Support department and a staff member, and
+serves the web app (http://127.0.0.1:8080, development sign-in). Then every `--interval` it runs
+what Azure would: the timer function `fetch_mail` queues a job per account and the queue
+function `fetch_mailbox` fetches it; and every second it does what the queue function
+`send_notification` does (drains outbound-mail), so an action in the browser is mailed within
+seconds. The Graph stand-in's outbox is printed. A new demo mail arrives now and then.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ import base64
 import json
 import os
 import sys
+import threading
 import time
+import urllib.request
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -31,6 +35,10 @@ MAILBOX = "support@contoso.example"
 SYSTEM_MAILBOX = "helpdesk@contoso.example"
 AGENT = "agent@contoso.example"
 TENANT, CLIENT, SECRET_NAME, SECRET = "contoso-tenant", "deskmail-app", "deskmail-graph-secret", "local-demo-secret"
+# what the Function app's managed identity is in Azure: the identity that reads Key Vault
+VAULT_IDENTITY = ("contoso-tenant", "deskmail-local-identity", "local-identity-secret")
+ADMIN = "admin@contoso.test"
+DEV_USERS = f"{ADMIN}:admin,{AGENT}:staff"
 # a 1x1 PNG, as an inline logo
 PIXEL = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -107,6 +115,25 @@ def send_notifications(graph, shown: list[int]) -> None:
     shown[0] = len(graph.sent)
 
 
+def serve_web(host: str, port: int):
+    """The web app under uvicorn in a thread, as `python -m shared_code.web` serves it."""
+    import uvicorn
+
+    from shared_code.web.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="web", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise SystemExit(f"the web app could not listen on {host}:{port} (use --port)")
+        time.sleep(0.05)
+    base = f"http://{host}:{server.servers[0].sockets[0].getsockname()[1]}"
+    with urllib.request.urlopen(f"{base}/health", timeout=30) as answer:
+        say(f"web app answers: GET /health -> {answer.status} {json.loads(answer.read())['queues']}")
+    return server, thread, base
+
+
 def report(seen: set[str]) -> None:
     from shared_code.services.helpdesk import Helpdesk
 
@@ -126,19 +153,27 @@ def main() -> int:
     parser.add_argument("--once", action="store_true", help="one fetch cycle, then stop")
     parser.add_argument("--cycles", type=int, default=0, help="stop after this many cycles")
     parser.add_argument("--interval", type=int, default=60, help="seconds between fetch runs")
+    parser.add_argument("--host", default="127.0.0.1", help="the web app's address")
+    parser.add_argument("--port", type=int, default=8080, help="the web app's port (0: any free one)")
     args = parser.parse_args()
 
     azurite = Azurite(ROOT).start()
     cloud = FakeCloud().start()
+    web = web_thread = None
     try:
         os.environ.update({
             "AzureWebJobsStorage": azurite.connection_string,
             "GRAPH_API_URL": cloud.graph_url,
             "AZURE_AUTHORITY_HOST": cloud.authority_host,
-            SECRET_NAME.upper().replace("-", "_"): SECRET,
+            "KEY_VAULT_URL": cloud.key_vault_url,
+            "AZURE_TENANT_ID": VAULT_IDENTITY[0], "AZURE_CLIENT_ID": VAULT_IDENTITY[1],
+            "AZURE_CLIENT_SECRET": VAULT_IDENTITY[2],
+            "DESKMAIL_AUTH": "dev", "DESKMAIL_DEV_USERS": DEV_USERS,
         })
-        os.environ.pop("KEY_VAULT_URL", None)
+        os.environ.pop(SECRET_NAME.upper().replace("-", "_"), None)
         cloud.identity.register_app(TENANT, CLIENT, SECRET)
+        cloud.identity.register_app(*VAULT_IDENTITY)
+        cloud.keyvault.set_secret(SECRET_NAME, SECRET)
         cloud.graph.add_mailbox(MAILBOX)
         cloud.graph.add_mailbox(SYSTEM_MAILBOX)
 
@@ -161,14 +196,22 @@ def main() -> int:
             cloud.graph.add_message(MAILBOX, raw)
         pending = mails[3:]
 
+        web, web_thread, url = serve_web(args.host, args.port)
+        # links in notifications point at the web app
+        os.environ.setdefault("TICKET_URL_BASE", f"{url}/tickets")
+        os.environ.setdefault("ATTACHMENT_BASE_URL", f"{url}/attachments")
         say(f"Azurite: {azurite.connection_string}")
-        say(f"Microsoft 365 stand-in: {cloud.graph_url} (mailbox {MAILBOX})")
-        say("For the admin CLI in another terminal, export:")
-        for name in ("AzureWebJobsStorage", "GRAPH_API_URL", "AZURE_AUTHORITY_HOST"):
+        say(f"Microsoft 365 stand-in: {cloud.graph_url} (mailbox {MAILBOX}); "
+            f"Key Vault stand-in: {cloud.key_vault_url}")
+        say("For the admin CLI in another terminal (it reads and writes tickets; this process "
+            "sends what it queues), export:")
+        for name in ("AzureWebJobsStorage", "GRAPH_API_URL", "AZURE_AUTHORITY_HOST", "TICKET_URL_BASE"):
             print(f"  export {name}='{os.environ[name]}'")
         for name, value in cloud.ca_env.items():
             print(f"  export {name}='{value}'")
         print("  .venv/bin/python -m shared_code.cli tickets list", flush=True)
+        say(f"web app: {url}/  (sign in at {url}/auth/dev-login, no password: {ADMIN} is an "
+            f"admin, {AGENT} is staff; DESKMAIL_AUTH=dev)")
 
         # indexed once, as the host does (the app refuses to be indexed twice)
         functions = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
@@ -188,11 +231,18 @@ def main() -> int:
                 raw, _ = pending.pop(0)
                 cloud.graph.add_message(MAILBOX, raw)
                 say("a client reply arrived in the demo mailbox")
-            time.sleep(args.interval)
+            # until the next fetch run, send what the web app or the CLI queued, every second
+            next_run = time.monotonic() + args.interval
+            while (left := next_run - time.monotonic()) > 0:
+                time.sleep(min(1.0, left))
+                send_notifications(cloud.graph, shown)
     except KeyboardInterrupt:
         say("stopped")
         return 0
     finally:
+        if web is not None:
+            web.should_exit = True
+            web_thread.join(timeout=30)
         cloud.stop()
         azurite.stop()
 

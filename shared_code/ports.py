@@ -75,7 +75,8 @@ class QueueSender(Protocol):
     """JSON messages on named queues (adapters/queues.py). `receive` hides what it returns for
     `visibility_timeout` seconds and counts a dequeue; `hide` moves a received message's
     visibility (False when the pop receipt no longer holds it); `delete` of a message that is
-    gone, or with a stale receipt, is not an error; `peek_all` sees visible messages only."""
+    gone, or with a stale receipt, is not an error; `peek_all` sees visible messages only;
+    `approximate_count` counts hidden ones too (for /health, not for decisions)."""
 
     def send(self, queue: str, message: dict, visibility_timeout: int | None = None) -> None: ...
 
@@ -85,6 +86,8 @@ class QueueSender(Protocol):
     def delete(self, queue: str, handle: QueueHandle) -> None: ...
 
     def hide(self, queue: str, message_id: str, pop_receipt: str, seconds: int) -> bool: ...
+
+    def approximate_count(self, queue: str) -> int: ...
 
     def peek_all(self, queue: str) -> list[dict]: ...
 

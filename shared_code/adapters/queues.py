@@ -76,6 +76,11 @@ class QueueSender:
             raise
         return True
 
+    def approximate_count(self, queue: str) -> int:
+        """How many messages the queue holds, hidden ones included (Azure's approximate count:
+        enough for /health and monitoring, never for a decision about one message)."""
+        return int(self._client(queue).get_queue_properties().approximate_message_count or 0)
+
     def peek_all(self, queue: str) -> list[dict]:
         client = self._client(queue)
         return [json.loads(bytes(m.content).decode("utf-8")) for m in client.peek_messages(max_messages=32)]

@@ -13,9 +13,14 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
+    from ..config import SettingError
     from .app import create_app
 
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    try:
+        app = create_app()
+    except SettingError as error:  # refused at start-up: say which setting, no traceback
+        parser.exit(2, f"deskmail web app refused to start: {error}\n")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 
 if __name__ == "__main__":

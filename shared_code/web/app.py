@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..domain.model import AlreadyExists, ValidationError
+from .api_common import document_errors
 from .deps import BadCsrf, Forbidden, NotSignedIn, render, sign_in_url, wants_json
 from .security import SecurityHeaders
 from .settings import WebSettings
@@ -98,4 +99,5 @@ def create_app(web_settings: WebSettings | None = None, desk_factory: Callable |
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
     for name in ROUTERS:
         app.include_router(importlib.import_module(f"{__package__}.{name}").router)
+    document_errors(app)
     return app

@@ -6,9 +6,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPBearer
 from fastapi.templating import Jinja2Templates
 
-from .auth import CSRF_FIELD, CSRF_HEADER, Principal, csrf_ok, csrf_token, principal_from
+from .auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Principal, csrf_ok, csrf_token, principal_from
 from .settings import AuthMode, WebSettings
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -62,7 +63,19 @@ async def _check_csrf(request: Request, principal: Principal) -> None:
         raise BadCsrf()
 
 
-async def signed_in(request: Request) -> Principal:
+# How a caller signs in, declared so the OpenAPI document shows it (principal_from does the
+# checking): a session cookie (dev sign-in), or Easy Auth, which turns an Entra ID bearer token or
+# its own sign-in into X-MS-CLIENT-PRINCIPAL. Browser sessions also send X-CSRF-Token on writes.
+SESSION = APIKeyCookie(name=SESSION_COOKIE, scheme_name="session", auto_error=False,
+                       description="the session cookie of the development sign-in (DESKMAIL_AUTH=dev); "
+                                   "send X-CSRF-Token (GET /api/v1/session) with every write")
+BEARER = HTTPBearer(scheme_name="entra", auto_error=False,
+                    description="in Azure: a Microsoft Entra ID access token with the app role "
+                                "deskmail.admin or deskmail.staff (App Service Authentication checks it)")
+
+
+async def signed_in(request: Request, _session: str | None = Depends(SESSION),
+                    _bearer=Depends(BEARER)) -> Principal:
     principal = current_principal(request)
     if principal is None:
         raise NotSignedIn()

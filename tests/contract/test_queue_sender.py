@@ -75,3 +75,12 @@ def test_after_a_hide_the_old_receipt_neither_deletes_nor_hides(queues):
 
     assert queues.hide("outbound-mail", handle.id, handle.pop_receipt, HOUR) is False
     assert queues.peek_all("outbound-mail") == [{"id": "n1"}]
+
+
+def test_approximate_count_includes_hidden_and_delayed_messages(queues):
+    assert queues.approximate_count("outbound-mail-poison") == 0
+    queues.send("outbound-mail", {"n": 1})
+    queues.send("outbound-mail", {"n": 2}, visibility_timeout=HOUR)
+    queues.receive("outbound-mail", visibility_timeout=HOUR)
+
+    assert queues.approximate_count("outbound-mail") == 2

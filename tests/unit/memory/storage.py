@@ -130,5 +130,8 @@ class MemoryQueues:
         message.pop_receipt = uuid.uuid4().hex
         return True
 
+    def approximate_count(self, queue: str) -> int:
+        return len(self.queues.get(queue, []))
+
     def peek_all(self, queue: str) -> list[dict]:
         return [json.loads(m.content) for m in self._visible(queue)[:32]]

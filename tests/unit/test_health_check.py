@@ -1,0 +1,63 @@
+"""health_report on the in-memory ports: which accounts count, their state, the opaque ids."""
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+from shared_code.adapters.names import FETCH_JOBS, OUTBOUND_MAIL
+from shared_code.domain.fetch_health import FetchState
+from shared_code.domain.model import EmailAccount
+from shared_code.services.health_check import health_report, opaque_id
+
+from .memory import T0, MemoryAccounts, MemoryQueues
+
+KEY = b"k" * 40
+OAUTH = {"tenant_id": "t", "client_id": "c", "client_secret_name": "s"}
+
+
+def _desk(*accounts: EmailAccount):
+    desk = SimpleNamespace(accounts=MemoryAccounts(), queues=MemoryQueues())
+    for account in accounts:
+        desk.accounts.add(account)
+    return desk
+
+
+def _account(address: str, minutes_ago: float, failures: int = 0, **extra) -> EmailAccount:
+    return EmailAccount(address=address, name="N", purpose="department", department="Support",
+                        created=T0 - timedelta(days=1), last_fetch=T0 - timedelta(minutes=minutes_ago),
+                        consecutive_failures=failures, **{**OAUTH, **extra})
+
+
+def test_states_follow_the_fetch_health_rule_and_off_accounts_are_left_out():
+    desk = _desk(_account("fresh@contoso.example", 4.9), _account("stale@contoso.example", 5.1),
+                 _account("failing@contoso.example", 1, failures=3),
+                 _account("off@contoso.example", 500, fetch_enabled=False),
+                 _account("no-oauth@contoso.example", 500, tenant_id="", client_id="",
+                          client_secret_name=""))
+
+    report = health_report(desk, T0, 5.0, KEY)
+
+    states = {a.id: a.state for a in report.accounts}
+    assert states == {opaque_id(KEY, "fresh@contoso.example"): FetchState.HEALTHY,
+                      opaque_id(KEY, "stale@contoso.example"): FetchState.STALE,
+                      opaque_id(KEY, "failing@contoso.example"): FetchState.FAILING}
+    assert report.healthy is False
+    assert health_report(_desk(_account("fresh@contoso.example", 4.9)), T0, 5.0, KEY).healthy
+
+
+def test_opaque_ids_are_stable_per_key_and_case_blind():
+    first = opaque_id(KEY, "Support@Contoso.example")
+    assert first == opaque_id(KEY, "support@contoso.example") and len(first) == 12
+    assert first != opaque_id(b"x" * 40, "support@contoso.example")
+    assert first != opaque_id(KEY, "sales@contoso.example")
+
+
+def test_queue_depths_count_hidden_messages():
+    desk = _desk()
+    desk.queues.send(OUTBOUND_MAIL, {"n": 1})
+    desk.queues.send(OUTBOUND_MAIL, {"n": 2}, visibility_timeout=60)
+    desk.queues.send(FETCH_JOBS, {"address": "a@contoso.example"})
+
+    queues = health_report(desk, T0, 5.0, KEY).queues
+
+    assert (queues.outbound, queues.outbound_poison, queues.fetch_jobs) == (2, 0, 1)
