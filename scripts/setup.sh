@@ -37,3 +37,6 @@ if [ ! -x node_modules/.bin/azurite ] || [ "$(cat node_modules/.deskmail-stamp 2
   npm ci --no-audit --no-fund --loglevel=error
   echo "$npm_stamp" > node_modules/.deskmail-stamp
 fi
+
+# checkov for the infrastructure tests, in its own virtual environment (scripts/setup-infra.sh)
+bash scripts/setup-infra.sh

@@ -53,6 +53,10 @@ class BlobStore(Protocol):
 
     def exists(self, container: str, name: str) -> bool: ...
 
+    def open(self, container: str, name: str):
+        """A BlobFile (content_type, size, chunks) to stream, or None when there is none."""
+        ...
+
     def names(self, container: str, prefix: str | None = None) -> list[str]: ...
 
     def acquire_lease(self, name: str, seconds: int = 60) -> Lease | None:
@@ -100,6 +104,10 @@ class SystemLog(Protocol):
     def write(self, level: str, title: str, message: str, **context: str) -> None: ...
 
     def list(self, limit: int = 100, days: int = 7) -> list[dict]: ...
+
+    def scan(self, days: int = 7, level: str | None = None) -> Iterator[dict]:
+        """The last `days` days' lines (only `level`'s), newest first, read lazily."""
+        ...
 
 
 @runtime_checkable

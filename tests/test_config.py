@@ -94,7 +94,7 @@ def test_local_defaults_keep_working(local):
     local.setenv("WEBSITE_HOSTNAME", "localhost:7071")  # set by `func start`
     settings = Settings.from_env()
     assert settings.attachment_base_url == "http://localhost:7071/api/attachments"
-    assert settings.ticket_url_base == "http://localhost:7071/tickets.php"
+    assert settings.ticket_url_base == "http://localhost:7071/tickets"
     assert settings.system_domain == "deskmail.local"
 
 

@@ -1,8 +1,21 @@
 """Blob Storage: raw mail, attachments, large bodies, and the per-account fetch lease."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Iterator
+
 from .names import LEASES
 from .storage import StorageConnection
+
+
+@dataclass
+class BlobFile:
+    """An open blob: its stored content type and size, and its bytes in chunks (so a large
+    attachment is streamed to a browser, not held in memory)."""
+
+    content_type: str
+    size: int
+    chunks: Iterator[bytes]
 
 
 class BlobStore:
@@ -39,6 +52,18 @@ class BlobStore:
 
     def exists(self, container: str, name: str) -> bool:
         return self._container(container).get_blob_client(name).exists()
+
+    def open(self, container: str, name: str) -> BlobFile | None:
+        """The blob to stream, or None when there is none by that name."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            downloader = self._container(container).download_blob(name)
+        except ResourceNotFoundError:
+            return None
+        properties = downloader.properties
+        return BlobFile(properties.content_settings.content_type or "application/octet-stream",
+                        properties.size, downloader.chunks())
 
     def names(self, container: str, prefix: str | None = None) -> list[str]:
         return [blob.name for blob in self._container(container).list_blobs(name_starts_with=prefix)]

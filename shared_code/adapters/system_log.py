@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Iterator
 
 from ..domain.limits import clip, utf16_len
 from .names import SYSTEM_LOG
@@ -58,6 +59,21 @@ class SystemLog:
         from .runlog import BufferedSystemLog
 
         return BufferedSystemLog(self)
+
+    def scan(self, days: int = 7, level: str | None = None) -> Iterator[dict]:
+        """Lines of the last `days` day partitions, newest first, read lazily page by page
+        (the caller stops when it has enough); `level` is filtered by Table Storage."""
+        from datetime import timedelta
+
+        today = utcnow()
+        for back in range(days):
+            day = (today - timedelta(days=back)).strftime("%Y%m%d")
+            if level:
+                yield from self._table.client.query_entities(
+                    "PartitionKey eq @pk and level eq @level",
+                    parameters={"pk": day, "level": level})
+            else:
+                yield from self._table.query(day)
 
     def list(self, limit: int = 100, days: int = 7) -> list[dict]:
         from datetime import timedelta

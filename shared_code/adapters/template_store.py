@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from ..domain.limits import MAX_INLINE_CHARS, utf16_len
 from ..domain.templates import (
     DEFAULT_TEMPLATES,
+    PARTS,
     TEMPLATE_KEYS,
     Template,
     TemplateError,
@@ -72,11 +73,13 @@ class TemplateStore:
     def set(self, key: str, template: Template, department: str | None = None) -> None:
         """Store a template for every department (None) or one; refused when invalid or too long."""
         validate(template, key)
-        for where, value in (("subject", template.subject), ("html body", template.html),
-                             ("text body", template.text)):
+        for part, where in PARTS:
+            value = getattr(template, part)
             if utf16_len(value) > MAX_INLINE_CHARS:
-                raise TemplateError(f"{where} is {utf16_len(value):,} characters; "
-                                    f"the limit is {MAX_INLINE_CHARS:,}")
+                error = TemplateError(f"{where} is {utf16_len(value):,} characters; "
+                                      f"the limit is {MAX_INLINE_CHARS:,}")
+                error.field = part
+                raise error
         self._table.upsert({
             "PartitionKey": _partition(department),
             "RowKey": key,

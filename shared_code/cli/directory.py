@@ -1,46 +1,36 @@
 """`departments ...` and `staff ...`: the directory of departments and staff members."""
 from __future__ import annotations
 
+from ..services.directory_edit import department_json, staff_json
 from .options import bool_pair, command
 from .output import desk, print_result
 
 
-def department_json(department) -> dict:
-    return {"name": department.name, "email": department.email, "manager": department.manager,
-            "alert_recipients": department.alert_recipients, "sla_hours": department.sla_hours}
-
-
-def _apply_department_options(department, args) -> None:
-    for option in ("email", "manager", "sla_hours"):
-        value = getattr(args, option, None)
-        if value is not None:
-            setattr(department, option, value)
+def _department_values(args) -> dict:
+    values = {option: getattr(args, option, None) for option in ("email", "manager", "sla_hours")}
     if args.alert_recipients is not None:
-        department.alert_recipients = [a.strip() for a in args.alert_recipients.split(",")]
+        values["alert_recipients"] = args.alert_recipients
+    return values
 
 
 def cmd_departments_add(args) -> None:
-    from ..domain.model import Department
+    from ..services.directory_edit import add_department
 
-    department = Department(name=args.name)
-    _apply_department_options(department, args)
-    desk().directory.add_department(department)
+    department = add_department(desk(), {"name": args.name, **_department_values(args)})
     print_result(args, department_json(department), [f"added department {department.name}"])
 
 
 def cmd_departments_update(args) -> None:
-    helpdesk = desk()
-    department = helpdesk.directory.get_department(args.name)
-    if department is None:
-        raise LookupError(f"no department {args.name}")
-    _apply_department_options(department, args)
-    helpdesk.directory.save_department(department)
+    from ..services.directory_edit import update_department
+
+    department = update_department(desk(), args.name, _department_values(args))
     print_result(args, department_json(department), [f"updated department {department.name}"])
 
 
 def cmd_departments_remove(args) -> None:
-    if not desk().directory.remove_department(args.name):
-        raise LookupError(f"no department {args.name}")
+    from ..services.directory_edit import remove_department
+
+    remove_department(desk(), args.name)
     print(f"removed department {args.name}")
 
 
@@ -51,35 +41,26 @@ def cmd_departments_list(args) -> None:
     print_result(args, [department_json(d) for d in departments], lines or ["no departments"])
 
 
-def staff_json(staff) -> dict:
-    return {"name": staff.name, "email": staff.email, "department": staff.department,
-            "active": staff.active}
-
-
 def cmd_staff_add(args) -> None:
-    from ..domain.model import Staff
+    from ..services.directory_edit import add_staff
 
-    staff = Staff(name=args.name, email=args.email, department=args.department)
-    desk().directory.add_staff(staff)
+    staff = add_staff(desk(), {"name": args.name, "email": args.email,
+                               "department": args.department})
     print_result(args, staff_json(staff), [f"added staff {staff.email}"])
 
 
 def cmd_staff_update(args) -> None:
-    helpdesk = desk()
-    staff = helpdesk.directory.get_staff(args.email)
-    if staff is None:
-        raise LookupError(f"no staff member {args.email}")
-    for option in ("name", "department", "active"):
-        value = getattr(args, option, None)
-        if value is not None:
-            setattr(staff, option, value)
-    helpdesk.directory.save_staff(staff)
+    from ..services.directory_edit import update_staff
+
+    staff = update_staff(desk(), args.email, {option: getattr(args, option, None)
+                                              for option in ("name", "department", "active")})
     print_result(args, staff_json(staff), [f"updated staff {staff.email}"])
 
 
 def cmd_staff_remove(args) -> None:
-    if not desk().directory.remove_staff(args.email):
-        raise LookupError(f"no staff member {args.email}")
+    from ..services.directory_edit import remove_staff
+
+    remove_staff(desk(), args.email)
     print(f"removed staff {args.email}")
 
 

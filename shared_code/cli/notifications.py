@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from .options import command
-from .output import desk, iso, print_result
+from .output import desk, print_result
 
 
 def cmd_send(args) -> None:
@@ -24,11 +24,10 @@ def cmd_send(args) -> None:
 
 
 def cmd_notifications_failed(args) -> None:
+    from ..services.admin_views import failed_notification_json
     from ..services.outbound_queue import failed_notifications
 
-    rows = failed_notifications(desk())
-    for row in rows:
-        row["updated"] = iso(row["updated"])
+    rows = [failed_notification_json(row) for row in failed_notifications(desk())]
     print_result(args, rows, [f"{r['id']} {r['template']} ticket #{r['ticket']} from {r['sender'] or '-'} "
                               f"to {r['recipients'] or '-'}: {r['error_code']} {r['error']}"
                               for r in rows] or ["no failed notifications"])

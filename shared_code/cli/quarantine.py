@@ -2,24 +2,8 @@
 from __future__ import annotations
 
 from .options import command
-from .output import desk, iso, print_result
-
-
-def quarantine_json(row: dict) -> dict:
-    return {
-        "id": row.get("RowKey"), "state": row.get("state", "quarantined"),
-        "account": row.get("account", ""), "graph_id": row.get("graph_id"),
-        "message_id": row.get("message_id", ""), "subject": row.get("subject", ""),
-        "from": {"name": row.get("from_name", ""), "email": row.get("from_email", "")},
-        "received": iso(row.get("received")), "error": row.get("error", ""),
-        "attempts": row.get("attempts", 0), "raw_blob": row.get("raw_blob", ""),
-        "quarantined_at": iso(row.get("quarantined_at")),
-        "retry_requested_at": iso(row.get("retry_requested_at")),
-        "retry_requested_by": row.get("retry_requested_by", ""),
-        "dismissed_at": iso(row.get("dismissed_at")), "dismissed_by": row.get("dismissed_by", ""),
-        "released_at": iso(row.get("released_at")), "outcome": row.get("outcome", ""),
-        "ticket": row.get("ticket", ""),
-    }
+from ..services.admin_views import quarantine_json
+from .output import desk, print_result
 
 
 def _quarantine_line(q: dict) -> str:

@@ -5,13 +5,13 @@
 from __future__ import annotations
 
 from .options import command
-from .output import desk, iso, print_result
+from .output import desk, print_result
 
 
 def cmd_syslog(args) -> None:
-    rows = desk().syslog.list(limit=args.limit)
-    data = [{"time": iso(r.get("time")), "level": r.get("level"), "title": r.get("title"),
-             "message": r.get("message"), "account": r.get("account", "")} for r in rows]
+    from ..services.admin_views import log_entry_json
+
+    data = [log_entry_json(r) for r in desk().syslog.list(limit=args.limit)]
     print_result(args, data, [f"{d['time']} {d['level']:7} {d['title']}: {d['message']}" for d in data])
 
 

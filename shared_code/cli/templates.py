@@ -8,13 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..domain.model import ValidationError
-from ..domain.templates import (
-    TEMPLATE_KEYS,
-    TEMPLATES,
-    Template,
-    render,
-    sample_values,
-)
+from ..domain.templates import TEMPLATE_KEYS, TEMPLATES
+from ..services.template_admin import template_json
 from .options import command
 from .output import desk, print_result
 
@@ -27,28 +22,10 @@ def _where(department: str | None) -> str:
     return department or "all departments"
 
 
-def _template_json(key: str, department: str | None, template: Template, source: str) -> dict:
-    info = TEMPLATES[key]
-    return {"key": key, "title": info.title, "audience": info.audience,
-            "sent_when": info.trigger, "department": department or "", "source": source,
-            "subject": template.subject, "html": template.html, "text": template.text}
-
-
 def _show_lines(data: dict) -> list[str]:
     return [f"{data['key']} ({data['title']}, to {data['audience']}) for "
             f"{_where(data['department'])}: {data['source']}", f"sent when {data['sent_when']}",
             f"subject: {data['subject']}", "--- html ---", data["html"], "--- text ---", data["text"]]
-
-
-def _known_department(name: str) -> str:
-    """The department's own spelling; a typo would store an override no ticket ever uses."""
-    helpdesk = desk()
-    names = {d.name for d in helpdesk.directory.list_departments()}
-    names |= {a.department for a in helpdesk.accounts.list() if a.department}
-    for known in names:
-        if known.lower() == name.strip().lower():
-            return known
-    raise LookupError(f"no department {name} (known: {', '.join(sorted(names)) or 'none'})")
 
 
 def cmd_templates_list(args) -> None:
@@ -61,47 +38,36 @@ def cmd_templates_list(args) -> None:
 
 def cmd_templates_show(args) -> None:
     template, source = _store().resolve(args.key, args.department)
-    data = _template_json(args.key, args.department, template, source)
+    data = template_json(args.key, args.department, template, source)
     print_result(args, data, _show_lines(data))
 
 
 def cmd_templates_set(args) -> None:
+    from ..services.template_admin import save
+
     if args.subject is None and args.html_file is None and args.text_file is None:
         raise ValidationError("nothing to change: give --subject, --html-file or --text-file")
-    department = _known_department(args.department) if args.department else None
-    store = _store()
-    current = store.get(args.key, department)
-    template = Template(
-        subject=current.subject if args.subject is None else args.subject,
-        html=current.html if args.html_file is None else Path(args.html_file).read_text("utf-8"),
-        text=current.text if args.text_file is None else Path(args.text_file).read_text("utf-8"),
-    )
-    store.set(args.key, template, department)
-    data = _template_json(args.key, department, template, department or "default")
-    print_result(args, data, [f"saved {args.key} for {_where(department)}"])
+    data = save(desk(), args.key, subject=args.subject,
+                html=None if args.html_file is None else Path(args.html_file).read_text("utf-8"),
+                text=None if args.text_file is None else Path(args.text_file).read_text("utf-8"),
+                department=args.department)
+    print_result(args, data, [f"saved {args.key} for {_where(data['department'] or None)}"])
 
 
 def cmd_templates_reset(args) -> None:
-    store = _store()
-    if not store.reset(args.key, args.department):
-        raise LookupError(f"{args.key} has no stored template for {_where(args.department)}")
-    source = store.resolve(args.key, args.department)[1]
-    print_result(args, {"key": args.key, "department": args.department or "", "source": source},
-                 [f"reset {args.key} for {_where(args.department)}: now uses {source}"])
+    from ..services.template_admin import reset
+
+    data = reset(desk(), args.key, args.department)
+    print_result(args, data, [f"reset {args.key} for {_where(args.department)}: now uses "
+                              f"{data['source']}"])
 
 
 def cmd_templates_preview(args) -> None:
-    template, source = _store().resolve(args.key, args.department)
-    from ..config import Settings
-    from ..domain.outbound_mail import tagged_subject
+    from ..services.template_admin import preview
 
-    values = sample_values(Settings.from_env().ticket_url_base)
-    rendered = render(template, values)
-    subject = tagged_subject(values["ticket.number"], rendered.subject)  # exactly as sent
-    data = {"key": args.key, "department": args.department or "", "source": source,
-            "subject": subject, "html": rendered.html, "text": rendered.text}
-    print_result(args, data, [f"subject: {subject}", "--- html ---", rendered.html,
-                              "--- text ---", rendered.text])
+    data = preview(desk(), args.key, args.department, ticket=args.ticket)
+    print_result(args, data, [f"subject: {data['subject']}", "--- html ---", data["html"],
+                              "--- text ---", data["text"]])
 
 
 def register(sub, groups: dict) -> None:
@@ -124,4 +90,5 @@ def register(sub, groups: dict) -> None:
     set_.add_argument("--html-file", help="UTF-8 file with the HTML body")
     set_.add_argument("--text-file", help="UTF-8 file with the plain-text body")
     with_key("reset", cmd_templates_reset, "drop the stored version (back to default/built-in)")
-    with_key("preview", cmd_templates_preview, "render the template with a sample ticket")
+    with_key("preview", cmd_templates_preview, "render the template with a sample ticket") \
+        .add_argument("--ticket", help="render with this ticket's values instead (its number)")

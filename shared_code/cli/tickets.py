@@ -1,54 +1,19 @@
-"""`tickets list|show|reply|assign|transfer|close|overdue`: tickets and the staff actions."""
+"""`tickets list|show|reply|note|assign|transfer|close|overdue`: tickets and the staff actions.
+
+`show` prints attachment URLs as the web app serves them, `/attachments/<sha256>/<name>`
+(relative to the web app's address; services/ticket_views.py)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from ..domain.sla import short, sla_clock, sla_hours
+from ..domain.sla import short
+from ..services.ticket_views import get_thread, sla_clocks, ticket_json
 from .options import command
 from .output import desk, iso, print_result
-
-
-def _sla_clocks(helpdesk, tickets) -> dict:
-    """Each ticket's SLA clock now, by number (answered and waiting on the client, or due when)."""
-    departments = {d.name.lower(): d for d in helpdesk.directory.list_departments()}
-    now = datetime.now(timezone.utc)
-    return {t.number: sla_clock(t, sla_hours(departments.get(t.department.lower())), now)
-            for t in tickets}
-
-
-def sla_json(ticket, clock) -> dict:
-    return {"state": clock.state.value, "due": iso(clock.due),
-            "answered_at": iso(ticket.answered_at), "text": clock.describe()}
-
-
-def ticket_json(ticket, entries=None, clock=None) -> dict:
-    data = {
-        "number": ticket.number, "subject": ticket.subject, "status": ticket.status.value,
-        "priority": ticket.priority.value, "department": ticket.department,
-        "client": {"name": ticket.client.name, "email": ticket.client.email},
-        "created": iso(ticket.created), "account": ticket.account,
-        "collaborators": ticket.collaborators, "last_message": iso(ticket.last_message_at),
-        "message_count": ticket.message_count, "assignee": ticket.assignee,
-    }
-    if clock is not None:
-        data["sla"] = sla_json(ticket, clock)
-    if entries is not None:
-        data["entries"] = [{
-            "type": e.type, "from": {"name": e.sender.name, "email": e.sender.email},
-            "message_id": e.message_id, "date": iso(e.date), "subject": e.subject,
-            "body_text": e.body_text, "body_html": e.body_html,
-            "attachments": [{"name": a.name, "content_type": a.content_type, "size": a.size,
-                             "inline": a.inline, "url": a.url} for a in e.attachments],
-            "rejected_attachments": e.rejected_attachments,
-            "defects": e.defects, "clipped": e.clipped,
-        } for e in entries]
-    return data
 
 
 def cmd_tickets_list(args) -> None:
     helpdesk = desk()
     tickets = helpdesk.tickets.list()
-    clocks = _sla_clocks(helpdesk, tickets)
+    clocks = sla_clocks(helpdesk, tickets)
     lines = [f"{'NUMBER':7} {'STATUS':6} {'PRIORITY':9} {'DEPARTMENT':14} {'CLIENT':28} "
              f"{'SLA (UTC)':15} SUBJECT"]
     lines += [f"{t.number:7} {t.status.value:6} {t.priority.value:9} {t.department:14} "
@@ -57,13 +22,8 @@ def cmd_tickets_list(args) -> None:
 
 
 def cmd_tickets_show(args) -> None:
-    helpdesk = desk()
-    number = args.number.lstrip("#")
-    ticket = helpdesk.tickets.get(number)
-    if ticket is None:
-        raise LookupError(f"no ticket #{number}")
-    entries = helpdesk.tickets.entries(number)
-    clock = _sla_clocks(helpdesk, [ticket])[ticket.number]
+    thread = get_thread(desk(), args.number)
+    ticket, entries, clock = thread.ticket, thread.entries, thread.clock
     lines = [f"#{ticket.number} [{ticket.status.value}] {ticket.subject}",
              f"client: {ticket.client.name} <{ticket.client.email}>  department: "
              f"{ticket.department}  priority: {ticket.priority.value}",
@@ -86,6 +46,15 @@ def cmd_tickets_reply(args) -> None:
     entry = reply(desk(), args.number, args.staff, text or "", request_id=args.request_id)
     print_result(args, {"ticket": entry.ticket_number, "message_id": entry.message_id},
                  [f"response added to #{entry.ticket_number}; mail to the client queued"])
+
+
+def cmd_tickets_note(args) -> None:
+    from ..services.actions import note
+
+    text = open(args.text_file, encoding="utf-8").read() if args.text_file else args.text
+    entry = note(desk(), args.number, args.staff, text or "", request_id=args.request_id)
+    print_result(args, {"ticket": entry.ticket_number, "entry_id": entry.entry_id},
+                 [f"internal note added to #{entry.ticket_number}"])
 
 
 def cmd_tickets_assign(args) -> None:
@@ -129,6 +98,12 @@ def register(sub, groups: dict) -> None:
     text = reply.add_mutually_exclusive_group(required=True)
     text.add_argument("--text")
     text.add_argument("--text-file")
+    note = command(tickets, "note", cmd_tickets_note, "add an internal note (no mail to the client)")
+    note.add_argument("number")
+    note.add_argument("--staff", required=True, help="the staff member writing the note")
+    note_text = note.add_mutually_exclusive_group(required=True)
+    note_text.add_argument("--text")
+    note_text.add_argument("--text-file")
     assign = command(tickets, "assign", cmd_tickets_assign, "assign to a staff member")
     assign.add_argument("number")
     assign.add_argument("--staff", required=True)
@@ -140,6 +115,6 @@ def register(sub, groups: dict) -> None:
     close = command(tickets, "close", cmd_tickets_close, "close (Ticket Closed mail to the client)")
     close.add_argument("number")
     close.add_argument("--by", help="the staff member closing")
-    for action in (reply, assign, transfer, close):
+    for action in (reply, note, assign, transfer, close):
         action.add_argument("--request-id", help="makes a retry of the same request do the work once")
     command(tickets, "overdue", cmd_tickets_overdue, "run the SLA check once, as its timer does")

@@ -155,10 +155,10 @@ class _Remote:
 
 
 def _unresolved_source(source: str) -> object:
-    """What becomes of an img src that names no stored part: _KEEP, _Remote(url) or None."""
+    """What becomes of an img src that names no stored part: KEEP, _Remote(url) or None."""
     value = _url_text(html_lib.unescape(source or ""))
     if value.lower().startswith("cid:"):
-        return _KEEP
+        return KEEP
     if _REMOTE_URL.match(value):
         return _Remote(value)
     return None
@@ -183,7 +183,7 @@ def is_forward_subject(subject: str) -> bool:
 _IMG_TAG = re.compile(r"""(?i)<img\b(?:"[^"]*"|'[^']*'|[^<>"'])*>?""")
 _OTHER_ATTRIBUTE = r"""\s+(?!src\s*=)[^\s=>"'<]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>"'<][^\s>]*))?"""
 _SRC = re.compile(rf"""(?is)(<img\b(?:{_OTHER_ATTRIBUTE})*\s+src\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""")
-_KEEP = object()
+KEEP = object()
 
 
 def _img_sources(markup: str) -> list[str]:
@@ -196,9 +196,9 @@ def _img_sources(markup: str) -> list[str]:
     return sources
 
 
-def _map_img_src(markup: str, change: Callable[[str], object]) -> str:
+def map_img_src(markup: str, change: Callable[[str], object]) -> str:
     """Rewrite img src values: `change(src)` returns a new URL, None to drop the attribute,
-    _Remote(url) to move it to data-remote-src, or _KEEP. New values are escaped, so the result
+    _Remote(url) to move it to data-remote-src, or KEEP. New values are escaped, so the result
     stays well-formed."""
 
     def per_tag(tag: re.Match[str]) -> str:
@@ -207,7 +207,7 @@ def _map_img_src(markup: str, change: Callable[[str], object]) -> str:
         if not match:
             return text
         result = change(next(g for g in match.groups()[1:] if g is not None))
-        if result is _KEEP:
+        if result is KEEP:
             return text
         if result is None:
             return re.sub(r"\s*\bsrc\s*=\s*$", "", match.group(1)) + text[match.end():]
@@ -233,7 +233,7 @@ def _extract_data_images(markup: str, taken: set[str]) -> tuple[str, list[MailPa
     def convert(source: str) -> object:
         match = _DATA_URI.match(html_lib.unescape(source).strip())
         if not match:
-            return _KEEP
+            return KEEP
         ctype = match.group(1).lower()
         try:
             data = base64.b64decode(re.sub(r"[^A-Za-z0-9+/]", "", match.group(3)) + "==")
@@ -248,7 +248,7 @@ def _extract_data_images(markup: str, taken: set[str]) -> tuple[str, list[MailPa
         parts.append(MailPart(filename=name, content_type=stored, data=data, content_id=content_id, inline=inline))
         return f"cid:{content_id}" if inline else None
 
-    return _map_img_src(markup, convert), parts
+    return map_img_src(markup, convert), parts
 
 
 def _unique_name(name: str, taken: set[str]) -> str:
@@ -311,7 +311,7 @@ def _rewrite_sources(markup: str, resolver: _Resolver, urls: dict[int, str | Non
             return _unresolved_source(source)
         return urls[id(part)]
 
-    return _map_img_src(markup, change)
+    return map_img_src(markup, change)
 
 
 # --- limits -----------------------------------------------------------------------------------

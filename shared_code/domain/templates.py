@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .model import ValidationError
 
 #: The web address of a ticket is this plus `?number=NNNNNN` (setting TICKET_URL_BASE).
-DEFAULT_TICKET_URL_BASE = "http://localhost:7071/tickets.php"
+DEFAULT_TICKET_URL_BASE = "http://localhost:7071/tickets"
 
 
 class TemplateError(ValidationError):
@@ -168,20 +168,33 @@ def _problems(text: str, where: str, known: frozenset[str] | None, key: str | No
     return problems
 
 
-def validate(template: Template, key: str | None = None) -> None:
-    """Raise TemplateError naming every problem; with `key`, also variables that template lacks."""
+#: A template's parts: (field name in forms and JSON, the name used in messages).
+PARTS = (("subject", "subject"), ("html", "html body"), ("text", "text body"))
+
+
+def field_problems(template: Template, key: str | None = None) -> dict[str, list[str]]:
+    """Every problem per part ("subject", "html", "text"), so a form shows each next to its field."""
     known = None
     if key is not None:
         check_key(key)
         known = AVAILABLE[key]
-    problems = []
-    for where, value in (("subject", template.subject), ("html body", template.html),
-                         ("text body", template.text)):
-        if not value.strip():
-            problems.append(f"{where} is empty")
+    found: dict[str, list[str]] = {}
+    for part, where in PARTS:
+        value = getattr(template, part)
+        problems = [f"{where} is empty"] if not value.strip() else []
         problems += _problems(value, where, known, key)
+        if problems:
+            found[part] = problems
+    return found
+
+
+def validate(template: Template, key: str | None = None) -> None:
+    """Raise TemplateError naming every problem; with `key`, also variables that template lacks."""
+    problems = field_problems(template, key)
     if problems:
-        raise TemplateError("; ".join(problems))
+        error = TemplateError("; ".join(p for part in problems.values() for p in part))
+        error.field = next(iter(problems))
+        raise error
 
 
 # ---------------------------------------------------------------- rendering

@@ -1,15 +1,16 @@
 """Rule 5: bodies, sanitized HTML with cid images rewritten, attachments saved to Blob.
 
 Files are stored content-addressed (by SHA-256) in the attachments container, so
-a replay or the same logo in a hundred mails is stored once, and the URL written
-into the HTML is stable.
+a replay or the same logo in a hundred mails is stored once. The HTML and each Attachment
+keep a host-free reference, `attachment:<sha256>/<name>` (domain/attachment_refs.py); views
+turn it into a URL when they show the ticket.
 """
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import quote
 
 from ..adapters.names import ATTACHMENTS
+from ..domain.attachment_refs import stable_reference
 from ..domain.content import build_content
 from ..domain.limits import clip_list
 from ..domain.mail import MailPart
@@ -17,12 +18,12 @@ from ..domain.model import Attachment
 from .context import InboundMail, PipelineContext
 
 
-def attachment_url(base_url: str, part: MailPart) -> str:
-    return f"{base_url}/{hashlib.sha256(part.data).hexdigest()}/{quote(part.filename, safe='')}"
+def attachment_reference(part: MailPart) -> str:
+    return stable_reference(hashlib.sha256(part.data).hexdigest(), part.filename)
 
 
 def _save(part: MailPart, url: str, inline: bool, ctx: PipelineContext) -> Attachment:
-    sha = url.rsplit("/", 2)[-2]  # the URL carries the content hash: no second pass over the bytes
+    sha = url[len("attachment:"):].split("/", 1)[0]  # the reference carries the content hash
     ctx.blobs.put_once(ATTACHMENTS, sha, part.data, part.content_type or "application/octet-stream")
     return Attachment(
         name=part.filename,
@@ -41,7 +42,7 @@ def content(mail: InboundMail, ctx: PipelineContext) -> None:
 
     def url_for(part: MailPart) -> str:
         if id(part) not in urls:
-            urls[id(part)] = attachment_url(settings.attachment_base_url, part)
+            urls[id(part)] = attachment_reference(part)
         return urls[id(part)]
 
     mail.content = build_content(

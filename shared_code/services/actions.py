@@ -6,8 +6,8 @@ its notification (the transactional outbox); then one queue message. Notificatio
 from the caller's request id, so a retried request finds its `n-` row (409), writes
 nothing and sends the stored notification again (the sender sends each id once).
 
-The HTTP API of a later issue calls these same operations; the CLI's `tickets reply|assign|
-transfer|close|overdue` calls them today.
+The web pages and the JSON API (shared_code/web) call these same operations as the CLI's
+`tickets reply|note|assign|transfer|close|overdue`.
 """
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from ..adapters.deliveries import queued_row
 from ..adapters.names import OUTBOUND_MAIL
 from ..adapters.table_base import digest
 from ..adapters.ticket_store import Unit, UnitResult
+from ..domain.attachment_refs import stable_html
+from ..domain.content import sanitize_html
 from ..domain.limits import MAX_REPLY_CHARS, MAX_SUBJECT_CHARS, clip_text, utf16_len
 from ..domain.model import Department, Entry, Party, Staff, Status, Ticket, ValidationError
 from ..domain.notifications import (
@@ -105,8 +107,16 @@ def _notification_id(request_id: str | None, action: str) -> str:
     return digest(f"{action}|{request_id}", 32) if request_id else uuid.uuid4().hex
 
 
+def _entry_html(text: str, markup: str | None) -> str:
+    """The HTML kept for the thread view: given HTML sanitized as inbound mail is (it is
+    shown, never mailed: the client's mail is rendered from the text), else the text."""
+    if markup and markup.strip():
+        return stable_html(sanitize_html(markup))
+    return "<p>" + html.escape(text).replace("\n", "<br>") + "</p>"
+
+
 def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
-          request_id: str | None = None) -> Entry:
+          request_id: str | None = None, markup: str | None = None) -> Entry:
     """A staff response: stored on the thread, mailed to the client as Response/Reply, and
     the SLA clock stopped (the client is answered), all in one transaction. Retried with the
     same `request_id`, it writes nothing more and queues the same mail again (sent once).
@@ -134,7 +144,7 @@ def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
             date=now,
             subject=clip_text(f"Re: {ticket.subject}", MAX_SUBJECT_CHARS)[0],
             body_text=text,
-            body_html="<p>" + html.escape(text).replace("\n", "<br>") + "</p>",
+            body_html=_entry_html(text, markup),
         )
         # the response answers the client: the SLA clock stops until the client writes again
         mark_answered(ticket, entry.entry_id, entry.date)
@@ -151,6 +161,39 @@ def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
         # a retried request: the entry stored by the first attempt
         stored = [e for e in desk.tickets.entries(ticket.number)
                   if e.entry_id == notification.get("response_entry_id")]
+        return stored[0] if stored else entry
+    return entry
+
+
+def note(desk: Helpdesk, number: str, staff_email: str, text: str,
+         request_id: str | None = None, markup: str | None = None) -> Entry:
+    """An internal note: an entry of type `note` on the thread, seen by staff only. No mail,
+    and the ticket row is not touched (the SLA clock and status stay as they are). With a
+    `request_id`, a retry of the same request finds its marker row and writes nothing."""
+    if not text.strip():
+        raise ValidationError("a note needs some text")
+    if utf16_len(text) > MAX_REPLY_CHARS:
+        raise ValidationError(f"a note may be at most {MAX_REPLY_CHARS} characters, got {utf16_len(text)}")
+    ticket = _ticket(desk, number)
+    staff = _staff(desk, staff_email)
+    key = f"note|{ticket.number}|{request_id or uuid.uuid4().hex}"
+    now = _now()
+    entry = Entry(
+        ticket_number=ticket.number,
+        entry_id=f"{now:%Y%m%dT%H%M%S%fZ}-{digest(key, 12)}",
+        type="note",
+        sender=Party(staff.name, staff.email),
+        message_id="",  # never in a mail's References: notes are not mailed
+        date=now,
+        subject=clip_text(f"Note: {ticket.subject}", MAX_SUBJECT_CHARS)[0],
+        body_text=text,
+        body_html=_entry_html(text, markup),
+    )
+    marker = (f"{digest(key, 32)}@note.deskmail.invalid", {"kind": "note", "entry_id": entry.entry_id})
+    result = desk.tickets.write(Unit(ticket=ticket, write_ticket=False, entry=entry, marker=marker))
+    if result is UnitResult.ALREADY_STORED:
+        row = desk.tickets.marker(ticket.number, marker[0]) or {}
+        stored = [e for e in desk.tickets.entries(ticket.number) if e.entry_id == row.get("entry_id")]
         return stored[0] if stored else entry
     return entry
 
@@ -201,10 +244,11 @@ def close(desk: Helpdesk, number: str, by: str | None = None,
           request_id: str | None = None) -> Ticket:
     actor = _actor(desk, by)
     ticket = _ticket(desk, number)
-    if ticket.status == Status.CLOSED and not request_id:
-        raise ValidationError(f"ticket #{number} is already closed")
-
     notification_id = _notification_id(request_id, f"close|{ticket.number}")
+    # a closed ticket may only be "closed again" by a retry of the request that closed it
+    if ticket.status == Status.CLOSED and (
+            not request_id or desk.tickets.notification_row(ticket.number, notification_id) is None):
+        raise ValidationError(f"ticket #{ticket.number} is already closed")
 
     def change(ticket: Ticket) -> None:
         if ticket.status != Status.CLOSED:  # (a retried request finds it closed: just notify)

@@ -52,6 +52,8 @@ def _statuses(path: str, method: str, operation: dict) -> set[int]:
         statuses.add(404)
     if operation.get("parameters") or operation.get("requestBody") or method in _UNSAFE:
         statuses.add(422)
+    if operation.get("requestBody"):
+        statuses.add(400)  # a body that is not JSON (or not a form) at all
     return statuses
 
 

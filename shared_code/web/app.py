@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from ..domain.model import AlreadyExists, ValidationError
 from .api_common import document_errors
@@ -27,7 +28,8 @@ ROUTERS = (
     "pages_auth", "health",
     "pages_tickets", "attachments", "api_tickets",
     "pages_emails", "api_accounts",
-    "pages_admin", "api_admin",
+    "pages_templates", "pages_logs", "pages_directory",
+    "api_templates", "api_logs", "api_directory",
 )
 
 
@@ -70,6 +72,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LookupError)
     async def not_found(request: Request, exc: LookupError):
         return _error(request, 404, str(exc.args[0]) if exc.args else "not found")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        """The framework's own refusals (an unparsable body, 404, 405) in the app's error shape."""
+        response = _error(request, exc.status_code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError):

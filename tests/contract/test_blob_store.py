@@ -49,3 +49,11 @@ def test_a_lease_is_exclusive_until_released(blobs):
     first.release()
     again = blobs.acquire_lease("support%40contoso.example", 60)
     assert again is not None and again.lost is False
+
+
+def test_open_streams_the_bytes_with_the_stored_type(blobs):
+    blobs.put_once("attachments", "abc", b"\x89PNG-bytes", "image/png")
+    opened = blobs.open("attachments", "abc")
+    assert (opened.content_type, opened.size) == ("image/png", 10)
+    assert b"".join(opened.chunks) == b"\x89PNG-bytes"
+    assert blobs.open("attachments", "missing") is None

@@ -38,3 +38,12 @@ def test_a_long_message_is_clipped(syslog):
     [entry] = syslog.list()
 
     assert entry["message"] == clip(long) and len(entry["message"]) < len(long)
+
+
+def test_scan_reads_newest_first_and_filters_by_level(syslog):
+    for n in range(5):
+        syslog.write("error" if n % 2 else "info", f"line {n}", f"message {n}")
+
+    assert [e["title"] for e in syslog.scan()] == ["line 4", "line 3", "line 2", "line 1", "line 0"]
+    assert [e["title"] for e in syslog.scan(level="error")] == ["line 3", "line 1"]
+    assert list(syslog.scan(level="warning")) == []

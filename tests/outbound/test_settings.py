@@ -8,7 +8,7 @@ def test_defaults(monkeypatch):
     for name in ("TICKET_URL_BASE", "AUTO_RESPONSE_LIMIT", "AUTO_RESPONSE_WINDOW_MINUTES"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings.from_env()
-    assert settings.ticket_url_base == "http://localhost:7071/tickets.php"
+    assert settings.ticket_url_base == "http://localhost:7071/tickets"
     assert (settings.auto_response_limit, settings.auto_response_window_minutes) == (5, 60)
 
 

@@ -63,14 +63,15 @@ def test_inline_images_and_attachments_are_stored_by_content_hash(desk, ctx):
         "Rechnung März #1.pdf", False, _sha(PDF), "application/pdf")
 
 
-def test_cid_references_become_urls_under_the_attachment_base_url(ctx):
+def test_cid_references_become_host_free_attachment_references(ctx):
     mail = _rich_mail()
 
     content(mail, ctx)
 
     logo, invoice = mail.attachments
-    assert logo.url == f"{ATTACHMENT_BASE_URL}/{_sha(PNG)}/logo.png"
-    assert invoice.url == f"{ATTACHMENT_BASE_URL}/{_sha(PDF)}/{quote('Rechnung März #1.pdf', safe='')}"
+    assert logo.url == f"attachment:{_sha(PNG)}/logo.png"
+    assert invoice.url == f"attachment:{_sha(PDF)}/{quote('Rechnung März #1.pdf', safe='')}"
+    assert ATTACHMENT_BASE_URL not in mail.content.body_html  # no host: moving the app breaks nothing
     assert f'src="{logo.url}"' in mail.content.body_html
     assert "cid:" not in mail.content.body_html
     assert "<script" not in mail.content.body_html and "alert(1)" not in mail.content.body_html

@@ -64,8 +64,8 @@ def test_every_default_validates_and_renders_completely(key):
     for part in (rendered.subject, rendered.html, rendered.text):
         assert "%{" not in part
     assert "108749" in rendered.html and "108749" in rendered.text
-    assert "http://localhost:7071/tickets.php?number=108749" in rendered.text
-    assert 'href="http://localhost:7071/tickets.php?number=108749"' in rendered.html
+    assert "http://localhost:7071/tickets?number=108749" in rendered.text
+    assert 'href="http://localhost:7071/tickets?number=108749"' in rendered.html
 
 
 @pytest.mark.parametrize("key", TEMPLATE_KEYS)

@@ -4,8 +4,10 @@
   function fit(frame) {
     try {
       var doc = frame.contentDocument;
-      if (doc && doc.documentElement) {
-        frame.style.height = (doc.documentElement.scrollHeight + 4) + "px";
+      if (doc && doc.body) {
+        // the body's own height: documentElement.scrollHeight never drops below the frame's
+        // current height, so a short mail would keep the default 150px
+        frame.style.height = (Math.ceil(doc.body.getBoundingClientRect().height) + 4) + "px";
       }
     } catch (e) { /* not same-origin: keep the default height */ }
   }

@@ -60,6 +60,14 @@ class MemoryBlobStore:
     def exists(self, container: str, name: str) -> bool:
         return name in self.containers.get(container, {})
 
+    def open(self, container: str, name: str):
+        from shared_code.adapters.blobs import BlobFile
+
+        stored = self.containers.get(container, {}).get(name)
+        if stored is None:
+            return None
+        return BlobFile(stored[1], len(stored[0]), iter([stored[0]]))
+
     def names(self, container: str, prefix: str | None = None) -> list[str]:
         return sorted(n for n in self.containers.get(container, {}) if n.startswith(prefix or ""))
 

@@ -31,6 +31,9 @@ class MemorySystemLog:
                                        reverse=True)]
         return [dict(e) for e in newest if e["time"].strftime("%Y%m%d") in wanted][:limit]
 
+    def scan(self, days: int = 7, level: str | None = None):
+        return iter([e for e in self.list(len(self.entries), days) if not level or e["level"] == level])
+
 
 _FETCH_STATE = ("last_fetch", "last_error", "last_error_time", "consecutive_failures",
                 "fetch_watermark")

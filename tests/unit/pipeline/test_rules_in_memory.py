@@ -23,7 +23,7 @@ from shared_code.pipeline.thread_match import thread_match
 from tests.fakes.exchange import sent_inside
 from tests.pipeline import compose, inbound
 
-from ..conftest import ATTACHMENT_BASE_URL, SALES, SUPPORT
+from ..conftest import SALES, SUPPORT
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.7\n" + b"%" * 200
@@ -186,7 +186,7 @@ def test_files_are_stored_once_by_content_hash_and_linked(ctx):
 
     assert ctx.blobs.names(ATTACHMENTS) == sorted([_sha(PNG), _sha(PDF)])
     assert ctx.blobs.get(ATTACHMENTS, _sha(PNG)) == PNG
-    assert f"{ATTACHMENT_BASE_URL}/{_sha(PNG)}/logo.png" in mail.content.body_html
+    assert f"attachment:{_sha(PNG)}/logo.png" in mail.content.body_html
     assert [(a.name, a.inline) for a in mail.attachments] == [
         ("logo.png", True), ("report.pdf", False), ("again.pdf", False)]
 

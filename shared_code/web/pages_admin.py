@@ -1,4 +1,0 @@
-"""(to be written)"""
-from fastapi import APIRouter
-
-router = APIRouter()
