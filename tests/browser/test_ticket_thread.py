@@ -31,7 +31,8 @@ def _frame_images(page) -> list[dict]:
     for index in range(frames.count()):
         found += page.frame_locator("iframe.mail-frame").nth(index).locator("img").evaluate_all(
             "images => images.map(i => ({src: i.getAttribute('src'), complete: i.complete, "
-            "width: i.naturalWidth, height: i.naturalHeight}))")
+            "width: i.naturalWidth, height: i.naturalHeight, "
+            "shown: i.getBoundingClientRect().width > 0 && getComputedStyle(i).visibility !== 'hidden'}))")
     return found
 
 
@@ -55,9 +56,9 @@ def test_both_inline_images_of_an_outlook_mail_render_in_the_thread(page, staffe
     assert page.url.endswith(f"/tickets?number={number}")
     assert page.locator("iframe.mail-frame").count() >= 1
     images = _frame_images(page)
-    assert sorted((i["width"], i["height"]) for i in images) == sorted(
-        (w, h) for _, _, w, h, _ in INLINE_IMAGES), images
-    assert all(i["complete"] and i["width"] > 0 for i in images)
+    # in place: in the mail's order, each decoded by the browser at the PNG's size, and laid out
+    assert [(i["width"], i["height"]) for i in images] == [(w, h) for _, _, w, h, _ in INLINE_IMAGES], images
+    assert all(i["complete"] and i["width"] > 0 and i["shown"] for i in images), images
     assert not any(i["src"].startswith(("cid:", "http://", "https://")) for i in images), \
         "stored HTML keeps attachment ids; the page builds relative URLs"
     assert page.failed == [], page.failed
