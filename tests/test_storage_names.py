@@ -22,6 +22,7 @@ ALLOWED = {
     ("shared_code/adapters/ticket_store.py", "attachments"): "the entry's attachments field",
     ("shared_code/services/actions.py", "staff"): "a recipient role",
     ("shared_code/services/notification_requests.py", "staff"): "a recipient role",
+    ("shared_code/services/ticket_views.py", "staff"): "the request field at fault",
     ("shared_code/cli/directory.py", "departments"): "the command group",
     ("shared_code/cli/directory.py", "staff"): "the command group",
     ("shared_code/cli/quarantine.py", "quarantine"): "the command group",

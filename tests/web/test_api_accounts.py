@@ -127,7 +127,7 @@ def test_test_fetch_verify_and_test_send(as_admin, desk, graph, identity):
     assert bad.status_code == 422 and bad.json()["field"] == "to"
     assert api_post(as_admin, f"/api/v1/accounts/{SUPPORT}/test-send", {}).status_code == 422
 
-    identity.register_app("contoso-tenant", "deskmail-app", MAILBOX_APP["secret"], roles=[])
+    identity.register_app("contoso-tenant", "deskmail-app", MAILBOX_APP["secret"], roles=["User.Read.All"])
     from shared_code.services.helpdesk import reset_process_caches
 
     reset_process_caches()

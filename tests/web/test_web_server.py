@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,6 +23,25 @@ from tests.integration.helpers import SUPPORT
 from .conftest import ADMIN
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _in_own_loop(coroutine_function):
+    """Run it in a new event loop on its own thread, as the worker's loop would: the main thread
+    may already run a loop (Playwright's sync API keeps one for the browser tests' session)."""
+    result: dict = {}
+
+    def target() -> None:
+        try:
+            result["value"] = asyncio.run(coroutine_function())
+        except BaseException as error:  # re-raised in the test's thread
+            result["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
 
 
 def _host_function():
@@ -50,7 +70,7 @@ def _calls(*requests):
         app.startup_task_done = False
         return answers
 
-    return asyncio.run(run())
+    return _in_own_loop(run)
 
 
 def test_the_host_serves_health_and_the_dev_sign_in_through_the_asgi_function(desk):
@@ -130,7 +150,7 @@ def test_a_refused_setting_fails_every_request_on_the_host_path(desk, monkeypatc
                 outcomes.append(str(error))
         return outcomes
 
-    assert asyncio.run(run()) == ["ASGI middleware startup failed."] * 2
+    assert _in_own_loop(run) == ["ASGI middleware startup failed."] * 2
     assert message in caplog.text
 
 
