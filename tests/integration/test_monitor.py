@@ -187,3 +187,27 @@ def test_no_recipients_is_reported_not_mailed(desk, graph, mailbox_app):
     assert any("no alert recipients" in note for note in report.notes)
     assert desk.queues.peek_all(OUTBOUND_MAIL) == []
     assert len(_log(desk, "Fetch alert")) == 1
+
+
+def test_a_monitor_mail_graph_fails_once_is_sent_on_the_queues_retry(watched, graph):
+    desk = watched
+    run_monitor(desk, now=desk.accounts.get(SUPPORT).created + timedelta(minutes=10))
+    graph.fail_next(500, path_contains="sendMail", method="POST")
+    sent = _mailed(desk, graph)
+    assert len(sent) == 1 and SUPPORT in sent[0][1]["Subject"]
+    assert len(_log(desk, "Send failed")) == 1
+    # the retry looked in Sent Items first (the failed attempt might have gone out)
+    assert any("sentitems" in r.path.lower() for r in graph.requests)
+
+
+def test_a_monitor_mail_graph_keeps_refusing_is_given_up_and_logged(watched, graph):
+    desk = watched
+    run_monitor(desk, now=desk.accounts.get(SUPPORT).created + timedelta(minutes=10))
+    graph.fail_next(400, count=50, path_contains="sendMail", method="POST",
+                    code="ErrorInvalidRecipients")
+    results = drain_outbound(desk, release_after=0)
+    assert graph.sent == [] and [r.outcome for r in results] == ["failed"] * 5
+    assert "moved to outbound-mail-poison" in results[-1].reason
+    failed = _log(desk, "System mail failed")
+    assert len(failed) == 1 and ONCALL in failed[0]["message"]
+    assert desk.queues.peek_all(OUTBOUND_MAIL) == []
