@@ -96,8 +96,9 @@ def _int(name: str, default: int, minimum: int = 0, maximum: int | None = None) 
     return value
 
 
-def _minutes(name: str, default: float, minimum: float) -> float:
-    """A number of minutes; decimals allowed (tests use fractions of a minute)."""
+def minutes_setting(name: str, default: float, minimum: float) -> float:
+    """A number of minutes; decimals allowed (tests use fractions of a minute). Also read by
+    the web settings (FETCH_STALE_MINUTES), so the rule is one."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -202,5 +203,5 @@ class Settings:
             no_reply_pattern=_regex("NO_REPLY_PATTERN"),
             trusted_sender_signals=_signals("TRUSTED_SENDER_SIGNALS"),
             fetch_mails_in_flight=_int("FETCH_MAILS_IN_FLIGHT", 4, minimum=1, maximum=16),
-            fetch_stale_minutes=_minutes("FETCH_STALE_MINUTES", 5.0, minimum=0.001),
+            fetch_stale_minutes=minutes_setting("FETCH_STALE_MINUTES", 5.0, minimum=0.001),
         )
