@@ -211,3 +211,19 @@ def test_a_monitor_mail_graph_keeps_refusing_is_given_up_and_logged(watched, gra
     failed = _log(desk, "System mail failed")
     assert len(failed) == 1 and ONCALL in failed[0]["message"]
     assert desk.queues.peek_all(OUTBOUND_MAIL) == []
+
+
+def test_an_incident_ends_without_a_mail_when_fetching_is_turned_off_or_the_account_removed(
+        watched, graph, mailbox_app):
+    desk = watched
+    graph.add_mailbox(SALES)
+    _add(mailbox_app, SALES, "department", "Support")
+    later = desk.accounts.get(SALES).created + timedelta(minutes=30)
+    assert sorted(a.address for a in run_monitor(desk, now=later).incidents) == [SALES, SUPPORT]
+    assert run_cli("emails", "update", SUPPORT, "--no-fetch-enabled")[0] == 0
+    assert run_cli("emails", "remove", SALES)[0] == 0
+    report = run_monitor(desk, now=later + timedelta(minutes=5))
+    assert _check(report).incident == "closed" and report.incidents == []
+    assert desk.monitor_state.open_incidents() == []
+    assert len(_log(desk, "Fetch incident closed")) == 2
+    assert len(_mailed(desk, graph)) == 2  # the two alerts; no recovery mail
