@@ -5,6 +5,7 @@ in and the web app checks roles (docs/web.md). The web app is built on its first
 import azure.functions as func
 
 from functions.fetch import blueprint as fetch_blueprint
+from functions.monitor import blueprint as monitor_blueprint
 from functions.outbound import blueprint as outbound_blueprint
 from functions.tickets import blueprint as tickets_blueprint
 from shared_code.web.lazy import LazyWebApp
@@ -13,3 +14,4 @@ app = func.AsgiFunctionApp(app=LazyWebApp(), http_auth_level=func.AuthLevel.ANON
 app.register_functions(fetch_blueprint)
 app.register_functions(outbound_blueprint)
 app.register_functions(tickets_blueprint)
+app.register_functions(monitor_blueprint)

@@ -96,6 +96,21 @@ def _int(name: str, default: int, minimum: int = 0, maximum: int | None = None) 
     return value
 
 
+def minutes_setting(name: str, default: float, minimum: float) -> float:
+    """A number of minutes; decimals allowed (tests use fractions of a minute). Also read by
+    the web settings (FETCH_STALE_MINUTES), so the rule is one."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(f"setting {name} must be a number of minutes, got {raw!r}") from None
+    if not value >= minimum or value == float("inf"):
+        raise SettingError(f"setting {name} must be a number >= {minimum}, got {raw!r}")
+    return value
+
+
 def _list(name: str) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
     return tuple(item.strip().lower() for item in raw.split(",") if item.strip())
@@ -158,6 +173,8 @@ class Settings:
     trusted_sender_signals: tuple[TrustSignal, ...] = DEFAULT_TRUSTED_SIGNALS
     # Mails of one mailbox processed at once by a fetch run (chains of one conversation in order)
     fetch_mails_in_flight: int = 4
+    # An account without a successful fetch for longer is stale (domain/fetch_health.py)
+    fetch_stale_minutes: float = 5.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -186,4 +203,5 @@ class Settings:
             no_reply_pattern=_regex("NO_REPLY_PATTERN"),
             trusted_sender_signals=_signals("TRUSTED_SENDER_SIGNALS"),
             fetch_mails_in_flight=_int("FETCH_MAILS_IN_FLIGHT", 4, minimum=1, maximum=16),
+            fetch_stale_minutes=minutes_setting("FETCH_STALE_MINUTES", 5.0, minimum=0.001),
         )

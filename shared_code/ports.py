@@ -304,6 +304,10 @@ class SecretStore(Protocol):
 
     def set(self, name: str, value: str) -> None: ...
 
+    def expires_on(self, name: str) -> datetime | None:
+        """The secret's expiry date where the store keeps one (Key Vault `exp`), else None."""
+        ...
+
     @property
     def writable(self) -> bool: ...
 

@@ -16,6 +16,15 @@ def test_defaults(monkeypatch):
     assert settings.key_vault_url is None
     assert settings.max_attachments == 50
     assert settings.fetch_mails_in_flight == 4
+    assert settings.fetch_stale_minutes == 5.0
+
+
+def test_the_stale_limit_takes_decimals_for_the_monitor_and_the_web(monkeypatch):
+    from shared_code.web.settings import WebSettings
+
+    monkeypatch.setenv("FETCH_STALE_MINUTES", "0.25")
+    assert Settings.from_env().fetch_stale_minutes == 0.25
+    assert WebSettings.from_env().fetch_stale_minutes == 0.25
 
 
 @pytest.mark.parametrize("name,value,expected", [
@@ -26,6 +35,8 @@ def test_defaults(monkeypatch):
     ("GRAPH_MAX_CONCURRENCY", "9", "GRAPH_MAX_CONCURRENCY must be between 1 and 4"),
     ("FETCH_MAILS_IN_FLIGHT", "0", "FETCH_MAILS_IN_FLIGHT must be between 1 and 16"),
     ("FETCH_MAILS_IN_FLIGHT", "four", "FETCH_MAILS_IN_FLIGHT must be an integer"),
+    ("FETCH_STALE_MINUTES", "five", "FETCH_STALE_MINUTES must be a number of minutes"),
+    ("FETCH_STALE_MINUTES", "0", "FETCH_STALE_MINUTES must be a number >= 0.001"),
 ])
 def test_malformed_settings_name_themselves(monkeypatch, name, value, expected):
     monkeypatch.setenv(name, value)

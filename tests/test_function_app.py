@@ -19,7 +19,8 @@ def _indexed():
 def test_functions_are_indexed_with_their_triggers():
     functions = _indexed()
     assert set(functions) == {"fetch_mail", "fetch_mailbox", "check_overdue", "send_notification",
-                              "record_failed_notification", "enqueue_notification", "http_app_func"}
+                              "record_failed_notification", "enqueue_notification", "http_app_func",
+                              "monitor"}
 
     timer = functions["fetch_mail"].get_trigger().get_dict_repr()
     assert timer["type"] == "timerTrigger"
@@ -29,6 +30,10 @@ def test_functions_are_indexed_with_their_triggers():
 
     overdue = functions["check_overdue"].get_trigger().get_dict_repr()
     assert (overdue["type"], overdue["schedule"]) == ("timerTrigger", "0 */5 * * * *")
+
+    monitor = functions["monitor"].get_trigger().get_dict_repr()
+    assert (monitor["type"], monitor["schedule"], monitor["runOnStartup"]) == (
+        "timerTrigger", "0 */5 * * * *", False)
 
     queue = functions["fetch_mailbox"].get_trigger().get_dict_repr()
     assert queue["type"] == "queueTrigger"

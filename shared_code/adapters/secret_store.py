@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import datetime
 
 from ..config import DEFAULT_AUTHORITY_HOST
 
@@ -106,6 +107,22 @@ class SecretStore:
                                     f"{type(error).__name__}") from None
         with self._lock:
             self._cache.pop(name, None)
+
+    def expires_on(self, name: str) -> datetime | None:
+        """The expiry date (`exp`) of Key Vault secret `name`, read now (not cached); None when
+        it has none or secrets come from the environment (no date to read there). Raises
+        SecretNotFound when the vault has no such secret."""
+        if not name or not name.strip():
+            raise ValueError("secret name must not be empty")
+        if not self.vault_url:
+            return None
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            secret = self._secret_client().get_secret(name.strip())
+        except ResourceNotFoundError:
+            raise SecretNotFound(name.strip(), f"Key Vault {self.vault_url}") from None
+        return secret.properties.expires_on
 
     def invalidate(self, name: str | None = None) -> None:
         """Forget one cached value (after a rotation), or all of them."""

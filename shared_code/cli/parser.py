@@ -17,6 +17,7 @@ from . import (
     emails,
     fetch,
     migrate,
+    monitor,
     notifications,
     quarantine,
     system_log,
@@ -34,6 +35,7 @@ COMMAND_GROUPS = (
     notifications,   # send, notifications, emails test-send
     templates,
     migrate,         # the previous storage layout into one partition per ticket
+    monitor,         # fetch incidents and secret expiry, as the monitor timer does
     # Register a new command group here: a module with `register(sub, groups)` in this
     # package, imported above.
 )

@@ -24,6 +24,7 @@ from ..adapters.directory import DirectoryRepository
 from ..adapters.idempotency import IdempotencyKeys
 from ..adapters.ledger import IngestLedger
 from ..adapters.message_index import MessageIndex
+from ..adapters.monitor_state import MonitorState
 from ..adapters.quarantine import QuarantineRepository
 from ..adapters.queues import QueueSender
 from ..adapters.secret_store import SecretStore
@@ -113,6 +114,11 @@ class Helpdesk:
         """Sending pace and auto-responses; it remembers the counters it wrote, so one
         instance per desk saves a read per update."""
         return SendCounters(self.connection)
+
+    @cached_property
+    def monitor_state(self) -> MonitorState:
+        """The monitor's open incidents and sent secret warnings (services/monitor.py)."""
+        return MonitorState(self.connection)
 
     @cached_property
     def templates(self) -> TemplateStore:

@@ -28,6 +28,7 @@ from .notification_requests import BATCH_SCHEMA, batch_message
 from .outbound_run import SEND_DEADLINE_SECONDS, Directory, Outbound
 from .send import HOST_MAX_DEQUEUE_COUNT, HOST_VISIBILITY_TIMEOUT, MessageOutcome, send_message
 from .send_delivery import MAX_SEND_ATTEMPTS, SendResult
+from .system_mail import is_system_mail, send_system_mail
 
 log = logging.getLogger("deskmail.send")
 
@@ -63,7 +64,10 @@ def handle_queue_message(desk: Helpdesk, message: object, dequeue_count: int = 1
     message). Some deferred: hides the same message for the shortest wait and returns (the
     host's delete then fails harmlessly on the changed pop receipt). A real failure with
     attempts left: raises SendFailed (the host releases the message); a notification at its
-    MAX_SEND_ATTEMPTS-th real failure is moved to the poison queue alone instead."""
+    MAX_SEND_ATTEMPTS-th real failure is moved to the poison queue alone instead. A system
+    mail (services/system_mail.py) is sent the same way, without a ticket."""
+    if is_system_mail(message):
+        return _handle_system_mail(desk, message, dequeue_count, message_id, pop_receipt)
     own = out is None
     out = out or Outbound(desk, clock=clock, directory=Directory.shared(desk))
     try:
@@ -86,6 +90,34 @@ def handle_queue_message(desk: Helpdesk, message: object, dequeue_count: int = 1
     finally:
         if own:
             out.close()
+
+
+def _handle_system_mail(desk: Helpdesk, message: dict, dequeue_count: int, message_id: str,
+                        pop_receipt: str) -> list[SendResult]:
+    """A system mail: retried like a notification (the receive count is its attempt count),
+    moved to the poison queue at the MAX_SEND_ATTEMPTS-th failure, hidden again to wait."""
+    try:
+        result = send_system_mail(desk, message, dequeue_count)
+    except Exception as error:
+        result = SendResult(id=str(message.get("id") or ""), template=str(message.get("kind") or ""),
+                            sender=str(message.get("sender") or ""), outcome="failed",
+                            reason=f"{type(error).__name__}: {error}",
+                            queue_message_id=message_id, dequeue_count=dequeue_count)
+        desk.syslog.write("warning", "Send failed", f"system mail {result.id} ({result.template}): "
+                          f"{result.reason} (attempt {dequeue_count} of {MAX_SEND_ATTEMPTS})",
+                          account=result.sender)
+        if dequeue_count < MAX_SEND_ATTEMPTS:
+            result.reason += f" (attempt {dequeue_count} of {MAX_SEND_ATTEMPTS}; the queue retries it)"
+            raise SendFailed(error, [result]) from error
+        desk.queues.send(OUTBOUND_POISON, message)
+        result.reason += f" (moved to {OUTBOUND_POISON} after {dequeue_count} failed attempts)"
+        return [result]
+    result.queue_message_id, result.dequeue_count = message_id, dequeue_count
+    if result.outcome == "deferred" and not (message_id and pop_receipt and desk.queues.hide(
+            OUTBOUND_MAIL, message_id, pop_receipt, result.retry_after_seconds)):
+        raise DeferralLost(f"system mail {result.id} is deferred but its queue message could not "
+                           "be hidden again; the host releases it instead", [result])
+    return [result]
 
 
 def _poison_or_retry(out: Outbound, outcome: MessageOutcome) -> BaseException | None:
@@ -195,6 +227,12 @@ def _host_poison(desk: Helpdesk, message: object, handle, count: int) -> list[Se
 def record_poison(desk: Helpdesk, message: object) -> None:
     """The poison trigger's work: the notifications failed for good; log them, list them as
     failed (a batch moved there by the host: each of its unfinished notifications)."""
+    if is_system_mail(message):
+        desk.syslog.write("error", "System mail failed",
+                          f"{message.get('kind')} {message.get('id')} from {message.get('sender')} "
+                          f"to {', '.join(message.get('to') or [])} was given up after repeated "
+                          f"failures: {message.get('subject')}", account=str(message.get("sender") or ""))
+        return
     deliveries = desk.deliveries
     for notification in _notifications(message) or [{}]:
         _record_poisoned(desk, deliveries, notification)

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ..config import SettingError, running_in_azure
+from ..config import SettingError, minutes_setting, running_in_azure
 from ..domain.model import ValidationError, normalize_address
 
 
@@ -31,19 +31,6 @@ class Role(str, Enum):
 
 # The Entra ID app roles (the `roles` claim) that grant each role; see docs/web.md.
 APP_ROLES = {"deskmail.admin": Role.ADMIN, "deskmail.staff": Role.STAFF}
-
-
-def _float(name: str, default: float, minimum: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingError(f"setting {name} must be a number of minutes, got {raw!r}") from None
-    if not value >= minimum or value == float("inf"):
-        raise SettingError(f"setting {name} must be a number >= {minimum}, got {raw!r}")
-    return value
 
 
 def _dev_users(raw: str) -> dict[str, Role]:
@@ -97,5 +84,5 @@ class WebSettings:
         # locally a key per process: sessions end when the server restarts
         key = raw_key.encode() if raw_key else secrets.token_bytes(32)
         return cls(auth=mode, dev_users=dev_users, session_key=key,
-                   fetch_stale_minutes=_float("FETCH_STALE_MINUTES", 5.0, minimum=0.001),
+                   fetch_stale_minutes=minutes_setting("FETCH_STALE_MINUTES", 5.0, minimum=0.001),
                    secure_cookies=azure)

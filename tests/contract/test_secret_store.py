@@ -36,3 +36,12 @@ def test_a_missing_secret_names_itself_never_a_value(secrets):
 def test_an_empty_name_is_refused(secrets):
     with pytest.raises(ValueError):
         secrets.store.get("  ")
+
+
+def test_a_secret_without_an_expiry_date_has_none(secrets):
+    """Environment variables (and a vault secret without `exp`) carry no date: the monitor
+    skips them; the vault's own date is read in tests/integration/test_monitor_secrets.py."""
+    secrets.set(NAME, "a-value")
+    assert secrets.store.expires_on(NAME) is None
+    with pytest.raises(ValueError):
+        secrets.store.expires_on(" ")

@@ -24,6 +24,10 @@ Supported (JSON shapes and ``{"error": {"code", "message"}}`` errors as Graph se
   keeps the Message-ID the client wrote (Exchange stamps one only when there is none), so
   ``mailFolders/sentitems/messages?$filter=internetMessageId eq '<id>'`` finds it.
 
+* ``GET  /applications(appId='{client id}')?$select=passwordCredentials``: the app
+  registration's password credentials (``set_password_credentials``); needs the role
+  Application.Read.All (or .ReadWrite.All), else 403 ``Authorization_RequestDenied``.
+
 Permissions, like Graph's for app-only tokens: sendMail needs the token's ``roles`` to hold
 Mail.Send; reading mail Mail.Read or Mail.ReadWrite; changing it Mail.ReadWrite. Otherwise
 403 ``ErrorAccessDenied`` (the identity fake's tokens carry both by default).
@@ -181,6 +185,13 @@ class FakeGraph(FakeServer):
             self._last_default_received: datetime | None = None
             self._broken: dict[str, tuple[int, str]] = {}
             self._delete_on_download: set[str] = set()
+            self._applications: dict[str, list[dict]] = {}
+
+    def set_password_credentials(self, client_id: str, credentials: list[dict]) -> None:
+        """The app registration `client_id`'s passwordCredentials (keyId, displayName,
+        endDateTime as Graph writes them)."""
+        with self._lock:
+            self._applications[client_id.lower()] = [dict(c) for c in credentials]
 
     def add_mailbox(self, address: str, enabled: bool = True) -> str:
         """Create a mailbox with the well-known folders (idempotent); `enabled=False`
@@ -418,6 +429,9 @@ class FakeGraph(FakeServer):
                 return self._unauthorized("Access token validation failure. Invalid audience.")
             return self._unauthorized("Lifetime validation failed, the token is expired.")
         denied = self._missing_permission(request, self.identity.inspect(token).roles)
+        if denied and denied.startswith("Application."):
+            return self.error_response(403, "Authorization_RequestDenied",
+                                       "Insufficient privileges to complete the operation.")
         if denied:
             return self.error_response(403, "ErrorAccessDenied",
                                        f"Access is denied. Check credentials and try again. "
@@ -432,6 +446,9 @@ class FakeGraph(FakeServer):
     def _missing_permission(request: Request, roles) -> str:
         """The application permission the request needs and the token lacks ("" if none)."""
         granted = set(roles)
+        if request.segments[1:2] and request.segments[1].lower().startswith("applications("):
+            return "" if granted & {"Application.Read.All", "Application.ReadWrite.All"} \
+                else "Application.Read.All"
         if request.segments[-1:] and request.segments[-1].lower() == "sendmail":
             return "" if "Mail.Send" in granted else "Mail.Send"
         if request.method == "GET":
@@ -449,6 +466,9 @@ class FakeGraph(FakeServer):
         seg = request.segments
         if not seg or seg[0] != "v1.0":
             raise GraphError(400, "BadRequest", "Invalid version.")
+        if len(seg) == 2 and seg[1].lower().startswith("applications("):
+            self._require(request.method, "GET")
+            return self._application(seg[1])
         if len(seg) < 3 or seg[1].lower() != "users":
             segment = seg[1] if len(seg) > 1 else ""
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
@@ -481,6 +501,17 @@ class FakeGraph(FakeServer):
             return self._messages_route(box, None, rest[1:], request)
         raise GraphError(400, "BadRequest",
                          f"Resource not found for the segment '{rest[0] if rest else seg[2]}'.")
+
+    def _application(self, segment: str) -> Response:
+        match = re.fullmatch(r"applications\(appId='([^']+)'\)", segment, re.I)
+        credentials = self._applications.get(match.group(1).lower()) if match else None
+        if credentials is None:
+            raise GraphError(404, "Request_ResourceNotFound",
+                             f"Resource '{segment}' does not exist or one of its queried reference-"
+                             "property objects are not present.")
+        return json_response(200, {"@odata.context": f"{self.graph_url}/$metadata#applications"
+                                   "(passwordCredentials)/$entity",
+                                   "passwordCredentials": credentials}, content_type=ODATA_JSON)
 
     @staticmethod
     def _require(method: str, *allowed: str) -> None:

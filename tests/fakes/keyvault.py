@@ -1,6 +1,7 @@
 """Fake Azure Key Vault (secrets), with the bearer challenge flow azure-keyvault-secrets uses.
 
-* ``GET /secrets/{name}[/{version}]?api-version=...`` and ``PUT /secrets/{name}``.
+* ``GET /secrets/{name}[/{version}]?api-version=...`` and ``PUT /secrets/{name}``; a version's
+  ``attributes.exp`` (expiry, epoch seconds) when it was given one.
 * A request without a valid token gets 401 and
   ``WWW-Authenticate: Bearer authorization="{authority host}/{tenant}", resource="{resource}"``;
   the SDK then asks its credential for ``{resource}/.default`` in that tenant.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from .identity import FakeIdentity
 from .server import FakeServer, Request, Response, json_response
@@ -39,6 +41,7 @@ class _SecretVersion:
     created: int
     content_type: str | None = None
     tags: dict = field(default_factory=dict)
+    expires: int | None = None  # `attributes.exp`, seconds since the epoch
 
 
 class FakeKeyVault(FakeServer):
@@ -64,10 +67,13 @@ class FakeKeyVault(FakeServer):
             self.resource: str = self.local_resource
             self.tenant_id: str = self._default_tenant
 
-    def set_secret(self, name: str, value: str, content_type: str | None = None) -> str:
-        """Add a new version of a secret; returns the version id."""
+    def set_secret(self, name: str, value: str, content_type: str | None = None,
+                   expires: datetime | None = None) -> str:
+        """Add a new version of a secret (`expires`: its `attributes.exp`); returns the
+        version id."""
         with self._lock:
-            version = _SecretVersion(value, uuid.uuid4().hex, int(time.time()), content_type)
+            version = _SecretVersion(value, uuid.uuid4().hex, int(time.time()), content_type,
+                                     expires=int(expires.timestamp()) if expires else None)
             self._secrets.setdefault(name.lower(), []).append(version)
             return version.version
 
@@ -120,6 +126,8 @@ class FakeKeyVault(FakeServer):
                            "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
             "tags": dict(v.tags),
         }
+        if v.expires is not None:
+            bundle["attributes"]["exp"] = v.expires
         if v.content_type:
             bundle["contentType"] = v.content_type
         return bundle
@@ -144,7 +152,9 @@ class FakeKeyVault(FakeServer):
         except (ValueError, KeyError, TypeError):
             return self.error_response(400, "BadParameter", "Property 'value' is required.")
         with self._lock:
+            exp = (body.get("attributes") or {}).get("exp")
             version = _SecretVersion(str(value), uuid.uuid4().hex, int(time.time()),
-                                     body.get("contentType"), dict(body.get("tags") or {}))
+                                     body.get("contentType"), dict(body.get("tags") or {}),
+                                     int(exp) if exp is not None else None)
             self._secrets.setdefault(name.lower(), []).append(version)
         return json_response(200, self._bundle(name, version))

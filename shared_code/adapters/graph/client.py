@@ -226,6 +226,16 @@ class GraphMailClient:
                 return item.get("id")
         return None
 
+    # -- the app registration -------------------------------------------------------------------
+    def password_credentials(self) -> list[dict]:
+        """The password credentials (keyId, displayName, endDateTime) of this client's own app
+        registration. Needs the application permission Application.Read.All, which deskmail
+        does not ask for: without it Graph answers 403 (a GraphError the caller may skip)."""
+        app = f"applications(appId={_odata_string(self.tokens.client_id)})"
+        payload = self._request("GET", f"{self.base_url}/{app}?"
+                                f"{_query({'$select': 'passwordCredentials'})}").json()
+        return [c for c in payload.get("passwordCredentials") or [] if isinstance(c, dict)]
+
     # -- plumbing -------------------------------------------------------------------------------
     def _request(self, method: str, url: str, *, json: Any = None, data: bytes | None = None,
                  content_type: str | None = None, accept: str | None = None,

@@ -1,6 +1,7 @@
 """The secret store in memory: a dict for the vault, a ttl cache on the injected clock."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Callable
 
 from shared_code.adapters.secret_store import SecretNotFound
@@ -16,6 +17,7 @@ class MemorySecrets:
         self.values = dict(values or {})
         self.ttl_seconds, self.clock = float(ttl_seconds), clock or ManualClock()
         self._cache: dict[str, tuple[str, float]] = {}
+        self.expiries: dict[str, datetime] = {}  # the vault's `exp` attributes
 
     def get(self, name: str) -> str:
         if not name or not name.strip():
@@ -36,6 +38,13 @@ class MemorySecrets:
             self._cache.clear()
         else:
             self._cache.pop(name.strip(), None)
+
+    def expires_on(self, name: str) -> datetime | None:
+        if not name or not name.strip():
+            raise ValueError("secret name must not be empty")
+        if name.strip() not in self.values:
+            raise SecretNotFound(name.strip(), "the in-memory secret store")
+        return self.expiries.get(name.strip())
 
     @property
     def writable(self) -> bool:
