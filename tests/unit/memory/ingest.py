@@ -48,6 +48,10 @@ class MemoryIngestLedger:
         rows = self.partitions.get(safe_key(account), {})
         return [copy.deepcopy(rows[key]) for key in sorted(rows)]
 
+    def received_between(self, account: str, start: datetime, end: datetime) -> list[dict]:
+        return [row for row in self.list(account)
+                if isinstance(row.get("received"), datetime) and start <= row["received"] < end]
+
     def window(self, account: str) -> LedgerWindow:
         return LedgerWindow(account=account)
 
