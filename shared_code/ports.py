@@ -8,7 +8,7 @@ what a missing row returns) are pinned by one contract suite per port, run on bo
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Iterable, Iterator, Protocol, runtime_checkable
 
 from .domain.ingest import QuarantineState
@@ -246,6 +246,16 @@ class IngestLedger(Protocol):
 
     def rows(self, window: LedgerWindow, refs: Iterable,
              now: datetime | None = None) -> dict[str, dict]: ...
+
+
+@runtime_checkable
+class ReconcileMarks(Protocol):
+    """The mails a reconciliation reported unaccounted for (adapters/reconcile_marks.py):
+    `first_report` records one, False when that mail of that day was reported before."""
+
+    def first_report(self, account: str, day: date, graph_id: str, fields: dict) -> bool: ...
+
+    def reported(self, account: str, day: date) -> list[dict]: ...
 
 
 @runtime_checkable
