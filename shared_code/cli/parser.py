@@ -19,6 +19,7 @@ from . import (
     migrate,
     notifications,
     quarantine,
+    reconcile,
     system_log,
     templates,
     tickets,
@@ -34,6 +35,7 @@ COMMAND_GROUPS = (
     notifications,   # send, notifications, emails test-send
     templates,
     migrate,         # the previous storage layout into one partition per ticket
+    reconcile,       # the mailbox's day against the ledger
     # Register a new command group here: a module with `register(sub, groups)` in this
     # package, imported above.
 )
