@@ -14,11 +14,12 @@ from datetime import date, datetime, timedelta, timezone
 from ..adapters.table_base import entity_time
 from ..domain.ingest import QuarantineState
 from ..domain.limits import clip
-from ..domain.model import EmailAccount
+from ..domain.model import EmailAccount, ValidationError
 from ..domain.reconcile import FetchReach, MailCategory, classify, day_bounds, discard_rule
 from .helpdesk import Helpdesk
 
 ALERT_TITLE = "Mail unaccounted for"
+FIRST_DAY = date(2000, 1, 1)
 
 
 @dataclass
@@ -78,6 +79,10 @@ def reconcile(desk: Helpdesk, account: str | None = None, day: date | None = Non
     """One account (LookupError if unknown) or every fetched account; one day or the default
     days. Never raises for an account whose folder cannot be listed (its `error` says why)."""
     now = now or datetime.now(timezone.utc)
+    last_day = now.astimezone(timezone.utc).date() + timedelta(days=1)
+    if day is not None and not FIRST_DAY <= day <= last_day:
+        raise ValidationError(f"day must be between {FIRST_DAY.isoformat()} and "
+                              f"{last_day.isoformat()} (UTC), got {day.isoformat()}", "day")
     if account:
         found = desk.accounts.get(account.strip().lower())
         if found is None:
