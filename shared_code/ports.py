@@ -8,7 +8,7 @@ what a missing row returns) are pinned by one contract suite per port, run on bo
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Iterable, Iterator, Protocol, runtime_checkable
 
 from .domain.ingest import QuarantineState
@@ -240,10 +240,22 @@ class IngestLedger(Protocol):
 
     def list(self, account: str) -> list[dict]: ...
 
+    def received_between(self, account: str, start: datetime, end: datetime) -> list[dict]: ...
+
     def window(self, account: str) -> LedgerWindow: ...
 
     def rows(self, window: LedgerWindow, refs: Iterable,
              now: datetime | None = None) -> dict[str, dict]: ...
+
+
+@runtime_checkable
+class ReconcileMarks(Protocol):
+    """The mails a reconciliation reported unaccounted for (adapters/reconcile_marks.py):
+    `first_report` records one, False when that mail of that day was reported before."""
+
+    def first_report(self, account: str, day: date, graph_id: str, fields: dict) -> bool: ...
+
+    def reported(self, account: str, day: date) -> list[dict]: ...
 
 
 @runtime_checkable
@@ -347,6 +359,9 @@ class MailClient(Protocol):
 
     def list_messages(self, folder_id: str, since: datetime,
                       top: int = 50) -> Iterator[MessageRef]: ...
+
+    def list_received(self, folder_id: str, start: datetime, end: datetime,
+                      top: int = 100) -> Iterator[MessageRef]: ...
 
     def get_mime(self, message_id: str) -> bytes: ...
 

@@ -52,6 +52,7 @@ var tableNames = [
   'deliveries'
   'quarantine'
   'apirequests'
+  'reconcilemarks'
 ]
 var containerNames = [
   'raw-mail'

@@ -89,6 +89,15 @@ class IngestLedger:
         return [row for row in self._table.query(safe_key(account))
                 if row["RowKey"] != LAYOUT_ROW]
 
+    def received_between(self, account: str, start: datetime, end: datetime) -> list[dict]:
+        """The rows of mails received in [start, end) (one query: the reconciliation's day).
+        Rows older than the `received` field (see above) are not found; the caller reads a
+        listed mail it misses with `get`."""
+        query = "PartitionKey eq @pk and received ge @start and received lt @end"
+        return [dict(row) for row in self._table.client.query_entities(
+            query, parameters={"pk": safe_key(account), "start": start, "end": end},
+            select=WINDOW_FIELDS + ["reason", "rule", "updated"])]
+
     # -- the window of one run
     def window(self, account: str) -> LedgerWindow:
         return LedgerWindow(account=account)

@@ -20,6 +20,7 @@ from . import (
     monitor,
     notifications,
     quarantine,
+    reconcile,
     system_log,
     templates,
     tickets,
@@ -36,6 +37,7 @@ COMMAND_GROUPS = (
     templates,
     migrate,         # the previous storage layout into one partition per ticket
     monitor,         # fetch incidents and secret expiry, as the monitor timer does
+    reconcile,       # the mailbox's day against the ledger
     # Register a new command group here: a module with `register(sub, groups)` in this
     # package, imported above.
 )

@@ -13,3 +13,4 @@ def auto_reply(mail: InboundMail, ctx: PipelineContext) -> None:
     if rule and not check_deferred(mail, ctx):  # not a duplicate or an earlier run's claim
         mail.outcome = "discarded"
         mail.reason = f"auto-reply or bounce (rule: {rule})"
+        mail.rule = rule

@@ -17,3 +17,4 @@ def clipping(mail: InboundMail, ctx: PipelineContext) -> None:
     if not mail.parsed.from_address:
         mail.outcome = "discarded"
         mail.reason = NO_SENDER
+        mail.rule = "no-sender"

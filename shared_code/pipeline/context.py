@@ -38,6 +38,7 @@ class InboundMail:
     seen_deferred: bool = False  # rule 1's index read left to rule 6's claim (already_seen.py)
     outcome: MailOutcome | str | None = None  # a MailOutcome (plain strings compare equal)
     reason: str = ""
+    rule: str = ""  # the rule that discarded it (kept in the ledger for the reconciliation)
     sender_auth: SenderAuth | None = None  # computed once, by pipeline/sender.py
     thread: ThreadMatch | None = None
     matched_ticket: Ticket | None = None  # the ticket threading read, reused by rule 6

@@ -25,4 +25,5 @@ def from_ourselves(mail: InboundMail, ctx: PipelineContext) -> None:
         return
     mail.outcome = "discarded"
     mail.reason = f"spoofed helpdesk address {sender}: {auth.verdict.value} ({auth.reason})"
+    mail.rule = "helpdesk-spoof"
     log_spoof(mail, ctx, HELPDESK_SPOOF, "discarded")

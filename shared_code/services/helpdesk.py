@@ -27,6 +27,7 @@ from ..adapters.message_index import MessageIndex
 from ..adapters.monitor_state import MonitorState
 from ..adapters.quarantine import QuarantineRepository
 from ..adapters.queues import QueueSender
+from ..adapters.reconcile_marks import ReconcileMarks
 from ..adapters.secret_store import SecretStore
 from ..adapters.send_counters import SendCounters
 from ..adapters.storage import StorageConnection
@@ -99,6 +100,11 @@ class Helpdesk:
     @cached_property
     def quarantine(self) -> QuarantineRepository:
         return QuarantineRepository(self.connection)
+
+    @cached_property
+    def reconcile_marks(self) -> ReconcileMarks:
+        """The mails a reconciliation alerted about (once per mail and day)."""
+        return ReconcileMarks(self.connection)
 
     @cached_property
     def syslog(self) -> SystemLog:

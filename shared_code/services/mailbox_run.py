@@ -311,8 +311,9 @@ class MailboxRun:
             self.summary.count(mail.outcome)
         state = {
             "state": IngestState.PROCESSED.value, "outcome": mail.outcome,
-            "reason": mail.reason[:1000], "ticket": mail.ticket.number if mail.ticket else "",
-            "message_id": mail.key, "shared": False,
+            "reason": mail.reason[:1000], "rule": mail.rule,
+            "ticket": mail.ticket.number if mail.ticket else "", "message_id": mail.key,
+            "shared": False,
         }
         sent_back = self.listing.sent_back
         if ref.id in sent_back:  # written at once: the release below relies on it

@@ -67,3 +67,19 @@ def test_rows_are_copies(ledger):
     ledger.get(SUPPORT, "g1")["state"] = "changed"
 
     assert ledger.rows(ledger.window(SUPPORT), [Ref("g1", T0)], now=T0)["g1"]["state"] == "done"
+
+
+def test_received_between_reads_one_day_of_rows(ledger):
+    day = T0.replace(hour=0)
+    ledger.apply(SUPPORT, {"in-1": {"state": "done", "outcome": "discarded",
+                                    "rule": "auto-submitted", "received": day},
+                           "in-2": {"state": "attempting", "received": T0},
+                           "next-day": {"state": "done", "received": day + timedelta(days=1)},
+                           "before": {"state": "done", "received": day - timedelta(seconds=1)}})
+    ledger.apply("other@contoso.example", {"theirs": {"state": "done", "received": T0}})
+
+    rows = ledger.received_between(SUPPORT, day, day + timedelta(days=1))
+
+    assert sorted(r["graph_id"] for r in rows) == ["in-1", "in-2"]
+    first = next(r for r in rows if r["graph_id"] == "in-1")
+    assert (first["outcome"], first["rule"]) == ("discarded", "auto-submitted")

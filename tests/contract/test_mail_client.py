@@ -43,6 +43,21 @@ def test_list_messages_by_last_change_oldest_first(mailbox):
     assert [r.id for r in mailbox.client.list_messages(inbox, T0 + timedelta(minutes=1))] == [late]
 
 
+def test_list_received_is_one_window_of_received_times_oldest_first(mailbox):
+    day_end = T0.replace(hour=0) + timedelta(days=1)
+    late = mailbox.add_message(mime(2), received=day_end - timedelta(seconds=1))
+    early = mailbox.add_message(mime(1), received=T0)
+    mailbox.add_message(mime(3), received=day_end)  # the next day
+    mailbox.add_message(mime(4), received=T0.replace(hour=0) - timedelta(seconds=1))
+    mailbox.add_message(mime(5), folder="junkemail", received=T0)
+    inbox = mailbox.client.resolve_folder("Inbox")
+
+    refs = list(mailbox.client.list_received(inbox, T0.replace(hour=0), day_end, top=1))
+
+    assert [r.id for r in refs] == [early, late]
+    assert (refs[0].subject, refs[0].received) == ("question 1", T0)
+
+
 def test_folders_by_name_under_inbox_or_by_path(mailbox):
     support = mailbox.add_folder("Support")
     message = mailbox.add_message(mime(1), folder=support, received=T0)

@@ -28,6 +28,7 @@ def test_an_auto_reply_is_discarded_naming_the_rule(ctx, subject, headers, rule)
 
     assert mail.outcome == "discarded"
     assert mail.reason == f"auto-reply or bounce (rule: {rule})"
+    assert mail.rule == rule  # the ledger keeps it (the reconciliation shows it)
 
 
 def test_a_bounce_from_the_mailer_daemon_is_discarded(ctx):

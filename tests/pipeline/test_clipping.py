@@ -21,6 +21,7 @@ def test_an_overlong_sender_address_is_no_sender(ctx):
     clipping(mail, ctx)
 
     assert mail.outcome == "discarded" and mail.parsed.from_address == ""
+    assert mail.rule == "no-sender"
     assert any("unusable From address" in defect for defect in mail.parsed.defects)
 
 

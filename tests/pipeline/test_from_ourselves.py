@@ -97,6 +97,7 @@ def test_a_forged_own_address_is_discarded_and_logged_as_a_spoof(desk, ctx, deli
 
     assert mail.outcome == "discarded"
     assert mail.reason.startswith(f"spoofed helpdesk address {SUPPORT}: ")
+    assert mail.rule == "helpdesk-spoof"
     [entry] = _spoof_entries(desk)
     assert entry["level"] == "warning" and entry["account"] == SUPPORT
     assert "Message-ID forged-1@evil.example" in entry["message"]

@@ -170,7 +170,24 @@ class GraphMailClient:
             "$top": top,
             "$select": MESSAGE_FIELDS,
         })
-        url: str | None = f"{self.mailbox_url}/mailFolders/{_seg(folder_id)}/messages?{query}"
+        yield from self._pages(f"{self.mailbox_url}/mailFolders/{_seg(folder_id)}/messages?{query}")
+
+    def list_received(self, folder_id: str, start: datetime, end: datetime, top: int = 100
+                      ) -> Iterator[GraphMessageRef]:
+        """Messages of the folder received in [start, end), oldest first, page by page: what
+        the reconciliation compares with the ledger (services/reconcile.py)."""
+        top = max(1, min(int(top), 1000))
+        query = _query({
+            "$filter": (f"receivedDateTime ge {format_graph_datetime(start)} and "
+                        f"receivedDateTime lt {format_graph_datetime(end)}"),
+            "$orderby": "receivedDateTime asc",
+            "$top": top,
+            "$select": MESSAGE_FIELDS,
+        })
+        yield from self._pages(f"{self.mailbox_url}/mailFolders/{_seg(folder_id)}/messages?{query}")
+
+    def _pages(self, url: str | None) -> Iterator[GraphMessageRef]:
+        """The refs of a listing, following its next links (on Graph's own host only)."""
         while url:
             payload = self._request("GET", url).json()
             for item in payload.get("value") or []:

@@ -10,7 +10,7 @@ versions: a ticket written back after another writer's write is a 412 CONFLICT, 
 """
 from .clock import T0, ManualClock
 from .deliveries import MemoryDeliveries
-from .ingest import MemoryIngestLedger, MemoryQuarantine
+from .ingest import MemoryIngestLedger, MemoryQuarantine, MemoryReconcileMarks
 from .mailbox import MemoryGraph, MemoryMailbox, MemoryMailClient, MemoryMessage
 from .storage import BlobNotFound, MemoryBlobStore, MemoryHandle, MemoryLease, MemoryQueues
 from .tables import (
@@ -23,6 +23,6 @@ __all__ = [
     "BlobNotFound", "ManualClock", "MemoryAccounts", "MemoryBlobStore", "MemoryDeliveries",
     "MemoryDirectory", "MemoryGraph", "MemoryHandle", "MemoryIngestLedger", "MemoryLease",
     "MemoryMailClient", "MemoryMailbox", "MemoryMessage", "MemoryMessageIndex",
-    "MemoryQuarantine", "MemoryQueues", "MemorySecrets", "MemorySystemLog", "MemoryTemplates",
+    "MemoryQuarantine", "MemoryQueues", "MemoryReconcileMarks", "MemorySecrets", "MemorySystemLog", "MemoryTemplates",
     "MemoryTickets", "T0",
 ]

@@ -48,6 +48,10 @@ class MemoryIngestLedger:
         rows = self.partitions.get(safe_key(account), {})
         return [copy.deepcopy(rows[key]) for key in sorted(rows)]
 
+    def received_between(self, account: str, start: datetime, end: datetime) -> list[dict]:
+        return [row for row in self.list(account)
+                if isinstance(row.get("received"), datetime) and start <= row["received"] < end]
+
     def window(self, account: str) -> LedgerWindow:
         return LedgerWindow(account=account)
 
@@ -95,3 +99,22 @@ class MemoryQuarantine:
         names = {s.value for s in states}
         return [copy.deepcopy(r) for r in self.rows.values()
                 if r.get("account") == account and r.get("state") in names]
+
+
+class MemoryReconcileMarks:
+    """The reconciliation's alert markers: one per account, day and mail."""
+
+    def __init__(self, now: Callable[[], datetime] | None = None):
+        self.now = now or _now
+        self.rows: dict[tuple[str, str, str], dict] = {}
+
+    def first_report(self, account: str, day, graph_id: str, fields: dict) -> bool:
+        key = (safe_key(account), f"{day:%Y%m%d}", graph_id)
+        if key in self.rows:
+            return False
+        self.rows[key] = {"graph_id": graph_id, "reported_at": self.now(), **copy.deepcopy(fields)}
+        return True
+
+    def reported(self, account: str, day) -> list[dict]:
+        return [copy.deepcopy(row) for (pk, d, _), row in self.rows.items()
+                if pk == safe_key(account) and d == f"{day:%Y%m%d}"]

@@ -123,9 +123,21 @@ class MemoryMailClient:
                       top: int = 50) -> Iterator[GraphMessageRef]:
         floor = datetime.fromisoformat(format_graph_datetime(since).replace("Z", "+00:00"))
         box = self._box()
-        listed = sorted((m for m in box.messages.values()
-                         if m.folder_id == folder_id and m.modified >= floor),
-                        key=lambda m: m.modified)
+        yield from self._refs(sorted((m for m in box.messages.values()
+                                      if m.folder_id == folder_id and m.modified >= floor),
+                                     key=lambda m: m.modified))
+
+    def list_received(self, folder_id: str, start: datetime, end: datetime,
+                      top: int = 100) -> Iterator[GraphMessageRef]:
+        low, high = (datetime.fromisoformat(format_graph_datetime(t).replace("Z", "+00:00"))
+                     for t in (start, end))
+        box = self._box()
+        yield from self._refs(sorted(
+            (m for m in box.messages.values() if m.folder_id == folder_id
+             and low <= m.received.replace(microsecond=0) < high), key=lambda m: m.received))
+
+    @staticmethod
+    def _refs(listed: list) -> Iterator[GraphMessageRef]:
         for m in listed:
             yield GraphMessageRef(
                 id=m.id, internet_message_id=m.meta["internetMessageId"].strip("<>") or None,
