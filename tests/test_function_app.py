@@ -20,7 +20,7 @@ def test_functions_are_indexed_with_their_triggers():
     functions = _indexed()
     assert set(functions) == {"fetch_mail", "fetch_mailbox", "check_overdue", "send_notification",
                               "record_failed_notification", "enqueue_notification", "http_app_func",
-                              "monitor"}
+                              "monitor", "reconcile_mail"}
 
     timer = functions["fetch_mail"].get_trigger().get_dict_repr()
     assert timer["type"] == "timerTrigger"
@@ -34,6 +34,9 @@ def test_functions_are_indexed_with_their_triggers():
     monitor = functions["monitor"].get_trigger().get_dict_repr()
     assert (monitor["type"], monitor["schedule"], monitor["runOnStartup"]) == (
         "timerTrigger", "0 */5 * * * *", False)
+    reconcile = functions["reconcile_mail"].get_trigger().get_dict_repr()
+    assert (reconcile["type"], reconcile["schedule"], reconcile["runOnStartup"]) == (
+        "timerTrigger", "0 20 * * * *", False)
 
     queue = functions["fetch_mailbox"].get_trigger().get_dict_repr()
     assert queue["type"] == "queueTrigger"

@@ -23,6 +23,7 @@ class MonitorMail(str, Enum):
     ALERT = "fetch_alert"
     RECOVERY = "fetch_recovery"
     SECRET_EXPIRY = "secret_expiry"
+    UNACCOUNTED = "unaccounted_mail"  # the reconciliation found mail no run took
 
 
 class IncidentState(str, Enum):
@@ -98,3 +99,19 @@ def expiry_mail(expiry: SecretExpiry, now: datetime) -> tuple[str, str]:
             "mailbox, or the Key Vault secret's new version); docs/operations.md, "
             "\"Secret rotation\".")
     return subject, text
+
+
+def unaccounted_mail(address: str, day: str, mails: list) -> tuple[str, str]:
+    """(subject, text) of the alert about mail left in a folder that no fetch run took (the
+    reconciliation's `ReconciledMail`s): subject and received time only, never a body."""
+    count = len(mails)
+    subject = f"[deskmail] {count} mail{'s' if count > 1 else ''} in {address} never became tickets"
+    lines = [f"The reconciliation of {address} for {day} found mail in the folder that no fetch "
+             "run took:", ""]
+    lines += [f"- {m.received.isoformat() if m.received else '?'}  {m.subject!r}  (Graph id {m.graph_id})"
+              for m in mails[:50]]
+    if count > 50:
+        lines.append(f"- ... and {count - 50} more")
+    lines += ["", "Touch each one in Outlook (mark it unread, or flag it): the next fetch run takes it. "
+              "Admin -> Reconciliation shows the day; docs/operations.md (Reconciliation) says more."]
+    return subject, "\n".join(lines)

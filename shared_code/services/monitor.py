@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 
 from ..adapters.table_base import digest
 from ..domain.fetch_health import FetchState, fetch_health
-from ..domain.incidents import MonitorMail, SecretExpiry, alert_mail, expiry_mail, recovery_mail
+from ..domain.incidents import (MonitorMail, SecretExpiry, alert_mail, expiry_mail, recovery_mail,
+                                unaccounted_mail)
 from ..domain.model import Department, EmailAccount
 from .helpdesk import Helpdesk
 from .secret_expiry import find_expiries
@@ -180,3 +181,25 @@ def run_monitor(desk: Helpdesk, now: datetime | None = None) -> MonitorReport:
     for expiry in find_expiries(desk, run.accounts, run.report.notes):
         run.report.secrets.append(run.check_secret(expiry))
     return run.report
+
+
+def run_reconciliation(desk: Helpdesk, now: datetime | None = None) -> list:
+    """The hourly reconciliation (yesterday and today, every fetched account): mail no run took
+    is logged by services/reconcile.py once per mail and day, and mailed here once, with the
+    monitor's sender, to the account's department's alert recipients."""
+    from .reconcile import reconcile
+
+    run = _Run(desk, now or datetime.now(timezone.utc))
+    results = reconcile(desk, now=run.now)
+    for result in results:
+        if not result.new_alerts:
+            continue
+        account = next((a for a in run.accounts if a.address == result.account), None)
+        department = account.department if account else ""
+        subject, text = unaccounted_mail(result.account, str(result.day), result.new_alerts)
+        ids = ",".join(sorted(m.graph_id for m in result.new_alerts))
+        mailed = run.mail(MonitorMail.UNACCOUNTED, f"{result.account}|{result.day}|{ids}",
+                          [department], subject, text)
+        desk.syslog.write("info", "Unaccounted mail alert", f"{result.account} {result.day}: "
+                          f"{len(result.new_alerts)} mail(s); {mailed}", account=result.account)
+    return results

@@ -183,3 +183,39 @@ def test_cli_refuses_an_unknown_account_and_a_bad_day(desk):
     assert run_cli("reconcile", "--account", "nobody@contoso.example")[0] == 1
     assert run_cli("reconcile", "--day", "2026-02-30")[0] == 2
     assert run_cli("reconcile", "--day", str(date(2026, 2, 28)), "--json")[0] == 0
+
+
+def test_the_hourly_reconciliation_mails_the_alert_recipients_once(desk, graph, fetched_day):
+    """The timer's run (services/monitor.run_reconciliation): a mail no run took reaches the
+    department's alert recipients through Graph, once, with its subject and no body."""
+    from email import message_from_bytes, policy
+
+    from shared_code.domain.model import Department, EmailAccount
+    from shared_code.services.monitor import run_reconciliation
+    from shared_code.services.outbound_queue import drain_outbound
+
+    base, _ids = fetched_day
+    support = desk.accounts.get(SUPPORT)
+    desk.accounts.add(EmailAccount(address="alerts@contoso.example", name="Contoso Alerts",
+                                   purpose="alert", department="Support", fetch_enabled=False,
+                                   tenant_id=support.tenant_id, client_id=support.client_id,
+                                   client_secret_name=support.client_secret_name))
+    graph.add_mailbox("alerts@contoso.example")
+    desk.directory.add_department(Department(name="Support", alert_recipients=["boss@contoso.example"]))
+    lost = graph.add_message(SUPPORT, make_mail(subject="Lost order", body="private words")[0],
+                             received=base - timedelta(minutes=10))
+    now = base + timedelta(minutes=1)
+
+    results = run_reconciliation(desk, now=now)
+    assert [m.graph_id for m in unaccounted(results)] == [lost]
+    drain_outbound(desk)
+    run_reconciliation(desk, now=now + timedelta(hours=1))  # found again: not mailed again
+    drain_outbound(desk)
+
+    sent = [(box, message_from_bytes(raw, policy=policy.default)) for box, raw in graph.sent]
+    alerts = [mail for box, mail in sent if "never became tickets" in mail["Subject"]]
+    assert len(alerts) == 1 and [box for box, mail in sent if mail is alerts[0]] == ["alerts@contoso.example"]
+    assert alerts[0]["To"] == "boss@contoso.example"
+    assert alerts[0]["Subject"] == f"[deskmail] 1 mail in {SUPPORT} never became tickets"
+    text = alerts[0].get_body(("plain",)).get_content()
+    assert "'Lost order'" in text and lost in text and "private words" not in text
