@@ -122,6 +122,17 @@ def _signals(name: str) -> tuple[TrustSignal, ...]:
     return tuple(signals)
 
 
+def _host_port(name: str) -> str | None:
+    """`host:port` (an IPv6 host in brackets), or None when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingError(f"setting {name} must be host:port, e.g. 127.0.0.1:53, got {raw!r}")
+    return raw
+
+
 def _regex(name: str) -> str | None:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -158,6 +169,8 @@ class Settings:
     trusted_sender_signals: tuple[TrustSignal, ...] = DEFAULT_TRUSTED_SIGNALS
     # Mails of one mailbox processed at once by a fetch run (chains of one conversation in order)
     fetch_mails_in_flight: int = 4
+    # The name server the doctor asks for SPF, DKIM and DMARC (host:port); None: the system's
+    doctor_dns_server: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -186,4 +199,5 @@ class Settings:
             no_reply_pattern=_regex("NO_REPLY_PATTERN"),
             trusted_sender_signals=_signals("TRUSTED_SENDER_SIGNALS"),
             fetch_mails_in_flight=_int("FETCH_MAILS_IN_FLIGHT", 4, minimum=1, maximum=16),
+            doctor_dns_server=_host_port("DOCTOR_DNS_SERVER"),
         )

@@ -14,6 +14,7 @@ from ..domain.model import ValidationError
 from ..domain.untrusted import terminal_safe
 from . import (
     directory,
+    doctor,
     emails,
     fetch,
     migrate,
@@ -34,6 +35,7 @@ COMMAND_GROUPS = (
     notifications,   # send, notifications, emails test-send
     templates,
     migrate,         # the previous storage layout into one partition per ticket
+    doctor,          # the troubleshooting table, checked
     # Register a new command group here: a module with `register(sub, groups)` in this
     # package, imported above.
 )
