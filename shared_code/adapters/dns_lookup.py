@@ -20,7 +20,10 @@ class DnsLookup:
 
     def _get_resolver(self):
         if self._resolver is None:
-            import dns.resolver
+            try:
+                import dns.resolver
+            except ImportError:  # requirements.txt has it; a partial install must not crash
+                raise DnsUnavailable("dnspython is not installed") from None
 
             try:
                 resolver = dns.resolver.Resolver(configure=self._server is None)

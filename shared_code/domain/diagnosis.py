@@ -30,9 +30,29 @@ class GuideRow(str, Enum):
     SETTINGS = "Production settings (hardening)"
 
 
+class CheckId(str, Enum):
+    """Each check's stable id (the JSON's `check`). The first five are verify_access's."""
+
+    CREDENTIALS = "credentials"
+    SECRET = "secret"
+    TOKEN = "token"
+    PERMISSIONS = "permissions"
+    FOLDER = "folder"
+    LAST_FETCH = "last_fetch"
+    QUARANTINE = "quarantine"
+    TEMPLATES = "templates"
+    ATTACHMENTS = "attachments"
+    DUPLICATES = "duplicates"
+    SPF = "spf"
+    DKIM = "dkim"
+    DMARC = "dmarc"
+    DNS = "dns"  # the look-ups could not be made: SPF, DKIM and DMARC unchecked
+    SETTINGS = "settings"
+
+
 @dataclass(frozen=True)
 class Finding:
-    check: str  # a stable id: token, permissions, folder, last_fetch, quarantine, templates, ...
+    check: CheckId
     title: str
     row: GuideRow
     result: Result
@@ -42,7 +62,7 @@ class Finding:
 
     def as_dict(self) -> dict:
         data = asdict(self)
-        data.update(row=self.row.value, result=self.result.value)
+        data.update(check=self.check.value, row=self.row.value, result=self.result.value)
         return data
 
 

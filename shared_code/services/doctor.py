@@ -12,10 +12,22 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
 from ..config import Settings, SettingError, running_in_azure
-from ..domain.diagnosis import DoctorReport, Finding, GuideRow, Result, production_problems
+from ..domain.diagnosis import (
+    CheckId,
+    DoctorReport,
+    Finding,
+    GuideRow,
+    Result,
+    production_problems,
+)
 from ..domain.fetch_health import FetchState, fetch_health
 from ..domain.model import EmailAccount
-from .doctor_system import attachment_findings, dns_findings, duplicate_findings, template_findings
+from .doctor_system import (
+    attachment_findings,
+    dns_findings,
+    duplicate_findings,
+    template_findings,
+)
 
 if TYPE_CHECKING:
     from .helpdesk import Helpdesk
@@ -23,7 +35,7 @@ if TYPE_CHECKING:
 DEFAULT_STALE_MINUTES = 5.0
 
 # verify_access's check names → the guide's row each answers
-_ACCESS_ROWS = {"permissions": GuideRow.SEND_FAILED}
+_ACCESS_ROWS = {CheckId.PERMISSIONS: GuideRow.SEND_FAILED}
 
 
 def diagnose(desk_factory: Callable[[], "Helpdesk"] | None = None, account: str | None = None,
@@ -70,7 +82,7 @@ def _settings(report: DoctorReport) -> tuple[bool, float]:
     try:
         settings = Settings.from_env()
     except SettingError as error:
-        report.add(Finding("settings", title, GuideRow.SETTINGS, Result.FAIL, str(error),
+        report.add(Finding(CheckId.SETTINGS, title, GuideRow.SETTINGS, Result.FAIL, str(error),
                            "set it in the Function App's settings (infra/main.bicep sets them) "
                            "or local.settings.json; docs/configuration.md lists each"))
         return False, DEFAULT_STALE_MINUTES
@@ -86,13 +98,13 @@ def _settings(report: DoctorReport) -> tuple[bool, float]:
     if problems:
         # outside Azure a missing production setting is a warning: a developer machine
         result = Result.FAIL if azure else Result.WARN
-        report.add(Finding("settings", title, GuideRow.SETTINGS, result,
+        report.add(Finding(CheckId.SETTINGS, title, GuideRow.SETTINGS, result,
                            "; ".join(p for p, _ in problems), "; ".join(f for _, f in problems)))
     else:
         where = ("running in Azure: every production setting is set" if azure else
                  "not running in Azure: the settings are valid; the Azure-only rules "
                  "(public URLs, Key Vault, Easy Auth) apply when deployed")
-        report.add(Finding("settings", title, GuideRow.SETTINGS, Result.PASS, where))
+        report.add(Finding(CheckId.SETTINGS, title, GuideRow.SETTINGS, Result.PASS, where))
     return True, stale
 
 
@@ -108,8 +120,9 @@ def access_findings(desk: "Helpdesk", account: EmailAccount, now: datetime) -> l
     for check in verify_access(desk, account.address, now).checks:
         result = Result.FAIL if check.ok is False else Result.PASS
         detail = check.detail if check.ok is not None else f"not checked: {check.detail}"
-        findings.append(Finding(check.name, check.title,
-                                _ACCESS_ROWS.get(check.name, GuideRow.NOT_FETCHED), result,
+        check_id = CheckId(check.name)
+        findings.append(Finding(check_id, check.title,
+                                _ACCESS_ROWS.get(check_id, GuideRow.NOT_FETCHED), result,
                                 detail, check.fix if result is Result.FAIL else "",
                                 account.address))
     return findings
@@ -119,13 +132,13 @@ def last_fetch_finding(account: EmailAccount, now: datetime, stale_minutes: floa
     health = fetch_health(account, now, stale_minutes)
     detail = health.describe()
     if health.healthy:
-        return Finding("last_fetch", "Last Fetch", GuideRow.NOT_FETCHED, Result.PASS, detail,
+        return Finding(CheckId.LAST_FETCH, "Last Fetch", GuideRow.NOT_FETCHED, Result.PASS, detail,
                        target=account.address)
     if health.state is FetchState.FAILING:
         detail += f" ({account.consecutive_failures} in a row: {account.last_error or 'no error kept'})"
     fix = (f"see the access checks above and the system log; run `python -m shared_code.cli "
            f"fetch --account {account.address}` to try now (FETCH_STALE_MINUTES={stale_minutes:g})")
-    return Finding("last_fetch", "Last Fetch", GuideRow.NOT_FETCHED, Result.FAIL, detail, fix,
+    return Finding(CheckId.LAST_FETCH, "Last Fetch", GuideRow.NOT_FETCHED, Result.FAIL, detail, fix,
                    account.address)
 
 
@@ -133,11 +146,11 @@ def quarantine_findings(desk: "Helpdesk", address: str | None) -> list[Finding]:
     rows = [r for r in desk.quarantine.list() if not address or r.get("account") == address]
     target = address or "all accounts"
     if not rows:
-        return [Finding("quarantine", "Quarantine", GuideRow.NOT_FETCHED, Result.PASS,
+        return [Finding(CheckId.QUARANTINE, "Quarantine", GuideRow.NOT_FETCHED, Result.PASS,
                         "no mail is quarantined", target=target)]
     shown = ", ".join(f"{r['RowKey']} ({r.get('account', '?')})" for r in rows[:10])
     more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
-    return [Finding("quarantine", "Quarantine", GuideRow.NOT_FETCHED, Result.FAIL,
+    return [Finding(CheckId.QUARANTINE, "Quarantine", GuideRow.NOT_FETCHED, Result.FAIL,
                     f"{len(rows)} mail{'s' if len(rows) != 1 else ''} quarantined: {shown}{more}",
                     "read each error under Admin → Quarantine (or `python -m shared_code.cli "
                     "quarantine list`), fix the cause, then Retry it (`quarantine retry ID`) or "

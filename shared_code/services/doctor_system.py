@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ..adapters.names import ATTACHMENTS
 from ..domain.diagnosis import (
     DKIM_SELECTORS,
+    CheckId,
     DnsUnavailable,
     Finding,
     GuideRow,
@@ -62,9 +63,9 @@ def template_findings(desk: "Helpdesk") -> list[Finding]:
             if problems:
                 broken.append(f"{where}: {'; '.join(problems)}")
     if not broken:
-        return [Finding("templates", "Templates", GuideRow.TEMPLATE_VARIABLES, Result.PASS,
+        return [Finding(CheckId.TEMPLATES, "Templates", GuideRow.TEMPLATE_VARIABLES, Result.PASS,
                         f"{checked} templates render with the sample ticket; every variable is known")]
-    return [Finding("templates", "Templates", GuideRow.TEMPLATE_VARIABLES, Result.FAIL,
+    return [Finding(CheckId.TEMPLATES, "Templates", GuideRow.TEMPLATE_VARIABLES, Result.FAIL,
                     " | ".join(broken),
                     "write variables as %{name} with a name the template offers: fix it under "
                     "Admin → Templates (or `python -m shared_code.cli templates set KEY "
@@ -88,14 +89,14 @@ def attachment_findings(desk: "Helpdesk") -> list[Finding]:
         finally:
             desk.blobs.delete(ATTACHMENTS, name)
     except Exception as error:  # any storage refusal is what this check reports
-        return [Finding("attachments", title, GuideRow.IMAGES, Result.FAIL,
+        return [Finding(CheckId.ATTACHMENTS, title, GuideRow.IMAGES, Result.FAIL,
                         f"the {ATTACHMENTS} container refused the probe image: "
                         f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
                         fix, ATTACHMENTS)]
     if not same:
-        return [Finding("attachments", title, GuideRow.IMAGES, Result.FAIL,
+        return [Finding(CheckId.ATTACHMENTS, title, GuideRow.IMAGES, Result.FAIL,
                         "the probe image came back different", fix, ATTACHMENTS)]
-    return [Finding("attachments", title, GuideRow.IMAGES, Result.PASS,
+    return [Finding(CheckId.ATTACHMENTS, title, GuideRow.IMAGES, Result.PASS,
                     f"a PNG was written to {ATTACHMENTS}, read back unchanged and deleted",
                     target=ATTACHMENTS)]
 
@@ -116,7 +117,7 @@ def duplicate_findings(desk: "Helpdesk", limit: int = DUPLICATE_SCAN_LIMIT) -> l
              "old tickets, or query the tickets table for RowKey m-*)" if more else "")
     duplicates = {key: numbers for key, numbers in tickets.items() if len(numbers) > 1}
     if not duplicates:
-        return [Finding("duplicates", "Duplicate tickets", GuideRow.DUPLICATES,
+        return [Finding(CheckId.DUPLICATES, "Duplicate tickets", GuideRow.DUPLICATES,
                         Result.WARN if more else Result.PASS,
                         f"{len(rows):,} Message-IDs checked, none is in two tickets{bound}",
                         "" if not more else "the scan was bounded: see the detail")]
@@ -127,7 +128,7 @@ def duplicate_findings(desk: "Helpdesk", limit: int = DUPLICATE_SCAN_LIMIT) -> l
         found.append(f"<{message_id}> in tickets {', '.join('#' + n for n in sorted(numbers))}"
                      + (f" (the index threads it to #{indexed})" if indexed else ""))
     more_dups = f" and {len(duplicates) - 10} more" if len(duplicates) > 10 else ""
-    return [Finding("duplicates", "Duplicate tickets", GuideRow.DUPLICATES, Result.FAIL,
+    return [Finding(CheckId.DUPLICATES, "Duplicate tickets", GuideRow.DUPLICATES, Result.FAIL,
                     "; ".join(found) + more_dups + bound,
                     "close the duplicate ticket with a note pointing at the other; check that "
                     "the mail's Message-ID, In-Reply-To and References headers reach the mailbox "
@@ -150,7 +151,7 @@ def dns_findings(dns: "DnsResolver", addresses: list[str]) -> list[Finding]:
         try:
             findings += _domain_findings(dns, domain)
         except DnsUnavailable as error:
-            findings.append(Finding("dns", "SPF, DKIM, DMARC", GuideRow.SPAM, Result.WARN,
+            findings.append(Finding(CheckId.DNS, "SPF, DKIM, DMARC", GuideRow.SPAM, Result.WARN,
                                     f"not checked: {error}",
                                     "run the doctor where DNS can be reached, or set "
                                     "DOCTOR_DNS_SERVER to a name server (host:port)", domain))
@@ -174,12 +175,12 @@ def _domain_findings(dns: "DnsResolver", domain: str) -> list[Finding]:
     else:
         dkim = (Result.FAIL, "no DKIM record at selector1 or selector2._domainkey", dkim_fix)
     return [
-        Finding("spf", "SPF", GuideRow.SPAM, Result.PASS if spf else Result.FAIL,
+        Finding(CheckId.SPF, "SPF", GuideRow.SPAM, Result.PASS if spf else Result.FAIL,
                 f"TXT {spf}" if spf else f"no TXT record starting v=spf1 at {domain}",
                 "" if spf else f"publish TXT at {domain}: v=spf1 include:spf.protection.outlook.com -all "
                 "(merge it into an existing SPF record: only one is allowed)", domain),
-        Finding("dkim", "DKIM", GuideRow.SPAM, dkim[0], dkim[1], dkim[2], domain),
-        Finding("dmarc", "DMARC", GuideRow.SPAM, Result.PASS if dmarc else Result.FAIL,
+        Finding(CheckId.DKIM, "DKIM", GuideRow.SPAM, dkim[0], dkim[1], dkim[2], domain),
+        Finding(CheckId.DMARC, "DMARC", GuideRow.SPAM, Result.PASS if dmarc else Result.FAIL,
                 f"TXT {dmarc}" if dmarc else f"no TXT record starting v=DMARC1 at _dmarc.{domain}",
                 "" if dmarc else f"publish TXT at _dmarc.{domain}: v=DMARC1; p=quarantine; "
                 f"rua=mailto:dmarc@{domain} (start with p=none to watch the reports first)", domain),

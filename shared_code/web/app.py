@@ -30,6 +30,7 @@ ROUTERS = (
     "pages_emails", "api_accounts",
     "pages_templates", "pages_logs", "pages_directory",
     "api_templates", "api_logs", "api_directory",
+    "pages_doctor", "api_doctor",
 )
 
 

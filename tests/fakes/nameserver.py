@@ -10,6 +10,9 @@ from __future__ import annotations
 import socket
 import threading
 
+SPF = "v=spf1 include:spf.protection.outlook.com -all"
+DMARC = "v=DMARC1; p=quarantine; rua=mailto:dmarc@contoso.example"
+
 
 class FakeNameServer:
     def __init__(self) -> None:
@@ -30,6 +33,15 @@ class FakeNameServer:
 
     def add(self, name: str, rdtype: str, *values: str) -> None:
         self.records.setdefault((name.lower().rstrip("."), rdtype.upper()), []).extend(values)
+
+    def publish_mail_records(self, domain: str, spf: str = SPF, dmarc: str = DMARC) -> None:
+        """What a domain set up for Microsoft 365 publishes: SPF, DMARC and the two DKIM
+        selectors as CNAMEs."""
+        self.add(domain, "TXT", spf)
+        self.add(f"_dmarc.{domain}", "TXT", dmarc)
+        for selector in ("selector1", "selector2"):
+            self.add(f"{selector}._domainkey.{domain}", "CNAME",
+                     f"{selector}-{domain.replace('.', '-')}._domainkey.contoso.onmicrosoft.com.")
 
     def stop(self) -> None:
         """Wake the thread with one datagram to itself, then close the socket."""

@@ -8,13 +8,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from shared_code.adapters.names import ATTACHMENTS
-from tests.fakes.nameserver import FakeNameServer
+from tests.fakes.nameserver import DMARC, SPF, FakeNameServer
 
 from .helpers import SUPPORT, run_cli
 
 DOMAIN = "contoso.example"
-SPF = "v=spf1 include:spf.protection.outlook.com -all"
-DMARC = "v=DMARC1; p=quarantine; rua=mailto:dmarc@contoso.example"
 
 
 @pytest.fixture
@@ -23,14 +21,6 @@ def nameserver(monkeypatch):
     monkeypatch.setenv("DOCTOR_DNS_SERVER", server.address)
     yield server
     server.stop()
-
-
-def publish_mail_records(server: FakeNameServer, domain: str = DOMAIN) -> None:
-    server.add(domain, "TXT", SPF)
-    server.add(f"_dmarc.{domain}", "TXT", DMARC)
-    for selector in ("selector1", "selector2"):
-        server.add(f"{selector}._domainkey.{domain}", "CNAME",
-                   f"{selector}-contoso-example._domainkey.contoso.onmicrosoft.com.")
 
 
 def fetched(desk, minutes_ago: float = 1, failures: int = 0, error: str = "") -> None:
@@ -51,7 +41,7 @@ def results(checks: dict) -> dict:
 
 
 def test_a_healthy_setup_passes_every_check(desk, nameserver):
-    publish_mail_records(nameserver)
+    nameserver.publish_mail_records(DOMAIN)
     fetched(desk)
 
     code, data, checks = doctor()
@@ -129,7 +119,7 @@ def test_an_unreachable_dns_server_is_a_warning(desk, monkeypatch):
 
 
 def test_a_quarantined_mail_fails_with_the_fix(desk, nameserver):
-    publish_mail_records(nameserver)
+    nameserver.publish_mail_records(DOMAIN)
     fetched(desk)
     desk.quarantine.add("q-1a2b3c", {"account": SUPPORT, "graph_id": "AAMk-1",
                                      "error": "ValueError: broken MIME", "attempts": 3})
@@ -145,7 +135,7 @@ def test_a_quarantined_mail_fails_with_the_fix(desk, nameserver):
 
 
 def test_a_stale_account_fails_and_a_failing_one_names_its_error(desk, nameserver, monkeypatch):
-    publish_mail_records(nameserver)
+    nameserver.publish_mail_records(DOMAIN)
     monkeypatch.setenv("FETCH_STALE_MINUTES", "0.5")
     fetched(desk, minutes_ago=2)
 
@@ -166,7 +156,7 @@ def test_a_broken_department_template_fails_naming_it(desk, nameserver):
     from shared_code.adapters.table_base import _Table
     from shared_code.adapters.names import TEMPLATES
 
-    publish_mail_records(nameserver)
+    nameserver.publish_mail_records(DOMAIN)
     fetched(desk)
     # stored directly, as an older version or a hand edit could have: the store would refuse it
     _Table(desk.connection, TEMPLATES).upsert({
@@ -184,7 +174,7 @@ def test_a_broken_department_template_fails_naming_it(desk, nameserver):
 
 
 def test_a_wrong_secret_fails_the_token_check(desk, nameserver, monkeypatch):
-    publish_mail_records(nameserver)
+    nameserver.publish_mail_records(DOMAIN)
     fetched(desk)
     monkeypatch.setenv("DESKMAIL_GRAPH_SECRET", "the-secret-id-not-its-value")
 
@@ -203,7 +193,7 @@ def test_one_message_id_in_two_tickets_is_a_duplicate(desk, nameserver):
     from shared_code.adapters.names import TICKETS
     from shared_code.adapters.ticket_store import TicketStore
 
-    publish_mail_records(nameserver)
+    nameserver.publish_mail_records(DOMAIN)
     fetched(desk)
     table = _Table(desk.connection, TICKETS)
     for number in ("100001", "100002"):
@@ -226,7 +216,7 @@ def test_one_message_id_in_two_tickets_is_a_duplicate(desk, nameserver):
 
 
 def test_production_settings_in_azure(desk, nameserver, monkeypatch):
-    publish_mail_records(nameserver)
+    nameserver.publish_mail_records(DOMAIN)
     fetched(desk)
     monkeypatch.setenv("TRUSTED_SENDER_SIGNALS", "none")
     _, _, checks = doctor()
