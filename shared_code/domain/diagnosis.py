@@ -40,6 +40,7 @@ class CheckId(str, Enum):
     FOLDER = "folder"
     LAST_FETCH = "last_fetch"
     QUARANTINE = "quarantine"
+    AUTO_REPLIES = "auto_replies"
     TEMPLATES = "templates"
     ATTACHMENTS = "attachments"
     DUPLICATES = "duplicates"

@@ -24,6 +24,7 @@ from ..domain.fetch_health import FetchState, fetch_health
 from ..domain.model import EmailAccount
 from .doctor_system import (
     attachment_findings,
+    auto_reply_findings,
     dns_findings,
     duplicate_findings,
     template_findings,
@@ -55,6 +56,7 @@ def diagnose(desk_factory: Callable[[], "Helpdesk"] | None = None, account: str 
         report.add(*access_findings(desk, item, now))
         report.add(last_fetch_finding(item, now, stale_minutes))
     report.add(*quarantine_findings(desk, account and accounts[0].address))
+    report.add(*auto_reply_findings(desk))
     report.add(*template_findings(desk))
     report.add(*attachment_findings(desk))
     report.add(*duplicate_findings(desk))

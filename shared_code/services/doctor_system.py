@@ -17,6 +17,8 @@ from ..domain.diagnosis import (
     dmarc_record,
     spf_record,
 )
+from ..domain.autoreply import detect_auto_reply
+from ..domain.mail import parse_mail
 from ..domain.templates import TEMPLATE_KEYS, field_problems, render, sample_values
 
 if TYPE_CHECKING:
@@ -30,6 +32,54 @@ PROBE_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
     "0000000b49444154789c6360000200000500017a5eab3f0000000049454e44ae426082")
 PROBE_PREFIX = "doctor-probe/"  # never a content-addressed name (those are hex digests)
+
+
+# ---------------------------------------------------------------- auto-replies
+
+# The guide's auto-reply table, one sample mail per row: (header or None, value, subject)
+AUTO_REPLY_SAMPLES = (
+    ("X-Auto-Response-Suppress", "All", "Question"),
+    ("Auto-Submitted", "auto-replied", "Question"),
+    ("Auto-Submitted", "auto-generated", "Question"),
+    ("X-Autoreply", "yes", "Question"),
+    ("Precedence", "bulk", "Question"),
+    ("Precedence", "junk", "Question"),
+    ("Precedence", "list", "Question"),
+    (None, "", "Out of Office: Question"),
+    (None, "", "Automatic reply: Question"),
+    (None, "", "Undeliverable: Question"),
+)
+
+
+def _sample(header: str | None, value: str, subject: str, sender: str) -> bytes:
+    extra = f"{header}: {value}\r\n" if header else ""
+    return (f"From: {sender}\r\nTo: desk@example.org\r\nSubject: {subject}\r\n"
+            f"Message-ID: <doctor@example.org>\r\n{extra}\r\nI am away.\r\n").encode()
+
+
+def auto_reply_findings(desk: "Helpdesk") -> list[Finding]:
+    """The guide's rows each discard their sample, with AUTO_REPLY_ALLOWED_SENDERS applied; an
+    allow-listed whole domain lets its people's out-of-office replies become tickets."""
+    allowed = desk.settings.auto_reply_allowed_senders
+    missed = [f"{header}: {value}" if header else f"subject {subject!r}"
+              for header, value, subject in AUTO_REPLY_SAMPLES
+              if not detect_auto_reply(parse_mail(_sample(header, value, subject,
+                                                          "ann@example.org")), allowed)]
+    title = "Auto-reply detection"
+    if missed:
+        return [Finding(CheckId.AUTO_REPLIES, title, GuideRow.AUTO_REPLIES, Result.FAIL,
+                        f"not discarded: {', '.join(missed)}",
+                        "the built-in rules (domain/autoreply.py) are broken: report it")]
+    domains = [entry for entry in allowed if entry.startswith("@")]
+    if domains:
+        return [Finding(CheckId.AUTO_REPLIES, title, GuideRow.AUTO_REPLIES, Result.WARN,
+                        f"every auto-reply rule works, but AUTO_REPLY_ALLOWED_SENDERS lets whole "
+                        f"domains through ({', '.join(domains)}): their out-of-office replies "
+                        "become tickets", "list the monitoring tools' full addresses instead")]
+    listed = f"; allowed senders: {', '.join(allowed)}" if allowed else ""
+    return [Finding(CheckId.AUTO_REPLIES, title, GuideRow.AUTO_REPLIES, Result.PASS,
+                    f"each of the guide's {len(AUTO_REPLY_SAMPLES)} auto-reply samples is "
+                    f"discarded{listed}")]
 
 
 # ---------------------------------------------------------------- templates

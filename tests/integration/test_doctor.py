@@ -51,7 +51,7 @@ def test_a_healthy_setup_passes_every_check(desk, nameserver):
     assert data["counts"] == {"pass": len(checks), "warn": 0, "fail": 0}
     expected = {("credentials", SUPPORT), ("secret", SUPPORT), ("token", SUPPORT),
                 ("permissions", SUPPORT), ("folder", SUPPORT), ("last_fetch", SUPPORT),
-                ("quarantine", "all accounts"), ("templates", ""), ("attachments", ATTACHMENTS),
+                ("quarantine", "all accounts"), ("auto_replies", ""), ("templates", ""), ("attachments", ATTACHMENTS),
                 ("duplicates", ""), ("spf", DOMAIN), ("dkim", DOMAIN), ("dmarc", DOMAIN),
                 ("settings", "")}
     assert set(checks) == expected
@@ -116,6 +116,24 @@ def test_an_unreachable_dns_server_is_a_warning(desk, monkeypatch):
     assert code == 0
     assert checks[("dns", DOMAIN)]["result"] == "warn"
     assert not any(key[0] in ("spf", "dkim", "dmarc") for key in checks)
+
+
+def test_an_allow_listed_domain_is_a_warning_about_auto_replies(desk, nameserver, monkeypatch):
+    nameserver.publish_mail_records(DOMAIN)
+    fetched(desk)
+    monkeypatch.setenv("AUTO_REPLY_ALLOWED_SENDERS", "monitor@tools.example,@partner.example")
+
+    code, _, checks = doctor()
+
+    assert code == 0
+    auto = checks[("auto_replies", "")]
+    assert auto["result"] == "warn" and auto["row"] == "Auto-replies creating tickets"
+    assert "lets whole domains through (@partner.example)" in auto["detail"]
+
+    monkeypatch.setenv("AUTO_REPLY_ALLOWED_SENDERS", "monitor@tools.example")
+    _, _, checks = doctor()
+    assert checks[("auto_replies", "")]["detail"] == (
+        "each of the guide's 10 auto-reply samples is discarded; allowed senders: monitor@tools.example")
 
 
 def test_a_quarantined_mail_fails_with_the_fix(desk, nameserver):
