@@ -7,6 +7,7 @@ production settings are missing (the hardening issue's rules for a run in Azure)
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
@@ -103,17 +104,19 @@ class DnsUnavailable(Exception):
 
 
 def spf_record(txt: list[str]) -> str | None:
-    return next((t for t in txt if t.strip().lower().startswith("v=spf1")), None)
+    """The TXT record that is an SPF policy: `v=spf1` alone or followed by a space."""
+    return next((t for t in txt if re.match(r"\s*v=spf1(?:\s|$)", t, re.I)), None)
 
 
 def dmarc_record(txt: list[str]) -> str | None:
-    return next((t for t in txt if t.strip().lower().replace(" ", "").startswith("v=dmarc1")),
-                None)
+    """The TXT record that is a DMARC policy: `v=DMARC1` then `;` or the end."""
+    return next((t for t in txt if re.match(r"\s*v\s*=\s*dmarc1\s*(?:;|$)", t, re.I)), None)
 
 
 def dkim_published(cnames: list[str], txt: list[str]) -> bool:
-    """A selector is published as a CNAME (Microsoft 365) or as a TXT key record."""
-    return bool(cnames) or any("p=" in t.replace(" ", "").lower() for t in txt)
+    """A selector is published as a CNAME (Microsoft 365) or as a TXT key record with a key
+    (an empty `p=` is a revoked key)."""
+    return bool(cnames) or any(re.search(r"(?:^|;)\s*p=\s*[A-Za-z0-9+/]", t) for t in txt)
 
 
 # ---------------------------------------------------------------- production settings
