@@ -137,6 +137,17 @@ def _signals(name: str) -> tuple[TrustSignal, ...]:
     return tuple(signals)
 
 
+def _host_port(name: str) -> str | None:
+    """`host:port` (an IPv6 host in brackets), or None when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingError(f"setting {name} must be host:port, e.g. 127.0.0.1:53, got {raw!r}")
+    return raw
+
+
 def _regex(name: str) -> str | None:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -175,6 +186,8 @@ class Settings:
     fetch_mails_in_flight: int = 4
     # An account without a successful fetch for longer is stale (domain/fetch_health.py)
     fetch_stale_minutes: float = 5.0
+    # The name server the doctor asks for SPF, DKIM and DMARC (host:port); None: the system's
+    doctor_dns_server: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -204,4 +217,5 @@ class Settings:
             trusted_sender_signals=_signals("TRUSTED_SENDER_SIGNALS"),
             fetch_mails_in_flight=_int("FETCH_MAILS_IN_FLIGHT", 4, minimum=1, maximum=16),
             fetch_stale_minutes=minutes_setting("FETCH_STALE_MINUTES", 5.0, minimum=0.001),
+            doctor_dns_server=_host_port("DOCTOR_DNS_SERVER"),
         )

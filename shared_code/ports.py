@@ -21,9 +21,10 @@ if TYPE_CHECKING:  # value types the adapters define; annotations only (no impor
     from .adapters.ticket_store import Unit, UnitResult
 
 __all__ = [
-    "AccountRepository", "BlobStore", "Deliveries", "DirectoryRepository", "IngestLedger",
-    "Lease", "MailClient", "MessageIndex", "MessageRef", "QuarantineRepository", "QueueHandle",
-    "QueueSender", "SecretStore", "SystemLog", "TemplateStore", "TicketLookup", "TicketStore",
+    "AccountRepository", "BlobStore", "Deliveries", "DirectoryRepository", "DnsResolver",
+    "IngestLedger", "Lease", "MailClient", "MessageIndex", "MessageRef", "QuarantineRepository",
+    "QueueHandle", "QueueSender", "SecretStore", "SystemLog", "TemplateStore", "TicketLookup",
+    "TicketStore",
 ]
 
 
@@ -329,6 +330,18 @@ class SecretStore(Protocol):
     def source(self) -> str: ...
 
     def close(self) -> None: ...
+
+
+# -- DNS ---------------------------------------------------------------------------------------
+@runtime_checkable
+class DnsResolver(Protocol):
+    """The doctor's look-ups of a sending domain's SPF, DKIM and DMARC records. A name with no
+    such record is an empty list; no answer at all (unreachable, timed out, SERVFAIL) raises
+    domain.diagnosis.DnsUnavailable."""
+
+    def txt(self, name: str) -> list[str]: ...
+
+    def cname(self, name: str) -> list[str]: ...
 
 
 # -- Graph mail --------------------------------------------------------------------------------

@@ -65,6 +65,16 @@ class BlobStore:
         return BlobFile(properties.content_settings.content_type or "application/octet-stream",
                         properties.size, downloader.chunks())
 
+    def delete(self, container: str, name: str) -> bool:
+        """Delete one blob; False when there was none."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._container(container).delete_blob(name)
+        except ResourceNotFoundError:
+            return False
+        return True
+
     def names(self, container: str, prefix: str | None = None) -> list[str]:
         return [blob.name for blob in self._container(container).list_blobs(name_starts_with=prefix)]
 

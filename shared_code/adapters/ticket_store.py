@@ -249,6 +249,19 @@ class TicketStore:
     def marker(self, number: str, message_id: str) -> dict | None:
         return self._table.get(number, marker_key(message_id))
 
+    def marker_rows(self, limit: int) -> tuple[list[dict], bool]:
+        """Up to `limit` marker rows of every ticket (PartitionKey, RowKey, message_id), and
+        whether there were more: the doctor looks for one Message-ID stored in two tickets."""
+        rows = self._table.client.query_entities(
+            "RowKey ge @lo and RowKey lt @hi", parameters={"lo": MARKER_PREFIX, "hi": "m."},
+            select=["PartitionKey", "RowKey", "message_id"])
+        found = []
+        for row in rows:
+            if len(found) == limit:
+                return found, True
+            found.append(dict(row))
+        return found, False
+
     def notification_row(self, number: str, notification_id: str) -> dict | None:
         return self._table.get(number, NOTIFICATION_PREFIX + notification_id)
 

@@ -14,6 +14,7 @@ from ..domain.model import ValidationError
 from ..domain.untrusted import terminal_safe
 from . import (
     directory,
+    doctor,
     emails,
     fetch,
     migrate,
@@ -38,6 +39,7 @@ COMMAND_GROUPS = (
     migrate,         # the previous storage layout into one partition per ticket
     monitor,         # fetch incidents and secret expiry, as the monitor timer does
     reconcile,       # the mailbox's day against the ledger
+    doctor,          # the troubleshooting table, checked
     # Register a new command group here: a module with `register(sub, groups)` in this
     # package, imported above.
 )

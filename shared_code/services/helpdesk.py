@@ -21,6 +21,7 @@ from ..adapters.accounts import AccountRepository
 from ..adapters.blobs import BlobStore
 from ..adapters.deliveries import Deliveries
 from ..adapters.directory import DirectoryRepository
+from ..adapters.dns_lookup import DnsLookup
 from ..adapters.idempotency import IdempotencyKeys
 from ..adapters.ledger import IngestLedger
 from ..adapters.message_index import MessageIndex
@@ -143,6 +144,11 @@ class Helpdesk:
             if key not in _SECRET_STORES:
                 _SECRET_STORES[key] = SecretStore(self.settings)
             return _SECRET_STORES[key]
+
+    @cached_property
+    def dns(self) -> DnsLookup:
+        """The doctor's SPF, DKIM and DMARC look-ups (DOCTOR_DNS_SERVER, else the system's)."""
+        return DnsLookup(self.settings.doctor_dns_server)
 
     def mail_client(self, account: EmailAccount, deadline: float | None = None,
                     clock: Callable[[], float] = time.monotonic) -> "GraphMailClient":

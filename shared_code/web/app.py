@@ -31,6 +31,7 @@ ROUTERS = (
     "pages_templates", "pages_logs", "pages_directory",
     "api_templates", "api_logs", "api_directory",
     "pages_reconcile", "api_reconcile",
+    "pages_doctor", "api_doctor",
 )
 
 

@@ -229,6 +229,7 @@ NOT_IN_BICEP = {
     "WEBSITE_SITE_NAME": "set by the platform on every instance",
     "WEBSITE_AUTH_ENABLED": "set by the platform when authsettingsV2 is on",
     "DESKMAIL_DEV_USERS": "the local sign-in, refused in Azure",
+    "DOCTOR_DNS_SERVER": "the doctor's name server for tests; in Azure the platform's resolver",
 }
 # local.settings.sample.json entries Azure does not get
 LOCAL_ONLY = {

@@ -21,6 +21,7 @@ from shared_code.adapters.queues import QueueSender
 from shared_code.adapters.secret_store import SecretStore
 from shared_code.adapters.accounts import AccountRepository
 from shared_code.adapters.directory import DirectoryRepository
+from shared_code.adapters.dns_lookup import DnsLookup
 from shared_code.adapters.message_index import MessageIndex
 from shared_code.adapters.system_log import SystemLog
 from shared_code.adapters.ticket_store import TicketStore
@@ -44,6 +45,7 @@ PAIRS = [
     (ports.Deliveries, Deliveries, memory.MemoryDeliveries),
     (ports.SecretStore, SecretStore, memory.MemorySecrets),
     (ports.MailClient, GraphMailClient, memory.MemoryMailClient),
+    (ports.DnsResolver, DnsLookup, memory.MemoryDns),
 ]
 
 

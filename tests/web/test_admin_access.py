@@ -8,7 +8,7 @@ from shared_code.domain.model import Department, Staff
 
 PAGES_GET = ["/admin/templates", "/admin/templates/response", "/admin/syslog", "/admin/quarantine",
              "/admin/notifications", "/admin/departments", "/admin/departments/Support",
-             "/admin/staff", "/admin/staff/bob@contoso.example"]
+             "/admin/staff", "/admin/staff/bob@contoso.example", "/admin/doctor"]
 PAGES_POST = ["/admin/templates/response", "/admin/templates/response/reset",
               "/admin/quarantine/abc/retry", "/admin/quarantine/abc/dismiss",
               "/admin/notifications/abc/requeue", "/admin/departments",
@@ -25,7 +25,7 @@ API = [("GET", "/api/v1/templates"), ("GET", "/api/v1/templates/response"),
        ("DELETE", "/api/v1/departments/Support"), ("GET", "/api/v1/staff"),
        ("POST", "/api/v1/staff"), ("GET", "/api/v1/staff/bob@contoso.example"),
        ("PUT", "/api/v1/staff/bob@contoso.example"),
-       ("DELETE", "/api/v1/staff/bob@contoso.example")]
+       ("DELETE", "/api/v1/staff/bob@contoso.example"), ("GET", "/api/v1/doctor")]
 API_CHANGES = [(method, path) for method, path in API if method != "GET"]
 BODY = {"name": "Sales", "email": "s@contoso.example", "department": "Sales", "subject": "x"}
 

@@ -12,6 +12,7 @@ from .clock import T0, ManualClock
 from .deliveries import MemoryDeliveries
 from .ingest import MemoryIngestLedger, MemoryQuarantine, MemoryReconcileMarks
 from .mailbox import MemoryGraph, MemoryMailbox, MemoryMailClient, MemoryMessage
+from .resolver import MemoryDns
 from .storage import BlobNotFound, MemoryBlobStore, MemoryHandle, MemoryLease, MemoryQueues
 from .tables import (
     MemoryAccounts, MemoryDirectory, MemoryMessageIndex, MemorySystemLog, MemoryTemplates,
@@ -21,8 +22,9 @@ from .vault import MemorySecrets
 
 __all__ = [
     "BlobNotFound", "ManualClock", "MemoryAccounts", "MemoryBlobStore", "MemoryDeliveries",
-    "MemoryDirectory", "MemoryGraph", "MemoryHandle", "MemoryIngestLedger", "MemoryLease",
-    "MemoryMailClient", "MemoryMailbox", "MemoryMessage", "MemoryMessageIndex",
-    "MemoryQuarantine", "MemoryQueues", "MemoryReconcileMarks", "MemorySecrets", "MemorySystemLog", "MemoryTemplates",
+    "MemoryDirectory", "MemoryDns", "MemoryGraph", "MemoryHandle", "MemoryIngestLedger",
+    "MemoryLease", "MemoryMailClient", "MemoryMailbox", "MemoryMessage", "MemoryMessageIndex",
+    "MemoryQuarantine", "MemoryQueues", "MemoryReconcileMarks", "MemorySecrets", "MemorySystemLog",
+    "MemoryTemplates",
     "MemoryTickets", "T0",
 ]
