@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # value types the adapters define; annotations only (no impor
 __all__ = [
     "AccountRepository", "BlobStore", "Deliveries", "DirectoryRepository", "IngestLedger",
     "Lease", "MailClient", "MessageIndex", "MessageRef", "QuarantineRepository", "QueueHandle",
-    "QueueSender", "SecretStore", "SystemLog", "TemplateStore", "TicketLookup", "TicketStore",
+    "QueueSender", "SecretStore", "SystemLog", "Telemetry", "TemplateStore", "TicketLookup",
+    "TicketStore",
 ]
 
 
@@ -313,6 +314,15 @@ class SecretStore(Protocol):
     def source(self) -> str: ...
 
     def close(self) -> None: ...
+
+
+# -- telemetry ---------------------------------------------------------------------------------
+@runtime_checkable
+class Telemetry(Protocol):
+    """Structured events for Application Insights (adapters/telemetry.py): one record of
+    domain/telemetry.py per call. Never raises: telemetry must not fail the work it reports."""
+
+    def emit(self, record) -> None: ...
 
 
 # -- Graph mail --------------------------------------------------------------------------------

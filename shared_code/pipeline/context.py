@@ -11,8 +11,9 @@ from ..domain.content import Content
 from ..domain.mail import ParsedMail
 from ..domain.model import Attachment, EmailAccount, Entry, Ticket
 from ..domain.sender_auth import SenderAuth
+from ..domain.telemetry import NoTelemetry
 from ..domain.thread_match import ThreadMatch
-from ..ports import BlobStore, MessageIndex, QueueSender, SystemLog, TicketStore
+from ..ports import BlobStore, MessageIndex, QueueSender, SystemLog, Telemetry, TicketStore
 
 
 class MailOutcome(StrEnum):
@@ -38,6 +39,7 @@ class InboundMail:
     seen_deferred: bool = False  # rule 1's index read left to rule 6's claim (already_seen.py)
     outcome: MailOutcome | str | None = None  # a MailOutcome (plain strings compare equal)
     reason: str = ""
+    discard_rule: str = ""  # a DiscardRule (domain/telemetry.py) when discarded
     sender_auth: SenderAuth | None = None  # computed once, by pipeline/sender.py
     thread: ThreadMatch | None = None
     matched_ticket: Ticket | None = None  # the ticket threading read, reused by rule 6
@@ -69,3 +71,4 @@ class PipelineContext:
     # "processed", "marked_read") and the mail's Message-ID or Graph id at each durable
     # step; tests use it to simulate a crash there.
     checkpoint: Callable[[str, str], None] = lambda step, mail: None
+    telemetry: Telemetry = field(default_factory=NoTelemetry)  # spoof rejections

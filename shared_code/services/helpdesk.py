@@ -30,6 +30,7 @@ from ..adapters.secret_store import SecretStore
 from ..adapters.send_counters import SendCounters
 from ..adapters.storage import StorageConnection
 from ..adapters.system_log import SystemLog
+from ..adapters.telemetry import AppInsightsTelemetry
 from ..adapters.template_store import TemplateStore
 from ..adapters.ticket_store import TicketStore
 from ..config import Settings
@@ -113,6 +114,11 @@ class Helpdesk:
         """Sending pace and auto-responses; it remembers the counters it wrote, so one
         instance per desk saves a read per update."""
         return SendCounters(self.connection)
+
+    @cached_property
+    def telemetry(self) -> AppInsightsTelemetry:
+        """Events for Application Insights (customEvents); tests may swap in a recorder."""
+        return AppInsightsTelemetry()
 
     @cached_property
     def templates(self) -> TemplateStore:
