@@ -16,6 +16,7 @@ from .storage import BlobNotFound, MemoryBlobStore, MemoryHandle, MemoryLease, M
 from .tables import (
     MemoryAccounts, MemoryDirectory, MemoryMessageIndex, MemorySystemLog, MemoryTemplates,
 )
+from .telemetry import MemoryTelemetry
 from .tickets import MemoryTickets
 from .vault import MemorySecrets
 
@@ -23,6 +24,6 @@ __all__ = [
     "BlobNotFound", "ManualClock", "MemoryAccounts", "MemoryBlobStore", "MemoryDeliveries",
     "MemoryDirectory", "MemoryGraph", "MemoryHandle", "MemoryIngestLedger", "MemoryLease",
     "MemoryMailClient", "MemoryMailbox", "MemoryMessage", "MemoryMessageIndex",
-    "MemoryQuarantine", "MemoryQueues", "MemorySecrets", "MemorySystemLog", "MemoryTemplates",
-    "MemoryTickets", "T0",
+    "MemoryQuarantine", "MemoryQueues", "MemorySecrets", "MemorySystemLog", "MemoryTelemetry",
+    "MemoryTemplates", "MemoryTickets", "T0",
 ]
