@@ -76,7 +76,7 @@ class FetchRun(_Record):
     account: str
     outcome: FetchOutcome
     fetched: int = 0
-    created: int = 0
+    tickets_created: int = 0  # not `created`: a LogRecord attribute, dropped by the exporter
     threaded: int = 0
     discarded: int = 0
     duplicates: int = 0

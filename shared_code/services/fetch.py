@@ -65,7 +65,8 @@ class FetchSummary:
     def telemetry(self, outcome: FetchOutcome, duration_ms: int) -> FetchRun:
         """The run's `deskmail.fetch_run` event (domain/telemetry.py)."""
         return FetchRun(
-            account=self.address, outcome=outcome, fetched=self.fetched, created=self.created,
+            account=self.address, outcome=outcome, fetched=self.fetched,
+            tickets_created=self.created,
             threaded=self.threaded, discarded=self.discarded, duplicates=self.duplicates,
             ignored=self.ignored, quarantined=self.quarantined, errors=len(self.errors),
             duration_ms=duration_ms, discarded_by_rule=dict(self.discarded_by_rule),

@@ -11,6 +11,7 @@ is a customDimensions entry, its value `str(value)[:8192]`, keys over 150 charac
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 
 from shared_code.adapters.telemetry import LOGGER_NAME
 from shared_code.domain.telemetry import CUSTOM_EVENT_ATTRIBUTE
@@ -29,7 +30,7 @@ def exporter_row(record: logging.LogRecord) -> dict | None:
         return None
     dimensions = {key: str(value)[:8192] for key, value in attributes.items()
                   if key and len(key) <= 150 and value is not None}
-    return {"name": str(name), "timestamp": record.created, "customDimensions": dimensions}
+    return {"name": str(name), "timestamp": datetime.fromtimestamp(record.created, timezone.utc), "customDimensions": dimensions}
 
 
 class CustomEvents(logging.Handler):
