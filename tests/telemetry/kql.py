@@ -108,7 +108,10 @@ def _value(expr: str, row: dict, now: datetime):
                  "__builtins__": {}}
     scope = _Scope(row)
     scope["customDimensions"] = _Dynamic(row.get("customDimensions") or {})
-    value = eval(_python(expr), functions, scope)  # noqa: S307 (the subset, checked above)
+    try:
+        value = eval(_python(expr), functions, scope)  # noqa: S307 (the subset, checked above)
+    except SyntaxError as error:
+        raise ValueError(f"not in the subset: {expr!r}") from error
     return NULL if value is None else value
 
 
