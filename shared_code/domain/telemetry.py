@@ -118,7 +118,7 @@ class SpoofRejected(_Record):
     EVENT: ClassVar[Event] = Event.SPOOF_REJECTED
     account: str
     kind: SpoofKind
-    verdict: str  # domain/sender_auth.py's verdict, e.g. spoofed, unverified
+    verdict: str  # domain/sender_auth.py's verdict: spoofed or unauthenticated
     handling: str
 
 

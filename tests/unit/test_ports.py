@@ -23,6 +23,7 @@ from shared_code.adapters.accounts import AccountRepository
 from shared_code.adapters.directory import DirectoryRepository
 from shared_code.adapters.message_index import MessageIndex
 from shared_code.adapters.system_log import SystemLog
+from shared_code.adapters.telemetry import AppInsightsTelemetry
 from shared_code.adapters.ticket_store import TicketStore
 from shared_code.adapters.template_store import TemplateStore
 
@@ -44,6 +45,7 @@ PAIRS = [
     (ports.Deliveries, Deliveries, memory.MemoryDeliveries),
     (ports.SecretStore, SecretStore, memory.MemorySecrets),
     (ports.MailClient, GraphMailClient, memory.MemoryMailClient),
+    (ports.Telemetry, AppInsightsTelemetry, memory.MemoryTelemetry),
 ]
 
 
