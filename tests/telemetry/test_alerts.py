@@ -204,3 +204,9 @@ def test_poison_alert_fires_for_the_poison_queue_holding_a_message(desk, events)
         {"queue": OUTBOUND_POISON, "depth": 1}]
     # depths older than the window do not count
     assert evaluate(query, {"customEvents": events.rows}, now + 11 * MINUTE) == []
+
+
+def test_the_host_samples_no_request_or_exception_the_failure_alert_counts():
+    host = json.loads((t.ROOT / "host.json").read_text())
+    sampling = host["logging"]["applicationInsights"]["samplingSettings"]
+    assert {"Request", "Exception"} <= set(sampling["excludedTypes"].split(";"))
