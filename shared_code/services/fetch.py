@@ -31,7 +31,7 @@ from typing import Callable
 from ..adapters.names import FETCH_JOBS, QUEUES
 from ..adapters.table_base import safe_key
 from ..domain.model import EmailAccount
-from ..domain.telemetry import FetchOutcome, FetchRun, QueueDepth
+from ..domain.telemetry import FetchOutcome, FetchRun, QueueDepth, error_type
 from .helpdesk import Helpdesk
 from .mailbox_run import MailboxRun
 
@@ -70,7 +70,7 @@ class FetchSummary:
             threaded=self.threaded, discarded=self.discarded, duplicates=self.duplicates,
             ignored=self.ignored, quarantined=self.quarantined, errors=len(self.errors),
             duration_ms=duration_ms, discarded_by_rule=dict(self.discarded_by_rule),
-            error_type=self.errors[-1].split(":", 1)[0][:80]
+            error_type=error_type(self.errors[-1])
             if outcome is FetchOutcome.FAILED and self.errors else "")
 
     def as_dict(self) -> dict:
