@@ -2,7 +2,8 @@
 // identity, its storage account, Key Vault, Log Analytics + Application Insights, the data
 // roles of that identity, the app settings and App Service Authentication. Deployed to one
 // resource group by `azd up` or `az deployment group create` (docs/deployment.md).
-// Alerts, the workbook and the action group (issue 9 §2) are not here yet.
+// The alerts with their action group and the operations workbook (issue 9 §2) read the
+// app's telemetry in Application Insights (docs/operations.md).
 targetScope = 'resourceGroup'
 
 @minLength(1)
@@ -97,6 +98,9 @@ param autoReplyAllowedSenders string = ''
 @description('More app settings, or overrides of the defaults (docs/configuration.md), e.g. {"MAX_ATTACHMENTS": "20"}.')
 param extraAppSettings object = {}
 
+@description('E-mail addresses the alerts go to (the action group\'s receivers), e.g. ["ops@contoso.com"]. Empty: the alerts fire and show in the portal but mail nobody.')
+param alertEmailRecipients array = []
+
 @description('Tags for every resource.')
 param tags object = {}
 
@@ -169,6 +173,26 @@ module rbac 'modules/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     keyVaultAdminPrincipalId: keyVaultAdminPrincipalId
     keyVaultAdminPrincipalType: keyVaultAdminPrincipalType
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    tags: allTags
+    namePrefix: 'deskmail-${environmentName}'
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    alertEmailRecipients: alertEmailRecipients
+  }
+}
+
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    location: location
+    tags: allTags
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
   }
 }
 

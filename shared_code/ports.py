@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # value types the adapters define; annotations only (no impor
 __all__ = [
     "AccountRepository", "BlobStore", "Deliveries", "DirectoryRepository", "DnsResolver",
     "IngestLedger", "Lease", "MailClient", "MessageIndex", "MessageRef", "QuarantineRepository",
-    "QueueHandle", "QueueSender", "SecretStore", "SystemLog", "TemplateStore", "TicketLookup",
+    "QueueHandle", "QueueSender", "SecretStore", "SystemLog", "Telemetry", "TemplateStore",
+    "TicketLookup",
     "TicketStore",
 ]
 
@@ -342,6 +343,13 @@ class DnsResolver(Protocol):
     def txt(self, name: str) -> list[str]: ...
 
     def cname(self, name: str) -> list[str]: ...
+# -- telemetry ---------------------------------------------------------------------------------
+@runtime_checkable
+class Telemetry(Protocol):
+    """Structured events for Application Insights (adapters/telemetry.py): one record of
+    domain/telemetry.py per call. Never raises: telemetry must not fail the work it reports."""
+
+    def emit(self, record) -> None: ...
 
 
 # -- Graph mail --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..domain.autoreply import detect_auto_reply
+from ..domain.telemetry import DiscardRule
 from .already_seen import check_deferred
 from .context import InboundMail, PipelineContext
 
@@ -11,6 +12,6 @@ def auto_reply(mail: InboundMail, ctx: PipelineContext) -> None:
         return  # passed this rule in the run that claimed it
     rule = detect_auto_reply(mail.parsed, ctx.settings.auto_reply_allowed_senders)
     if rule and not check_deferred(mail, ctx):  # not a duplicate or an earlier run's claim
-        mail.outcome = "discarded"
+        mail.outcome, mail.discard_rule = "discarded", DiscardRule.AUTO_REPLY
         mail.reason = f"auto-reply or bounce (rule: {rule})"
         mail.rule = rule

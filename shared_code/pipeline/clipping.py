@@ -7,6 +7,7 @@ a client to answer, and the raw mail stays in Blob for an administrator.
 from __future__ import annotations
 
 from ..domain.limits import clip_parsed
+from ..domain.telemetry import DiscardRule
 from .context import InboundMail, PipelineContext
 
 NO_SENDER = "no sender address: the From header is missing or unreadable (raw mail kept)"
@@ -15,6 +16,6 @@ NO_SENDER = "no sender address: the From header is missing or unreadable (raw ma
 def clipping(mail: InboundMail, ctx: PipelineContext) -> None:
     mail.clipped = clip_parsed(mail.parsed)
     if not mail.parsed.from_address:
-        mail.outcome = "discarded"
+        mail.outcome, mail.discard_rule = "discarded", DiscardRule.NO_SENDER
         mail.reason = NO_SENDER
         mail.rule = "no-sender"

@@ -11,8 +11,9 @@ from ..domain.content import Content
 from ..domain.mail import ParsedMail
 from ..domain.model import Attachment, EmailAccount, Entry, Ticket
 from ..domain.sender_auth import SenderAuth
+from ..domain.telemetry import NoTelemetry
 from ..domain.thread_match import ThreadMatch
-from ..ports import BlobStore, MessageIndex, QueueSender, SystemLog, TicketStore
+from ..ports import BlobStore, MessageIndex, QueueSender, SystemLog, Telemetry, TicketStore
 
 
 class MailOutcome(StrEnum):
@@ -38,7 +39,11 @@ class InboundMail:
     seen_deferred: bool = False  # rule 1's index read left to rule 6's claim (already_seen.py)
     outcome: MailOutcome | str | None = None  # a MailOutcome (plain strings compare equal)
     reason: str = ""
-    rule: str = ""  # the rule that discarded it (kept in the ledger for the reconciliation)
+    # when discarded: which pipeline rule did it (a DiscardRule, domain/telemetry.py: the
+    # telemetry's `discarded_by_rule`), and the detector's own finer name for why (e.g.
+    # "auto-submitted"), kept in the ledger for the reconciliation
+    discard_rule: str = ""
+    rule: str = ""
     sender_auth: SenderAuth | None = None  # computed once, by pipeline/sender.py
     thread: ThreadMatch | None = None
     matched_ticket: Ticket | None = None  # the ticket threading read, reused by rule 6
@@ -70,3 +75,4 @@ class PipelineContext:
     # "processed", "marked_read") and the mail's Message-ID or Graph id at each durable
     # step; tests use it to simulate a crash there.
     checkpoint: Callable[[str, str], None] = lambda step, mail: None
+    telemetry: Telemetry = field(default_factory=NoTelemetry)  # spoof rejections

@@ -5,6 +5,7 @@ addresses without proof is a spoof, `discarded` with a reason and a system-log w
 """
 from __future__ import annotations
 
+from ..domain.telemetry import DiscardRule
 from .already_seen import check_deferred
 from .context import InboundMail, PipelineContext
 from .sender import HELPDESK_SPOOF, log_spoof, sender_auth
@@ -23,7 +24,7 @@ def from_ourselves(mail: InboundMail, ctx: PipelineContext) -> None:
         mail.outcome = "ignored"
         mail.reason = f"sent from the helpdesk's own address {sender}"
         return
-    mail.outcome = "discarded"
+    mail.outcome, mail.discard_rule = "discarded", DiscardRule.SPOOFED_HELPDESK
     mail.reason = f"spoofed helpdesk address {sender}: {auth.verdict.value} ({auth.reason})"
     mail.rule = "helpdesk-spoof"
     log_spoof(mail, ctx, HELPDESK_SPOOF, "discarded")

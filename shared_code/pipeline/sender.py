@@ -6,6 +6,7 @@ Each kind of rejection has its own system-log title, so spoof attempts are easy 
 from __future__ import annotations
 
 from ..domain.sender_auth import SenderAuth, authenticate
+from ..domain.telemetry import SpoofKind, SpoofRejected
 from .context import InboundMail, PipelineContext
 
 STAFF_SPOOF = "Unauthenticated mail claiming a staff address"
@@ -40,3 +41,5 @@ def log_spoof(mail: InboundMail, ctx: PipelineContext, title: str, handling: str
         f"{handling}. Authentication seen: {auth.evidence}",
         account=mail.account.address,
     )
+    kind = SpoofKind.STAFF if title == STAFF_SPOOF else SpoofKind.HELPDESK
+    ctx.telemetry.emit(SpoofRejected(mail.account.address, kind, auth.verdict.value, handling))

@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
-from ..adapters.names import FETCH_JOBS
+from ..adapters.names import FETCH_JOBS, QUEUES
 from ..adapters.table_base import safe_key
 from ..domain.model import EmailAccount
+from ..domain.telemetry import FetchOutcome, FetchRun, QueueDepth, error_type
 from .helpdesk import Helpdesk
 from .mailbox_run import MailboxRun
 
@@ -52,10 +53,25 @@ class FetchSummary:
     quarantined: int = 0
     errors: list[str] = field(default_factory=list)
     skipped: str = ""
+    discarded_by_rule: dict[str, int] = field(default_factory=dict)
 
-    def count(self, outcome: str) -> None:
+    def count(self, outcome: str, rule: str = "") -> None:
         name = {"duplicate": "duplicates"}.get(outcome, outcome)
         setattr(self, name, getattr(self, name) + 1)
+        if name == "discarded":
+            key = rule or "other"
+            self.discarded_by_rule[key] = self.discarded_by_rule.get(key, 0) + 1
+
+    def telemetry(self, outcome: FetchOutcome, duration_ms: int) -> FetchRun:
+        """The run's `deskmail.fetch_run` event (domain/telemetry.py)."""
+        return FetchRun(
+            account=self.address, outcome=outcome, fetched=self.fetched,
+            tickets_created=self.created,
+            threaded=self.threaded, discarded=self.discarded, duplicates=self.duplicates,
+            ignored=self.ignored, quarantined=self.quarantined, errors=len(self.errors),
+            duration_ms=duration_ms, discarded_by_rule=dict(self.discarded_by_rule),
+            error_type=error_type(self.errors[-1])
+            if outcome is FetchOutcome.FAILED and self.errors else "")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -69,7 +85,15 @@ def enqueue_fetch_jobs(desk: Helpdesk) -> int:
         if account.can_fetch:
             desk.queues.send(FETCH_JOBS, {"address": account.address, "scheduled": now})
             count += 1
+    report_queue_depths(desk)
     return count
+
+
+def report_queue_depths(desk: Helpdesk) -> None:
+    """Every queue's length as telemetry (the workbook's queue depths, the poison alert)."""
+    for queue in QUEUES:
+        desk.telemetry.emit(QueueDepth(queue, desk.queues.approximate_count(queue),
+                                       queue.endswith("-poison")))
 
 
 def run_fetch_job(desk: Helpdesk, job: dict, now: datetime | None = None) -> FetchSummary:
@@ -100,32 +124,47 @@ def fetch_account(desk: Helpdesk, address: str, deadline: float | None = None,
                   checkpoint: Callable[[str, str], None] | None = None,
                   clock: Callable[[], float] = time.monotonic) -> FetchSummary:
     """Fetch one account; never raises for the account's own failures (they are recorded).
-    `deadline` is a reading of `clock` (tests pass a controlled one)."""
+    `deadline` is a reading of `clock` (tests pass a controlled one). Every run, whatever
+    its outcome, sends one `deskmail.fetch_run` event."""
+    started = clock()
     summary = FetchSummary(address=address)
+    outcome = FetchOutcome.FAILED  # unless the run says otherwise (a kill is a failure)
+    try:
+        outcome = _fetch_account(desk, summary, deadline, checkpoint, clock)
+    finally:
+        desk.telemetry.emit(summary.telemetry(outcome, int((clock() - started) * 1000)))
+    return summary
+
+
+def _fetch_account(desk: Helpdesk, summary: FetchSummary, deadline: float | None,
+                   checkpoint: Callable[[str, str], None] | None,
+                   clock: Callable[[], float]) -> FetchOutcome:
+    address = summary.address
     account = desk.accounts.get(address)
     if account is None:
         summary.errors.append(f"no email account {address}")
-        return summary
+        return FetchOutcome.FAILED
     if not account.fetch_enabled:
         summary.skipped = "fetching is disabled for this account"
-        return summary
+        return FetchOutcome.SKIPPED
     if not account.can_fetch:
         summary.skipped = "no Microsoft 365 OAuth credentials configured"
-        return summary
+        return FetchOutcome.SKIPPED
     deadline = deadline or clock() + desk.settings.fetch_time_budget_seconds
     lease = desk.blobs.acquire_lease(safe_key(account.address), LEASE_SECONDS)
     if lease is None:
         summary.skipped = "another worker is fetching this account"
-        return summary
+        return FetchOutcome.SKIPPED
     runlog = desk.syslog.buffered()  # the run's lines, written together at its end
     try:
         MailboxRun(desk, account, summary, deadline, lease, checkpoint, clock, runlog).run()
         _record_success(desk, account, summary, runlog)
+        return FetchOutcome.SUCCESS
     except Exception as error:  # one broken account must not stop the others
         _record_failure(desk, account, summary, error, runlog)
+        return FetchOutcome.FAILED
     finally:
         lease.release()
-    return summary
 
 
 def _record_success(desk: Helpdesk, account: EmailAccount, summary: FetchSummary,

@@ -33,6 +33,7 @@ from ..adapters.secret_store import SecretStore
 from ..adapters.send_counters import SendCounters
 from ..adapters.storage import StorageConnection
 from ..adapters.system_log import SystemLog
+from ..adapters.telemetry import AppInsightsTelemetry
 from ..adapters.template_store import TemplateStore
 from ..adapters.ticket_store import TicketStore
 from ..config import Settings
@@ -126,6 +127,11 @@ class Helpdesk:
     def monitor_state(self) -> MonitorState:
         """The monitor's open incidents and sent secret warnings (services/monitor.py)."""
         return MonitorState(self.connection)
+
+    @cached_property
+    def telemetry(self) -> AppInsightsTelemetry:
+        """Events for Application Insights (customEvents); tests may swap in a recorder."""
+        return AppInsightsTelemetry()
 
     @cached_property
     def templates(self) -> TemplateStore:

@@ -308,7 +308,7 @@ class MailboxRun:
                 raise TransientError(f"{type(error).__name__}: {error}") from error
             return self.settlement.failed(ref, attempt, error)
         with self._lock:
-            self.summary.count(mail.outcome)
+            self.summary.count(mail.outcome, mail.discard_rule)
         state = {
             "state": IngestState.PROCESSED.value, "outcome": mail.outcome,
             "reason": mail.reason[:1000], "rule": mail.rule,
@@ -337,6 +337,7 @@ class MailboxRun:
             queues=desk.queues, syslog=self.runlog,
             system_addresses=desk.accounts.system_addresses(),
             staff_addresses=desk.directory.staff_addresses(), checkpoint=self.checkpoint,
+            telemetry=desk.telemetry,
         )
 
     def _out_of_time(self) -> bool:

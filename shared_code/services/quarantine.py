@@ -14,7 +14,10 @@ from ..domain.ingest import (
     normalize_quarantine_id,
     quarantine_id,
 )
+from ..domain.telemetry import Quarantine, error_type
 from .helpdesk import Helpdesk
+
+QUARANTINED = "Mail quarantined"
 
 
 def set_aside(desk: Helpdesk, account: str, ref, attempts: int, error: str,
@@ -37,7 +40,7 @@ def set_aside(desk: Helpdesk, account: str, ref, attempts: int, error: str,
     mail = ref.internet_message_id or ref.id
     title = ""
     if desk.quarantine.add(qid, fields):
-        title = "Mail quarantined"
+        title = QUARANTINED
     else:
         row = desk.quarantine.get(qid) or {}
         if row.get("state") == QuarantineState.RETRYING.value:
@@ -46,6 +49,7 @@ def set_aside(desk: Helpdesk, account: str, ref, attempts: int, error: str,
             title = "Mail quarantined again"
         desk.quarantine.update(qid, fields)
     if title:
+        desk.telemetry.emit(Quarantine(account, attempts, error_type(error), title != QUARANTINED))
         desk.syslog.write(
             "error", title,
             f"{account}: mail {mail} ({ref.subject or ''!r} from {ref.from_address or '?'}) "

@@ -29,6 +29,7 @@ from ..adapters.deliveries import DeliveryState, PartitionRead, real_failures
 from ..domain.model import Party, ValidationError, normalize_address
 from ..domain.notifications import NotificationError, validate_notification
 from ..domain.outbound_mail import build_mime
+from ..domain.telemetry import Notification
 from .helpdesk import Helpdesk
 from .notification_requests import BATCH_SCHEMA, MAX_BATCH
 from .outbound_run import SEND_DEADLINE_SECONDS, Outbound
@@ -108,7 +109,7 @@ def unpack(message: object) -> tuple[str, list[dict], list[SendResult], bool]:
 def _refused(item: object, reason: str) -> SendResult:
     item = item if isinstance(item, dict) else {}
     return SendResult(id=str(item.get("id") or ""), template=str(item.get("template") or ""),
-                      outcome="failed", reason=reason)
+                      outcome="failed", reason=reason, error_code="InvalidNotification")
 
 
 def send_message(out: Outbound, message: object) -> MessageOutcome:
@@ -121,7 +122,7 @@ def send_message(out: Outbound, message: object) -> MessageOutcome:
         desk.syslog.write("error", "Notification refused",
                           f"{result.id or '(no id)'}: {result.reason}")
     if not notifications:
-        return outcome
+        return _reported(desk, outcome)
 
     claims, read = out.deliveries.claim_all(
         ticket_number, notifications, now=out.clock(), rows_exist=rows_exist,
@@ -145,6 +146,7 @@ def send_message(out: Outbound, message: object) -> MessageOutcome:
                                     f"{n['id']} ended without an answer (the worker crashed or "
                                     "timed out)")
             result.outcome, result.reason = "failed", str(error)
+            result.error_code = "TooManyAttempts"
             outcome.failures.append((n, error, real_failures(claim.row) - 1))
         else:
             deliveries.append(Delivery(out, n, result, claim))
@@ -155,6 +157,13 @@ def send_message(out: Outbound, message: object) -> MessageOutcome:
         (d.n["id"], *d.record) for d in deliveries if d.record is not None])
     outcome.failures += [(d.n, d.error, real_failures(d.claim.row))
                          for d in deliveries if d.error is not None]
+    return _reported(desk, outcome)
+
+
+def _reported(desk: Helpdesk, outcome: MessageOutcome) -> MessageOutcome:
+    """One `deskmail.notification` event per notification, once its outcome is recorded."""
+    for r in outcome.results:
+        desk.telemetry.emit(Notification(r.template[:100], r.outcome, r.sender, r.error_code))
     return outcome
 
 

@@ -45,6 +45,7 @@ class SendResult:
     subject: str = ""
     outcome: str = ""  # sent | duplicate | suppressed | deferred | failed
     reason: str = ""
+    error_code: str = ""  # Graph's error code (or the failure's class) when it failed
     retry_after_seconds: int = 0
     queue_message_id: str = ""  # the storage queue message (the same one across deferrals)
     dequeue_count: int = 0
@@ -95,6 +96,7 @@ class Delivery:
                                f"notification {self.n['id']} ({self.n['template']}, ticket "
                                f"#{self.n['ticket_number']}): {reason}",
                                account=self.result.sender)
+        self.result.error_code = code
         self.finish(DeliveryState.FAILED.value, reason, error_code=code, error=reason)
 
     def failed(self, error: BaseException) -> None:
@@ -105,9 +107,10 @@ class Delivery:
         self.error = error
         self.result.outcome = "failed"
         self.result.reason = f"{type(error).__name__}: {error}"
+        code = getattr(error, "code", "") or type(error).__name__
+        self.result.error_code = code
         if self.accepted:
             return
-        code = getattr(error, "code", "") or type(error).__name__
         text = f"{type(error).__name__}: {error}"
         if isinstance(error, (GraphError, SecretNotFound)):
             self.desk.syslog.write(

@@ -24,6 +24,7 @@ from shared_code.adapters.directory import DirectoryRepository
 from shared_code.adapters.dns_lookup import DnsLookup
 from shared_code.adapters.message_index import MessageIndex
 from shared_code.adapters.system_log import SystemLog
+from shared_code.adapters.telemetry import AppInsightsTelemetry
 from shared_code.adapters.ticket_store import TicketStore
 from shared_code.adapters.template_store import TemplateStore
 
@@ -46,6 +47,7 @@ PAIRS = [
     (ports.SecretStore, SecretStore, memory.MemorySecrets),
     (ports.MailClient, GraphMailClient, memory.MemoryMailClient),
     (ports.DnsResolver, DnsLookup, memory.MemoryDns),
+    (ports.Telemetry, AppInsightsTelemetry, memory.MemoryTelemetry),
 ]
 
 

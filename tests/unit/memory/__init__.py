@@ -17,6 +17,7 @@ from .storage import BlobNotFound, MemoryBlobStore, MemoryHandle, MemoryLease, M
 from .tables import (
     MemoryAccounts, MemoryDirectory, MemoryMessageIndex, MemorySystemLog, MemoryTemplates,
 )
+from .telemetry import MemoryTelemetry
 from .tickets import MemoryTickets
 from .vault import MemorySecrets
 
@@ -25,6 +26,5 @@ __all__ = [
     "MemoryDirectory", "MemoryDns", "MemoryGraph", "MemoryHandle", "MemoryIngestLedger",
     "MemoryLease", "MemoryMailClient", "MemoryMailbox", "MemoryMessage", "MemoryMessageIndex",
     "MemoryQuarantine", "MemoryQueues", "MemoryReconcileMarks", "MemorySecrets", "MemorySystemLog",
-    "MemoryTemplates",
-    "MemoryTickets", "T0",
+    "MemoryTelemetry", "MemoryTemplates", "MemoryTickets", "T0",
 ]
