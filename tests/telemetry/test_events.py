@@ -145,16 +145,6 @@ def test_emitting_never_raises_and_logs_without_a_connection_string(monkeypatch,
     reset_exporter_state()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("azure.monitor") is not None,
-                    reason="azure-monitor-opentelemetry is installed: the exporter path applies")
-def test_without_the_distro_a_connection_string_still_only_logs(monkeypatch):
-    monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING",
-                       "InstrumentationKey=00000000-0000-0000-0000-000000000000")
-    reset_exporter_state()
-    assert exporter_state() == "log only: azure-monitor-opentelemetry is not installed"
-    reset_exporter_state()
-
-
 # ---------------------------------------------------------------- notifications
 
 
