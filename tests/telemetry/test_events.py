@@ -4,11 +4,9 @@ auto-reply, a forged staff mail and a mail that cannot be downloaded), a failed 
 depths, and notifications sent and failed; nothing secret or client-identifying in them."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 
-import pytest
 
 from shared_code.adapters.names import OUTBOUND_MAIL, OUTBOUND_POISON, QUEUES
 from shared_code.adapters.telemetry import AppInsightsTelemetry, exporter_state, reset_exporter_state
