@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 
-
 from shared_code.adapters.names import OUTBOUND_MAIL, OUTBOUND_POISON, QUEUES
 from shared_code.adapters.telemetry import AppInsightsTelemetry, exporter_state, reset_exporter_state
 from shared_code.domain.telemetry import RECORDS, Event, FetchRun, Notification, QueueDepth
