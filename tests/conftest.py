@@ -139,3 +139,24 @@ def mailbox_app(monkeypatch, identity, keyvault) -> dict:
     monkeypatch.setenv(env_name, app["secret"])
     keyvault.set_secret(app["client_secret_name"], app["secret"])
     return app
+
+
+#: an app of the identity fake that DefaultAzureCredential finds in the environment, for the vault
+VAULT_READER = {"tenant": "contoso-tenant", "client_id": "vault-writer", "secret": "kv-wr1ter-secret"}
+
+
+@pytest.fixture
+def vault(monkeypatch, cloud, identity, keyvault) -> FakeKeyVault:
+    """KEY_VAULT_URL set (secrets read and written in the Key Vault fake), and an identity
+    DefaultAzureCredential finds in the environment."""
+    from shared_code.services.helpdesk import reset_process_caches
+
+    identity.register_app(VAULT_READER["tenant"], VAULT_READER["client_id"], VAULT_READER["secret"])
+    monkeypatch.setenv("KEY_VAULT_URL", cloud.key_vault_url)
+    monkeypatch.setenv("AZURE_TENANT_ID", VAULT_READER["tenant"])
+    monkeypatch.setenv("AZURE_CLIENT_ID", VAULT_READER["client_id"])
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", VAULT_READER["secret"])
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing public is asked
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    reset_process_caches()
+    return keyvault

@@ -8,7 +8,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from shared_code.domain.model import Department
-from shared_code.services.helpdesk import Helpdesk, reset_process_caches
+from shared_code.services.helpdesk import Helpdesk
 from shared_code.services.monitor import run_monitor
 from shared_code.services.outbound_queue import drain_outbound
 
@@ -16,7 +16,6 @@ from .helpers import SUPPORT, run_cli
 
 ALERT = "alerts@contoso.example"
 ONCALL = "oncall@contoso.example"
-VAULT_READER = {"tenant": "contoso-tenant", "client_id": "vault-reader", "secret": "kv-r3ader-secret"}
 
 
 @pytest.fixture
@@ -30,19 +29,6 @@ def watched(desk, mailbox_app, graph):
     desk.directory.add_department(Department("Support", email=SUPPORT, alert_recipients=[ONCALL]))
     return desk
 
-
-@pytest.fixture
-def vault(monkeypatch, cloud, identity, keyvault):
-    """KEY_VAULT_URL set, and an identity DefaultAzureCredential finds in the environment."""
-    identity.register_app(VAULT_READER["tenant"], VAULT_READER["client_id"], VAULT_READER["secret"])
-    monkeypatch.setenv("KEY_VAULT_URL", cloud.key_vault_url)
-    monkeypatch.setenv("AZURE_TENANT_ID", VAULT_READER["tenant"])
-    monkeypatch.setenv("AZURE_CLIENT_ID", VAULT_READER["client_id"])
-    monkeypatch.setenv("AZURE_CLIENT_SECRET", VAULT_READER["secret"])
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing public is asked
-    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
-    reset_process_caches()
-    return keyvault
 
 
 def _mailed(desk, graph) -> list:

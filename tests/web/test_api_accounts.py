@@ -7,7 +7,7 @@ from tests.conftest import MAILBOX_APP
 from tests.integration.helpers import SUPPORT, make_mail, run_cli
 
 from .conftest import api_post
-from .test_emails_mailbox import NEW_SECRET, SECRET_NAME, vault  # noqa: F401 (fixture)
+from .test_emails_mailbox import NEW_SECRET, SECRET_NAME
 
 NEW = {"address": "Alerts@Contoso.example", "name": "Contoso Alerts", "purpose": "alert",
        "department": "Support", "fetch_enabled": False}

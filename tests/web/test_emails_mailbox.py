@@ -18,20 +18,7 @@ from .conftest import ADMIN, _client, form_post, sign_in
 
 NEW_SECRET = "n3w-Cl1ent-S3cret-value~42"
 SECRET_NAME = "deskmail-support-contoso-example"
-VAULT_READER = {"tenant": "contoso-tenant", "client_id": "vault-writer", "secret": "kv-wr1ter-secret"}
 
-
-@pytest.fixture
-def vault(monkeypatch, cloud, identity, keyvault):
-    """KEY_VAULT_URL set, and an identity DefaultAzureCredential finds in the environment."""
-    identity.register_app(VAULT_READER["tenant"], VAULT_READER["client_id"], VAULT_READER["secret"])
-    monkeypatch.setenv("KEY_VAULT_URL", cloud.key_vault_url)
-    monkeypatch.setenv("AZURE_TENANT_ID", VAULT_READER["tenant"])
-    monkeypatch.setenv("AZURE_CLIENT_ID", VAULT_READER["client_id"])
-    monkeypatch.setenv("AZURE_CLIENT_SECRET", VAULT_READER["secret"])
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing public is asked
-    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
-    return keyvault
 
 
 def _checks(html: str) -> dict[str, str]:
