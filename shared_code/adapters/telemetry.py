@@ -27,6 +27,12 @@ LOGGER_NAME = "deskmail.telemetry"
 _INSTRUMENTATIONS = ("azure_sdk", "django", "fastapi", "flask", "psycopg2", "requests",
                      "urllib", "urllib3")
 
+#: both default to on in the distro (1.8): performance counters send a dozen MetricData
+#: envelopes (customMetrics/performanceCounters) every minute, live metrics polls its own
+#: endpoint. What remains is the app's events and the exporter's own item counts ("SDK
+#: stats", docs/operations.md); tests/telemetry/test_exporter.py checks that on the wire
+_QUIET = {"enable_performance_counters": False, "enable_live_metrics": False}
+
 log = logging.getLogger("deskmail.telemetry.setup")
 _lock = threading.Lock()
 _exporter_state: str | None = None
@@ -52,7 +58,7 @@ def _configure() -> str:
                     "reach the Functions log only, not customEvents (docs/operations.md)")
         return "log only: azure-monitor-opentelemetry is not installed"
     options = {"logger_name": LOGGER_NAME, "instrumentation_options": {
-        name: {"enabled": False} for name in _INSTRUMENTATIONS}}
+        name: {"enabled": False} for name in _INSTRUMENTATIONS}, **_QUIET}
     auth = os.environ.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "")
     if "Authorization=AAD" in auth:
         from azure.identity import ManagedIdentityCredential
