@@ -4,8 +4,8 @@ Each record (domain/telemetry.py) is one log record on the `deskmail.telemetry` 
 carrying the attribute `microsoft.custom_event.name` and one attribute per dimension. The
 Azure Monitor OpenTelemetry exporter turns such a record into a customEvents row (name from
 that attribute, the other attributes as customDimensions, values as strings, plus
-`logger_name`); without the
-exporter the line still reaches the Functions log (traces) with the dimensions as JSON.
+`logger_name`); without the exporter the line still reaches the Functions log (traces) with
+the dimensions as JSON.
 
 The exporter (the `azure-monitor-opentelemetry` distro) is attached to that one logger on the
 first event of a process, where APPLICATIONINSIGHTS_CONNECTION_STRING is set, with the managed
