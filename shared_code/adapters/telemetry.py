@@ -3,8 +3,9 @@
 Each record (domain/telemetry.py) is one log record on the `deskmail.telemetry` logger,
 carrying the attribute `microsoft.custom_event.name` and one attribute per dimension. The
 Azure Monitor OpenTelemetry exporter turns such a record into a customEvents row (name from
-that attribute, the other attributes as customDimensions, values as strings); without the
-exporter the line still reaches the Functions log (traces) with the dimensions as JSON.
+that attribute, the other attributes as customDimensions, values as strings, plus
+`logger_name`); without the exporter the line still reaches the Functions log (traces) with
+the dimensions as JSON.
 
 The exporter (the `azure-monitor-opentelemetry` distro) is attached to that one logger on the
 first event of a process, where APPLICATIONINSIGHTS_CONNECTION_STRING is set, with the managed
@@ -26,6 +27,12 @@ LOGGER_NAME = "deskmail.telemetry"
 #: Functions host already records executions as requests and failures as exceptions)
 _INSTRUMENTATIONS = ("azure_sdk", "django", "fastapi", "flask", "psycopg2", "requests",
                      "urllib", "urllib3")
+
+#: both default to on in the distro (1.8): performance counters send a dozen MetricData
+#: envelopes (customMetrics/performanceCounters) every minute, live metrics polls its own
+#: endpoint. What remains is the app's events and the exporter's own item counts ("SDK
+#: stats", docs/operations.md); tests/telemetry/test_exporter.py checks that on the wire
+_QUIET = {"enable_performance_counters": False, "enable_live_metrics": False}
 
 log = logging.getLogger("deskmail.telemetry.setup")
 _lock = threading.Lock()
@@ -52,7 +59,7 @@ def _configure() -> str:
                     "reach the Functions log only, not customEvents (docs/operations.md)")
         return "log only: azure-monitor-opentelemetry is not installed"
     options = {"logger_name": LOGGER_NAME, "instrumentation_options": {
-        name: {"enabled": False} for name in _INSTRUMENTATIONS}}
+        name: {"enabled": False} for name in _INSTRUMENTATIONS}, **_QUIET}
     auth = os.environ.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "")
     if "Authorization=AAD" in auth:
         from azure.identity import ManagedIdentityCredential

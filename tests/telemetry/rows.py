@@ -3,10 +3,12 @@
 `CustomEvents` is a logging handler on the `deskmail.telemetry` logger (the one the Azure
 Monitor distro's handler sits on in Azure) that maps each record the way the OpenTelemetry
 LoggingHandler and the Azure Monitor log exporter do: the record's own attributes (not the
-standard LogRecord ones) become the log's attributes, plus the code.* ones; a record carrying
-`microsoft.custom_event.name` becomes a customEvents row named by it; every other attribute
-is a customDimensions entry, its value `str(value)[:8192]`, keys over 150 characters dropped
+standard LogRecord ones) become the log's attributes (no code.* ones: the distro's handler
+leaves them out); a record carrying `microsoft.custom_event.name` becomes a customEvents row
+named by it; every other attribute is a customDimensions entry, its value `str(value)[:8192]`,
+keys over 150 characters dropped, plus `logger_name` (the exporter adds the logger's name)
 (azure-monitor-opentelemetry-exporter: `_convert_log_to_envelope`, `_filter_custom_properties`).
+test_exporter.py checks this against what the real exporter sends.
 """
 from __future__ import annotations
 
@@ -23,13 +25,12 @@ RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "taskName"}
 def exporter_row(record: logging.LogRecord) -> dict | None:
     """The customEvents row of one record, or None when it is no event (a traces row)."""
     attributes = {k: v for k, v in vars(record).items() if k not in RESERVED}
-    attributes.update({"code.file.path": record.pathname, "code.function.name": record.funcName,
-                       "code.line.number": record.lineno})
     name = attributes.pop(CUSTOM_EVENT_ATTRIBUTE, None)
     if not name:
         return None
     dimensions = {key: str(value)[:8192] for key, value in attributes.items()
                   if key and len(key) <= 150 and value is not None}
+    dimensions.setdefault("logger_name", record.name)
     return {"name": str(name), "timestamp": datetime.fromtimestamp(record.created, timezone.utc), "customDimensions": dimensions}
 
 
