@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
-from ..adapters.names import FETCH_JOBS, QUEUES
+from ..adapters.names import FETCH_JOBS, POISON_QUEUES, QUEUES
 from ..adapters.table_base import safe_key
 from ..domain.model import EmailAccount
 from ..domain.telemetry import FetchOutcome, FetchRun, QueueDepth, error_type
@@ -93,7 +93,7 @@ def report_queue_depths(desk: Helpdesk) -> None:
     """Every queue's length as telemetry (the workbook's queue depths, the poison alert)."""
     for queue in QUEUES:
         desk.telemetry.emit(QueueDepth(queue, desk.queues.approximate_count(queue),
-                                       queue.endswith("-poison")))
+                                       queue in POISON_QUEUES))
 
 
 def run_fetch_job(desk: Helpdesk, job: dict, now: datetime | None = None) -> FetchSummary:
