@@ -201,6 +201,8 @@ class Ticket:
     created: datetime
     account: str = ""
     collaborators: list[str] = field(default_factory=list)
+    # removed by staff: a later mail's To/Cc does not add them again
+    removed_collaborators: list[str] = field(default_factory=list)
     last_message_at: datetime | None = None
     last_message_id: str = ""
     last_message_entry: str = ""
