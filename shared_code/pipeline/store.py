@@ -240,7 +240,8 @@ def _record_message(ticket: Ticket, entry: Entry, mail: InboundMail, ctx: Pipeli
         if ticket.status == Status.CLOSED:
             ticket.status = Status.OPEN
     ticket.message_count += 1
-    known = {ticket.client.email.lower(), *(c.lower() for c in ticket.collaborators)}
+    known = {ticket.client.email.lower(), *(c.lower() for c in ticket.collaborators),
+             *(c.lower() for c in ticket.removed_collaborators)}  # removed by staff: stays so
     if entry.sender.email and entry.sender.email.lower() not in known \
             and len(ticket.collaborators) < MAX_COLLABORATORS:
         ticket.collaborators.append(entry.sender.email)

@@ -134,7 +134,7 @@ def test_with_the_setting_off_nobody_becomes_a_collaborator(staffed, graph):
 @pytest.mark.parametrize("delivery", ["cc", "separate"])
 def test_a_removed_collaborator_is_not_mailed_nor_added_again(staffed, graph, delivery):
     assert run_cli("emails", "update", SUPPORT, "--collaborator-delivery", delivery)[0] == 0
-    _client_mail(staffed, graph)
+    first_id = _client_mail(staffed, graph)
     ticket = _ticket(staffed)
     drain_outbound(staffed, release_after=0)
     _reply(ticket.number, "Queued before the removal.")  # resolved when it is sent
@@ -147,6 +147,11 @@ def test_a_removed_collaborator_is_not_mailed_nor_added_again(staffed, graph, de
     assert mailed == {ANN, CAROL}
     # the client answers all, Bob still on Cc: he stays removed
     raw, _ = make_mail(subject=f"Re: [#{ticket.number}] Printer on fire", headers={"Cc": BOB})
+    graph.add_message(SUPPORT, raw)
+    assert fetch_all(staffed)[0].threaded == 1
+    assert staffed.tickets.get(ticket.number).collaborators == [CAROL]
+    # nor when he answers the thread himself: his mail is on it, he is not added back
+    raw, _ = make_mail(subject="Re: Printer on fire", sender=BOB, in_reply_to=f"<{first_id}>")
     graph.add_message(SUPPORT, raw)
     assert fetch_all(staffed)[0].threaded == 1
     assert staffed.tickets.get(ticket.number).collaborators == [CAROL]
