@@ -1,7 +1,7 @@
 """The `emailaccounts` table: email accounts (the guide's Admin → Emails), keyed by address."""
 from __future__ import annotations
 
-from ..domain.model import AlreadyExists, EmailAccount, Priority, Purpose
+from ..domain.model import AlreadyExists, CollaboratorDelivery, EmailAccount, Priority, Purpose
 from .names import EMAIL_ACCOUNTS
 from .storage import StorageConnection
 from .table_base import _Table, entity_time, safe_key, utcnow
@@ -33,6 +33,8 @@ class AccountRepository:
             "tenant_id": account.tenant_id,
             "client_id": account.client_id,
             "client_secret_name": account.client_secret_name,
+            "collaborators_from_cc": account.collaborators_from_cc,
+            "collaborator_delivery": account.collaborator_delivery.value,
             "created": account.created,
             "last_fetch": account.last_fetch,
             "last_error": account.last_error[:4000],
@@ -57,6 +59,8 @@ class AccountRepository:
             tenant_id=entity.get("tenant_id", ""),
             client_id=entity.get("client_id", ""),
             client_secret_name=entity.get("client_secret_name", ""),
+            collaborators_from_cc=bool(entity.get("collaborators_from_cc", True)),
+            collaborator_delivery=CollaboratorDelivery(entity.get("collaborator_delivery") or "cc"),
             created=entity_time(entity.get("created")),
             last_fetch=entity_time(entity.get("last_fetch")),
             last_error=entity.get("last_error", ""),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from ..services.accounts import (
-    ACCOUNT_FIELDS, PRIORITIES, PURPOSES, account_json, add_account, get_account, remove_account,
+    ACCOUNT_FIELDS, DELIVERIES, PRIORITIES, PURPOSES, account_json, add_account, get_account, remove_account,
     update_account,
 )
 from .options import bool_pair, command
@@ -68,6 +68,10 @@ def _account_options(parser, adding: bool) -> None:
     parser.add_argument("--tenant-id")
     parser.add_argument("--client-id")
     parser.add_argument("--client-secret-name", help="name of the client secret in Key Vault")
+    bool_pair(parser, "collaborators-from-cc",
+              "To/Cc addresses of a client's mail become collaborators (default on)")
+    parser.add_argument("--collaborator-delivery", choices=DELIVERIES,
+                        help="responses reach collaborators on Cc (default) or one mail each")
 
 
 def register(sub, groups: dict) -> None:

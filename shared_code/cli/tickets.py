@@ -79,6 +79,14 @@ def cmd_tickets_close(args) -> None:
     print_result(args, ticket_json(ticket), [f"#{ticket.number} closed; notice to the client queued"])
 
 
+def cmd_tickets_remove_collaborator(args) -> None:
+    from ..services.actions import remove_collaborator
+
+    ticket = remove_collaborator(desk(), args.number, args.address, by=args.by)
+    print_result(args, ticket_json(ticket),
+                 [f"{args.address} removed from #{ticket.number}; no further mail to them"])
+
+
 def cmd_tickets_overdue(args) -> None:
     from ..services.actions import check_overdue
 
@@ -117,4 +125,9 @@ def register(sub, groups: dict) -> None:
     close.add_argument("--by", help="the staff member closing")
     for action in (reply, note, assign, transfer, close):
         action.add_argument("--request-id", help="makes a retry of the same request do the work once")
+    remove = command(tickets, "remove-collaborator", cmd_tickets_remove_collaborator,
+                     "take a collaborator off a ticket (no further mail to them)")
+    remove.add_argument("number")
+    remove.add_argument("address")
+    remove.add_argument("--by", help="the staff member removing")
     command(tickets, "overdue", cmd_tickets_overdue, "run the SLA check once, as its timer does")

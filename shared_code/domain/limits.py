@@ -29,6 +29,7 @@ MAX_MESSAGE_ID_CHARS = 250  # real ones are < 100; longer ones are replaced by a
 MAX_REFERENCES = 50  # ids kept from References: the first (thread root) and the newest
 MAX_IN_REPLY_TO = 10
 MAX_RECIPIENTS = 100  # To + Cc addresses considered (collaborators)
+MAX_COLLABORATORS = 50  # collaborators kept on a ticket (each is mailed every response)
 MAX_LIST_ITEMS = 100  # defects, rejected attachments
 MAX_LIST_ITEM_CHARS = 300
 # A staff reply's text, refused above: beyond what Graph can send anyway (about 3-4 MB, the

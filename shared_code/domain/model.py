@@ -26,6 +26,13 @@ class Priority(str, Enum):
     EMERGENCY = "emergency"
 
 
+class CollaboratorDelivery(str, Enum):
+    """How a response reaches a ticket's collaborators: on Cc of the client's mail, or one
+    mail each (so no collaborator sees the others' addresses)."""
+    CC = "cc"
+    SEPARATE = "separate"
+
+
 class Status(str, Enum):
     OPEN = "open"
     CLOSED = "closed"
@@ -94,6 +101,9 @@ class EmailAccount:
     tenant_id: str = ""
     client_id: str = ""
     client_secret_name: str = ""
+    # To/Cc of a client's mail become the ticket's collaborators (issue 10 §3)
+    collaborators_from_cc: bool = True
+    collaborator_delivery: CollaboratorDelivery = CollaboratorDelivery.CC
     created: datetime | None = None
     # fetch state
     last_fetch: datetime | None = None
@@ -114,6 +124,9 @@ class EmailAccount:
                                    "priority", "priority")
         if not (self.department or "").strip():
             raise ValidationError("department must not be empty", "department")
+        self.collaborator_delivery = parse_enum(
+            CollaboratorDelivery, getattr(self.collaborator_delivery, "value", self.collaborator_delivery),
+            "collaborator delivery", "collaborator_delivery")
         check_name(self.department, "department", "department")
         if not 1 <= int(self.batch_size) <= 1000:
             raise ValidationError(f"batch size must be between 1 and 1000, got {self.batch_size}",
@@ -188,6 +201,8 @@ class Ticket:
     created: datetime
     account: str = ""
     collaborators: list[str] = field(default_factory=list)
+    # removed by staff: a later mail's To/Cc does not add them again
+    removed_collaborators: list[str] = field(default_factory=list)
     last_message_at: datetime | None = None
     last_message_id: str = ""
     last_message_entry: str = ""

@@ -92,7 +92,7 @@ def validate_notification(data: object) -> dict:
     recipient = data["recipient"]
     if not isinstance(recipient, dict) or recipient.get("role") not in ROLES:
         raise NotificationError(f"recipient.role must be one of {', '.join(sorted(ROLES))}")
-    if recipient["role"] in ("staff", "address") and "@" not in str(recipient.get("email", "")):
+    if recipient["role"] in ("staff", "address", "collaborator") and "@" not in str(recipient.get("email", "")):
         raise NotificationError(f"recipient.email is required for role {recipient['role']!r}")
     if not isinstance(data.get("references", []), list):
         raise NotificationError("references must be a list of Message-IDs")

@@ -102,12 +102,14 @@ def _with_separator_html(markup: str, separator: str) -> str:
 def build_mime(*, sender: Party, recipients: list[Party], subject: str, text: str, html: str,
                message_id: str, in_reply_to: str, references: list[str],
                auto_submitted: str | None, separator: str | None,
-               date: datetime | None = None, reply_to: Party | None = None) -> bytes:
+               date: datetime | None = None, reply_to: Party | None = None,
+               cc: list[Party] | None = None) -> bytes:
     """The whole message (CRLF line ends) for Graph's MIME sendMail.
 
     multipart/alternative with the text and HTML bodies (quoted-printable, so 7-bit clean);
     `separator`, when given (client-facing mail), heads both bodies so a reply written above
-    it can be cut there; `reply_to` names where answers go (a fetched account). Raises
+    it can be cut there; `reply_to` names where answers go (a fetched account); `cc` are
+    the collaborators a response reaches on Cc. Raises
     ValueError for an unusable address or Message-ID.
     """
     own_id = clean_message_id(message_id)
@@ -118,6 +120,8 @@ def build_mime(*, sender: Party, recipients: list[Party], subject: str, text: st
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = _address(sender)
     msg["To"] = [_address(party) for party in recipients]
+    if cc:  # a response's collaborators (issue 10 §3)
+        msg["Cc"] = [_address(party) for party in cc]
     if reply_to is not None:
         msg["Reply-To"] = _address(reply_to)
     msg["Subject"] = header_text(subject)

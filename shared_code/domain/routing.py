@@ -20,7 +20,7 @@ CLIENT_TEMPLATES = {"new_ticket_auto_response", "response", "ticket_closed"}
 STAFF_TEMPLATES = {"new_ticket_alert", "new_message_alert", "assignment_alert",
                    "transfer_alert", "overdue_alert"}
 ROLES = {"client", "department_alerts", "assignee_or_department", "staff",
-         "assignee_and_manager", "address"}
+         "assignee_and_manager", "address", "collaborator"}
 
 
 class RoutingError(LookupError):
@@ -65,6 +65,18 @@ def choose_sender(template: str, ticket_department: str, department: Department 
                        f"(department {ticket_department!r}); add a system account")
 
 
+def collaborators_of(ticket: Ticket) -> list[str]:
+    """The ticket's collaborators (lower-case, without its client): who a response reaches
+    besides the client (issue 10 §3)."""
+    client = (ticket.client.email or "").lower()
+    out: list[str] = []
+    for address in ticket.collaborators:
+        address = (address or "").lower()
+        if address and address != client and address not in out:
+            out.append(address)
+    return out
+
+
 def resolve_recipients(recipient: dict, ticket: Ticket, department: Department | None,
                        staff_of: Callable[[str], Staff | None]) -> list[Party]:
     """Turn a notification's recipient role into addresses (deduplicated, in order)."""
@@ -97,6 +109,9 @@ def resolve_recipients(recipient: dict, ticket: Ticket, department: Department |
         parties = [p for p in parties if p] or alerts()
     elif role == "address":
         parties = [Party(recipient.get("name", ""), recipient["email"])]
+    elif role == "collaborator":  # only while still one: a removed collaborator gets nothing
+        email = str(recipient.get("email", ""))
+        parties = [Party("", email)] if email.lower() in collaborators_of(ticket) else []
     else:
         raise RoutingError(f"unknown recipient role {role!r}")
     seen: set[str] = set()

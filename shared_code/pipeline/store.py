@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from ..adapters.deliveries import queued_row
 from ..adapters.table_base import digest
 from ..adapters.ticket_store import Unit, UnitResult
+from ..domain.limits import MAX_COLLABORATORS
 from ..domain.model import Entry, Party, Status, Ticket
 from ..domain.notifications import new_thread_token
 from .already_seen import fingerprint, graph_key, judge, reused
@@ -69,11 +70,28 @@ def _claim(mail: InboundMail, ctx: PipelineContext) -> None:
     ctx.checkpoint("claimed", mail.key)
 
 
+def _collaborators_of(mail: InboundMail, ctx: PipelineContext, known: list[str],
+                      removed: list[str] = ()) -> list[str]:
+    """`known` plus the To and Cc addresses of a client's mail (issue 10 §3): never the
+    helpdesk's own addresses, staff, or the sender; lower-cased, deduplicated, at most
+    MAX_COLLABORATORS. The account's `collaborators_from_cc` setting turns this off."""
+    out = list(known)
+    if not getattr(mail.account, "collaborators_from_cc", True):
+        return out
+    parsed = mail.parsed
+    skip = {(parsed.from_address or "").lower(), *ctx.system_addresses, *ctx.staff_addresses,
+            *(addr.lower() for addr in removed)}
+    seen = {addr.lower() for addr in out}
+    found = {(addr or "").strip().lower() for _, addr in parsed.to + parsed.cc}
+    for addr in sorted(found - skip - seen):
+        if "@" in addr and len(out) < MAX_COLLABORATORS:
+            out.append(addr)
+    return out
+
+
 def _new_ticket(mail: InboundMail, number: str, ctx: PipelineContext) -> Ticket:
     """The ticket this mail starts, from its (already clipped, rule 0) values."""
     parsed, account = mail.parsed, mail.account
-    cc = [addr for _, addr in parsed.cc + parsed.to
-          if addr and addr != parsed.from_address and addr not in ctx.system_addresses]
     return Ticket(
         number=number,
         subject=parsed.subject.strip() or "(no subject)",
@@ -83,7 +101,7 @@ def _new_ticket(mail: InboundMail, number: str, ctx: PipelineContext) -> Ticket:
         client=Party(parsed.from_name, parsed.from_address),
         created=mail.received,
         account=account.address,
-        collaborators=sorted(set(cc)),
+        collaborators=_collaborators_of(mail, ctx, []),
         source_key=mail.key,
         thread_token=new_thread_token(),
         client_first_seen=mail.received,
@@ -210,9 +228,11 @@ def _store_new(mail: InboundMail, ctx: PipelineContext) -> None:
     raise RuntimeError("could not draw a free ticket number")
 
 
-def _record_message(ticket: Ticket, entry: Entry, received: datetime) -> None:
-    """Count the message, point the last-message fields at it when it is the newest, and
-    reopen the ticket. Counting is exact: the marker makes the transaction fail on a replay."""
+def _record_message(ticket: Ticket, entry: Entry, mail: InboundMail, ctx: PipelineContext) -> None:
+    """Count the message, point the last-message fields at it when it is the newest, reopen
+    the ticket, and add its sender and its To/Cc as collaborators. Counting is exact: the
+    marker makes the transaction fail on a replay."""
+    received = mail.received
     if entry.entry_id > (ticket.last_message_entry or ""):
         ticket.last_message_at = received  # the mailbox's clock, not the sender's
         ticket.last_message_id = entry.message_id
@@ -220,8 +240,14 @@ def _record_message(ticket: Ticket, entry: Entry, received: datetime) -> None:
         if ticket.status == Status.CLOSED:
             ticket.status = Status.OPEN
     ticket.message_count += 1
-    if entry.sender.email and entry.sender.email not in [ticket.client.email] + ticket.collaborators:
+    known = {ticket.client.email.lower(), *(c.lower() for c in ticket.collaborators),
+             *(c.lower() for c in ticket.removed_collaborators)}  # removed by staff: stays so
+    if entry.sender.email and entry.sender.email.lower() not in known \
+            and len(ticket.collaborators) < MAX_COLLABORATORS:
         ticket.collaborators.append(entry.sender.email)
+    ticket.collaborators = [c for c in _collaborators_of(mail, ctx, ticket.collaborators,
+                                                         ticket.removed_collaborators)
+                            if c.lower() != ticket.client.email.lower()]
     ticket.thread_token = ticket.thread_token or new_thread_token()
 
 
@@ -237,7 +263,7 @@ def _store_reply(mail: InboundMail, ticket: Ticket, ctx: PipelineContext) -> Non
         mail.outcome = MailOutcome.THREADED
         mail.entry = entry = _new_entry(mail, ticket.number, entry_id, kind)
         if not by_staff:
-            _record_message(ticket, entry, mail.received)
+            _record_message(ticket, entry, mail, ctx)
         mail.ticket = ticket
         mail.notifications = plan_notifications(mail, ctx)
         result = ctx.tickets.write(Unit(ticket=ticket, write_ticket=not by_staff, entry=entry,

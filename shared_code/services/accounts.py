@@ -10,18 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..domain.model import EmailAccount, Priority, Purpose, ValidationError
+from ..domain.model import CollaboratorDelivery, EmailAccount, Priority, Purpose, ValidationError
 from ..domain.routing import client_mail_unanswerable
 from .helpdesk import Helpdesk
 
 #: What an admin may set on an account (the address is its key and never changes).
 ACCOUNT_FIELDS = ("name", "purpose", "department", "priority", "auto_response", "fetch_enabled",
                   "folder", "batch_size", "mark_as_read", "tenant_id", "client_id",
-                  "client_secret_name")
+                  "client_secret_name", "collaborators_from_cc", "collaborator_delivery")
 PURPOSES = [purpose.value for purpose in Purpose]
 PRIORITIES = [priority.value for priority in Priority]
-_TEXT_FIELDS = {"name", "department", "folder", "tenant_id", "client_id", "client_secret_name"}
-_FLAGS = {"auto_response", "fetch_enabled", "mark_as_read"}
+DELIVERIES = [mode.value for mode in CollaboratorDelivery]
+_TEXT_FIELDS = {"name", "department", "folder", "tenant_id", "client_id", "client_secret_name",
+                "collaborator_delivery"}
+_FLAGS = {"auto_response", "fetch_enabled", "mark_as_read", "collaborators_from_cc"}
 
 
 @dataclass
@@ -46,6 +48,8 @@ def account_json(account: EmailAccount) -> dict:
         "folder": account.folder, "batch_size": account.batch_size,
         "mark_as_read": account.mark_as_read, "tenant_id": account.tenant_id,
         "client_id": account.client_id, "client_secret_name": account.client_secret_name,
+        "collaborators_from_cc": account.collaborators_from_cc,
+        "collaborator_delivery": account.collaborator_delivery.value,
         "created": _iso(account.created), "last_fetch": _iso(account.last_fetch),
         "last_error": account.last_error, "last_error_time": _iso(account.last_error_time),
         "consecutive_failures": account.consecutive_failures,

@@ -24,13 +24,24 @@ from ..adapters.ticket_store import Unit, UnitResult
 from ..domain.attachment_refs import stable_html
 from ..domain.content import sanitize_html
 from ..domain.limits import MAX_REPLY_CHARS, MAX_SUBJECT_CHARS, clip_text, utf16_len
-from ..domain.model import Department, Entry, Party, Staff, Status, Ticket, ValidationError
+from ..domain.model import (
+    CollaboratorDelivery,
+    Department,
+    Entry,
+    Party,
+    Staff,
+    Status,
+    Ticket,
+    ValidationError,
+    normalize_address,
+)
 from ..domain.notifications import (
     batch_messages,
     new_notification,
     new_thread_token,
     outbound_message_id,
 )
+from ..domain.routing import collaborators_of
 from ..domain.sla import SlaState, mark_answered, sla_clock, sla_hours
 from .helpdesk import Helpdesk
 
@@ -68,26 +79,32 @@ def _enqueue(desk: Helpdesk, number: str, notifications: list[dict]) -> None:
 
 
 def _act(desk: Helpdesk, number: str, change: Callable[[Ticket], None],
-         build: Callable[[Ticket], tuple[Entry | None, dict | None]]) -> tuple[Ticket, Entry | None, dict | None]:
+         build: Callable[[Ticket], tuple[Entry | None, dict | None]],
+         more: Callable[[Ticket], list[dict]] | None = None,
+         ) -> tuple[Ticket, Entry | None, dict | None]:
     """One unit of work on a ticket: `change(ticket)` then `build(ticket) -> (entry,
-    notification)` (both validated before the write), written in one transaction and its
-    notification queued. Re-read and retried on a concurrent change; a retried request whose
-    notification is stored already writes nothing and queues the stored one again."""
+    notification)` and `more(ticket)` (further notifications, e.g. one per collaborator), all
+    validated before the write, written in one transaction and queued. Re-read and retried on
+    a concurrent change; a retried request whose notifications are stored already writes
+    nothing and queues the stored ones again."""
     for _ in range(MAX_UPDATE_TRIES):
         ticket = _ticket(desk, number)
         change(ticket)
         ticket.thread_token = ticket.thread_token or new_thread_token()
         entry, notification = build(ticket)
-        rows = [queued_row(notification)] if notification else []
+        notifications = [notification, *(more(ticket) if more else [])] if notification else []
+        rows = [queued_row(n) for n in notifications]
         result = desk.tickets.write(Unit(ticket=ticket, entry=entry, notification_rows=rows))
         if result is UnitResult.CONFLICT:
             continue
         if result is UnitResult.ALREADY_STORED and notification:
-            row = desk.tickets.notification_row(ticket.number, notification["id"])
-            notification = json.loads(row["notification"]) if row else notification
+            stored = [desk.tickets.notification_row(ticket.number, n["id"]) for n in notifications]
+            notifications = [json.loads(row["notification"]) if row else n
+                             for row, n in zip(stored, notifications)]
+            notification = notifications[0]
             ticket = _ticket(desk, number)
-        if notification:
-            _enqueue(desk, ticket.number, [notification])
+        if notifications:
+            _enqueue(desk, ticket.number, notifications)
         return ticket, entry, notification
     raise RuntimeError(f"ticket #{number} kept changing; try again")
 
@@ -156,13 +173,48 @@ def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
             actor=Party(staff.name, staff.email), references=references,
             extra={"message_id": message_id, "response_entry_id": entry.entry_id})
 
-    ticket, entry, notification = _act(desk, number, lambda ticket: None, build)
+    def separately(ticket: Ticket) -> list[dict]:
+        """One mail per collaborator when the ticket's account says so (else they are on the
+        client's mail's Cc: services/send_delivery.py); each its own Message-ID."""
+        account = desk.accounts.get(ticket.account) if ticket.account else None
+        if account is None or account.collaborator_delivery != CollaboratorDelivery.SEPARATE:
+            return []
+        entry_id = built[0].entry_id
+        out = []
+        for address in collaborators_of(ticket):
+            own_id = digest(f"{notification_id}|{address}", 32)
+            out.append(new_notification(
+                "response", ticket, {"role": "collaborator", "email": address},
+                event="ticket.responded", notification_id=own_id, entry_id=entry_id,
+                actor=Party(staff.name, staff.email), references=references,
+                extra={**_message_id(desk, ticket, own_id), "response_entry_id": entry_id}))
+        return out
+
+    ticket, entry, notification = _act(desk, number, lambda ticket: None, build, separately)
     if notification and notification.get("response_entry_id") != entry.entry_id:
         # a retried request: the entry stored by the first attempt
         stored = [e for e in desk.tickets.entries(ticket.number)
                   if e.entry_id == notification.get("response_entry_id")]
         return stored[0] if stored else entry
     return entry
+
+
+def remove_collaborator(desk: Helpdesk, number: str, address: str,
+                        by: str | None = None) -> Ticket:
+    """Staff take a collaborator off a ticket: no further response reaches them (the Cc and
+    the one-mail-each notifications are resolved at send time), and a later mail naming them
+    on To/Cc does not add them again (`removed_collaborators`)."""
+    email = normalize_address(address, "address")
+    _actor(desk, by)
+    if email not in collaborators_of(_ticket(desk, number)):
+        raise LookupError(f"{email} is not a collaborator of ticket #{number.lstrip('#')}")
+
+    def change(ticket: Ticket) -> None:
+        ticket.collaborators = [c for c in ticket.collaborators if c.lower() != email]
+        if email not in ticket.removed_collaborators:
+            ticket.removed_collaborators.append(email)
+
+    return _act(desk, number, change, lambda ticket: (None, None))[0]
 
 
 def note(desk: Helpdesk, number: str, staff_email: str, text: str,

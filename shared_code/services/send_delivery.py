@@ -14,13 +14,14 @@ from datetime import datetime, timezone
 
 from ..adapters.deliveries import BUSY_RETRY_SECONDS, Claim, DeliveryState, real_failures
 from ..domain.autoreply import is_no_reply_sender
-from ..domain.model import EmailAccount, Entry, Party, Ticket, ValidationError, normalize_address
+from ..domain.model import CollaboratorDelivery, EmailAccount, Entry, Party, Ticket, ValidationError, normalize_address
 from ..domain.notifications import outbound_message_id
 from ..domain.outbound_mail import AUTO_SUBMITTED, MAX_SENDMAIL_BYTES, build_mime, tagged_subject
 from ..domain.routing import (
     CLIENT_TEMPLATES,
     RoutingError,
     choose_sender,
+    collaborators_of,
     reply_to_account,
     resolve_recipients,
 )
@@ -140,7 +141,8 @@ class Delivery:
             return self.fail("NoSender", str(error))
         self.result.sender = self.sender.address
         self.recipients = self._allowed(recipients, {a.address for a in self.out.accounts})
-        self.result.recipients = [p.email for p in self.recipients]
+        cc = self._cc(ticket, {a.address for a in self.out.accounts})
+        self.result.recipients = [p.email for p in self.recipients + cc]
         if not self.recipients:
             return self.finish("suppressed", self.result.reason or "no recipients for "
                                f"{n['recipient'].get('role')!r} on ticket #{ticket.number}")
@@ -159,6 +161,7 @@ class Delivery:
             self.raw = build_mime(
                 reply_to=Party(reply_to.name, reply_to.address) if reply_to else None,
                 sender=Party(self.sender.name, self.sender.address), recipients=self.recipients,
+                cc=cc,
                 subject=self.result.subject, text=rendered.text, html=rendered.html,
                 message_id=self.message_id, in_reply_to=n.get("in_reply_to", ""),
                 references=n.get("references") or [],
@@ -226,6 +229,26 @@ class Delivery:
                 "it again. Give the app Mail.ReadWrite on this mailbox to avoid duplicates.",
                 account=self.sender.address)
             return False
+
+    def _cc(self, ticket: Ticket, system: set[str]) -> list[Party]:
+        """A response to the client carries the ticket's collaborators on Cc, read at send
+        time (a removed one is not mailed), unless the ticket's account sends them one mail
+        each (services/actions.py queues those). Never the auto-response or staff mail."""
+        if self.n["template"] != "response" or self.n["recipient"].get("role") != "client":
+            return []
+        account = next((a for a in self.out.accounts if a.address == ticket.account), None)
+        if account is not None and account.collaborator_delivery != CollaboratorDelivery.CC:
+            return []
+        to = {p.email for p in self.recipients}
+        kept = []
+        for address in collaborators_of(ticket):
+            try:
+                email = normalize_address(address)
+            except ValidationError:
+                continue
+            if email not in system and email not in to:
+                kept.append(Party("", email))
+        return kept
 
     def _allowed(self, recipients: list[Party], system: set[str]) -> list[Party]:
         """Drop recipients that would start or feed a mail loop; log each with its reason."""

@@ -10,15 +10,17 @@ from fastapi import Request
 
 from ..domain.fetch_health import FetchState, fetch_health
 from ..domain.model import EmailAccount
-from ..services.accounts import PRIORITIES, PURPOSES, replies_lost_warning
+from ..services.accounts import DELIVERIES, PRIORITIES, PURPOSES, replies_lost_warning
 from .consent import redirect_uri
 from .deps import render, web_settings
 
 FORM_FIELDS = ("name", "purpose", "department", "priority", "auto_response", "fetch_enabled",
-               "folder", "batch_size", "mark_as_read")
+               "folder", "batch_size", "mark_as_read", "collaborators_from_cc",
+               "collaborator_delivery")
 NEW_ACCOUNT = {"address": "", "name": "", "purpose": "department", "department": "",
                "priority": "normal", "auto_response": True, "fetch_enabled": True,
-               "folder": "Inbox", "batch_size": "20", "mark_as_read": True}
+               "folder": "Inbox", "batch_size": "20", "mark_as_read": True,
+               "collaborators_from_cc": True, "collaborator_delivery": "cc"}
 FLASHES = {"added": "The email account was added.", "saved": "The account was saved.",
            "removed": "The email account was removed.",
            "remote": "The remote mailbox settings were saved."}
@@ -53,7 +55,9 @@ def account_values(account: EmailAccount) -> dict:
             "department": account.department, "priority": account.priority.value,
             "auto_response": account.auto_response, "fetch_enabled": account.fetch_enabled,
             "folder": account.folder, "batch_size": str(account.batch_size),
-            "mark_as_read": account.mark_as_read}
+            "mark_as_read": account.mark_as_read,
+            "collaborators_from_cc": account.collaborators_from_cc,
+            "collaborator_delivery": account.collaborator_delivery.value}
 
 
 def account_url(address: str, section: str = "") -> str:
@@ -66,7 +70,7 @@ def account_page(request: Request, desk, account: EmailAccount | None, status_co
     settings = web_settings(request)
     context = dict(account=account, values=values or (account_values(account) if account
                                                       else dict(NEW_ACCOUNT)),
-                   errors=errors or {}, purposes=PURPOSES, priorities=PRIORITIES,
+                   errors=errors or {}, purposes=PURPOSES, priorities=PRIORITIES, deliveries=DELIVERIES,
                    remote_values={}, remote_errors={}, access=None, consent=None,
                    fetch_result=None, send_result=None, send_to="")
     if account is not None:

@@ -40,6 +40,8 @@ class Account(BaseModel):
     tenant_id: str
     client_id: str
     client_secret_name: str = Field(description="the Key Vault name of the client secret")
+    collaborators_from_cc: bool = True
+    collaborator_delivery: Literal["cc", "separate"] = "cc"
     created: str | None
     last_fetch: str | None
     last_error: str
@@ -67,6 +69,8 @@ class AccountFields(BaseModel):
     client_id: str | None = None
     client_secret_name: str | None = Field(
         None, description="an existing secret's name (locally: its environment variable)")
+    collaborators_from_cc: bool | None = None
+    collaborator_delivery: Literal["cc", "separate"] | None = None
 
 
 class AccountChanges(AccountFields):

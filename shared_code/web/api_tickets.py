@@ -222,3 +222,14 @@ def close(number: str, body: CloseIn | None = None, idempotency_key: Optional[st
         ticket = actions.close(desk, number, by=acting_staff(desk, principal.email),
                                request_id=idempotency_key)
     return ticket_json(ticket)
+
+
+@router.delete("/{number}/collaborators/{address}", response_model=TicketOut, responses=ERRORS)
+def remove_collaborator(number: str, address: str, principal: Principal = Depends(staff),
+                        desk=Depends(get_desk)):
+    """Take a collaborator off the ticket: no further response reaches them."""
+    number = _number(desk, number)
+    with _about("address", lookups_too=True):
+        ticket = actions.remove_collaborator(desk, number, address,
+                                             by=acting_staff(desk, principal.email))
+    return ticket_json(ticket)

@@ -22,10 +22,12 @@ router = APIRouter(include_in_schema=False)
 router.include_router(pages_mailbox.router)  # its /admin/emails/consent comes before /{address}
 
 def _form_changes(name, purpose, department, priority, auto_response, fetch_enabled, folder,
-                  batch_size, mark_as_read) -> dict:
+                  batch_size, mark_as_read, collaborators_from_cc, collaborator_delivery) -> dict:
     return {"name": name, "purpose": purpose, "department": department, "priority": priority,
             "auto_response": auto_response, "fetch_enabled": fetch_enabled, "folder": folder,
-            "batch_size": batch_size, "mark_as_read": mark_as_read}
+            "batch_size": batch_size, "mark_as_read": mark_as_read,
+            "collaborators_from_cc": collaborators_from_cc,
+            "collaborator_delivery": collaborator_delivery}
 
 
 def _refused(request, desk, account, error: ValidationError, values: dict):
@@ -58,9 +60,11 @@ def add_account_form(request: Request, _principal: Principal = Depends(admin),
                      purpose: str = Form(""), department: str = Form(""),
                      priority: str = Form("normal"), auto_response: bool = Form(False),
                      fetch_enabled: bool = Form(False), folder: str = Form("Inbox"),
-                     batch_size: str = Form("20"), mark_as_read: bool = Form(False)):
+                     batch_size: str = Form("20"), mark_as_read: bool = Form(False),
+                     collaborators_from_cc: bool = Form(False), collaborator_delivery: str = Form("cc")):
     changes = _form_changes(name, purpose, department, priority, auto_response, fetch_enabled,
-                            folder, batch_size, mark_as_read)
+                            folder, batch_size, mark_as_read, collaborators_from_cc,
+                            collaborator_delivery)
     try:
         saved = add_account(desk, address, **changes)
     except ValidationError as error:
@@ -80,10 +84,12 @@ def save_account_form(address: str, request: Request, _principal: Principal = De
                       department: str = Form(""), priority: str = Form("normal"),
                       auto_response: bool = Form(False), fetch_enabled: bool = Form(False),
                       folder: str = Form("Inbox"), batch_size: str = Form("20"),
-                      mark_as_read: bool = Form(False)):
+                      mark_as_read: bool = Form(False), collaborators_from_cc: bool = Form(False),
+                      collaborator_delivery: str = Form("cc")):
     account = get_account(desk, address)
     changes = _form_changes(name, purpose, department, priority, auto_response, fetch_enabled,
-                            folder, batch_size, mark_as_read)
+                            folder, batch_size, mark_as_read, collaborators_from_cc,
+                            collaborator_delivery)
     try:
         update_account(desk, account.address, **changes)
     except ValidationError as error:

@@ -28,6 +28,7 @@ DONE = {
     "assign": "Ticket assigned; the staff member is notified.",
     "transfer": "Ticket transferred; the department is notified.",
     "close": "Ticket closed; the client is notified.",
+    "collaborator": "The collaborator was removed; they get no further mail.",
 }
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -127,3 +128,11 @@ def close(request: Request, number: str, request_id: str = Form(""),
         actions.close(desk, number, by=acting_staff(desk, principal.email),
                       request_id=_request_id(request_id))
     return _act(request, desk, number, "close", run, {})
+
+
+@router.post("/tickets/{number}/collaborators/remove")
+def remove_collaborator(request: Request, number: str, address: str = Form(""),
+                        principal: Principal = Depends(staff), desk=Depends(get_desk)):
+    def run():
+        actions.remove_collaborator(desk, number, address, by=acting_staff(desk, principal.email))
+    return _act(request, desk, number, "collaborator", run, {})
