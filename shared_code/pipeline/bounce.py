@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import secrets
+from datetime import datetime, timezone
 
 from ..adapters.table_base import digest
 from ..adapters.ticket_store import Unit
@@ -47,13 +48,14 @@ def bounce(mail: InboundMail, ctx: PipelineContext) -> None:
     if check_deferred(mail, ctx):
         return  # a duplicate, or an earlier run's claim to finish
     text = note_text(report, mail.account.address)
+    now = datetime.now(timezone.utc)  # thread order; a replay finds the marker, not this id
     entry = Entry(
         ticket_number=ticket.number,
-        entry_id=f"{mail.received:%Y%m%dT%H%M%S%fZ}-{digest('bounce|' + mail.key, 12)}",
+        entry_id=f"{now:%Y%m%dT%H%M%S%fZ}-{digest('bounce|' + mail.key, 12)}",
         type="note",
         sender=Party(mail.parsed.from_name or "Mail delivery", mail.parsed.from_address),
         message_id="",  # never in a mail's References
-        date=mail.received,
+        date=now,
         subject=clip_text(f"Delivery failed: {ticket.subject}", MAX_SUBJECT_CHARS)[0],
         body_text=text,
         body_html="<p>" + html.escape(text).replace("\n", "<br>") + "</p>",
