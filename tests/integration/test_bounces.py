@@ -89,7 +89,7 @@ def exchange_ndr(original_id: str, status: str = "5.1.10", recipient: str = CLIE
     """An Exchange Online style NDR: no DSN part, X-MS-Exchange-Message-Is-Ndr, the status
     quoted in the text and the original named by In-Reply-To."""
     raw, _ = make_mail(
-        subject="Undeliverable: Printer on fire", sender=f"Microsoft Outlook <postmaster@contoso.example>",
+        subject="Undeliverable: Printer on fire", sender="Microsoft Outlook <postmaster@contoso.example>",
         in_reply_to=f"<{original_id}>", headers={"X-MS-Exchange-Message-Is-Ndr": "",
                                                   "X-Failed-Recipients": recipient},
         body=f"Your message to {recipient} couldn't be delivered.\n\nDiagnostic information for "
