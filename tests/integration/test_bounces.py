@@ -207,3 +207,15 @@ def test_clear_bounce_of_an_address_not_marked_is_an_error(desk, capsys):
     assert run_cli("clients", "clear-bounce", "nobody@example.org")[0] == 1
     assert "nobody@example.org is not marked undeliverable" in capsys.readouterr().err
     assert run_cli("clients", "clear-bounce", "not an address")[0] == 1
+
+
+def test_a_bounce_of_a_staff_response_is_a_note_on_its_ticket(desk, graph, ticket):
+    run_cli("tickets", "close", ticket.number)
+    assert run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Done.")[0] == 0
+    drain_outbound(desk)
+    response = [m for m in _sent_to(graph, CLIENT) if "Done." in m.get_body(("plain",)).get_content()]
+    [response] = response
+    before = _state(desk, ticket.number)
+    _fetch_bounce(desk, graph, exchange_ndr(response["Message-ID"].strip().strip("<>"), "5.4.1"))
+    assert _state(desk, ticket.number) == before == ("closed", 1)  # not reopened
+    assert "status 5.4.1 (permanent)" in desk.tickets.entries(ticket.number)[-1].body_text
