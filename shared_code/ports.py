@@ -25,7 +25,7 @@ __all__ = [
     "IngestLedger", "Lease", "MailClient", "MessageIndex", "MessageRef", "QuarantineRepository",
     "QueueHandle", "QueueSender", "SecretStore", "SystemLog", "Telemetry", "TemplateStore",
     "TicketLookup",
-    "TicketStore",
+    "TicketStore", "UndeliverableAddresses",
 ]
 
 
@@ -304,6 +304,21 @@ class Deliveries(Protocol):
                    outcomes: list[tuple[str, str | DeliveryState, dict]]) -> None: ...
 
     def update(self, notification: dict, state: str | DeliveryState, **fields) -> None: ...
+
+
+@runtime_checkable
+class UndeliverableAddresses(Protocol):
+    """Addresses a permanent bounce reported (adapters/undeliverable.py): `mark` keeps the
+    first `since`; `get` is None for an address that takes mail; `clear` is False when the
+    address was not marked."""
+
+    def mark(self, address: str, status: str, ticket: str, diagnostic: str = "") -> None: ...
+
+    def get(self, address: str) -> dict | None: ...
+
+    def list(self) -> list[dict]: ...
+
+    def clear(self, address: str) -> bool: ...
 
 
 # -- secrets -----------------------------------------------------------------------------------

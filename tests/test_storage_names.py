@@ -25,6 +25,7 @@ ALLOWED = {
     ("shared_code/services/ticket_views.py", "staff"): "the request field at fault",
     ("shared_code/cli/directory.py", "departments"): "the command group",
     ("shared_code/cli/directory.py", "staff"): "the command group",
+    ("shared_code/cli/clients.py", "clients"): "the command group",
     ("shared_code/cli/quarantine.py", "quarantine"): "the command group",
     ("shared_code/cli/templates.py", "templates"): "the command group",
     ("shared_code/cli/tickets.py", "tickets"): "the command group",

@@ -53,6 +53,7 @@ var tableNames = [
   'quarantine'
   'apirequests'
   'reconcilemarks'
+  'undeliverable'
 ]
 var containerNames = [
   'raw-mail'

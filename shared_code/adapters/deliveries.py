@@ -2,7 +2,7 @@
 
 One row per notification, in its ticket's partition (PartitionKey = ticket number, RowKey
 `n-` + id; docs/storage-design.md), with its state (queued | sending | uncertain | sent |
-suppressed | deferred | failed), attempts, sender account, recipients, subject, Message-ID,
+suppressed | deferred | failed | held), attempts, sender account, recipients, subject, Message-ID,
 the last Graph error code and error text (never a secret), times, and the whole notification
 JSON, so a failed one can be re-queued as it was. The producer (a mail's or a staff action's
 transaction, the HTTP API, a requeue) writes the row `queued` (`queued_row`); the sender
@@ -55,6 +55,7 @@ class DeliveryState(str, Enum):
     SUPPRESSED = "suppressed"
     DEFERRED = "deferred"
     FAILED = "failed"
+    HELD = "held"  # every recipient is undeliverable (a permanent bounce): requeue after clear-bounce
 
 
 FINISHED = (DeliveryState.SENT.value, DeliveryState.SUPPRESSED.value)

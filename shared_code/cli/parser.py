@@ -13,6 +13,7 @@ from ..config import SettingError
 from ..domain.model import ValidationError
 from ..domain.untrusted import terminal_safe
 from . import (
+    clients,
     directory,
     doctor,
     emails,
@@ -35,6 +36,7 @@ COMMAND_GROUPS = (
     system_log,      # syslog
     quarantine,
     notifications,   # send, notifications, emails test-send
+    clients,         # undeliverable addresses (bounces)
     templates,
     migrate,         # the previous storage layout into one partition per ticket
     monitor,         # fetch incidents and secret expiry, as the monitor timer does

@@ -22,7 +22,10 @@ def cmd_tickets_list(args) -> None:
 
 
 def cmd_tickets_show(args) -> None:
-    thread = get_thread(desk(), args.number)
+    from ..services.outbound_queue import held_notifications
+
+    helpdesk = desk()
+    thread = get_thread(helpdesk, args.number)
     ticket, entries, clock = thread.ticket, thread.entries, thread.clock
     lines = [f"#{ticket.number} [{ticket.status.value}] {ticket.subject}",
              f"client: {ticket.client.name} <{ticket.client.email}>  department: "
@@ -36,7 +39,10 @@ def cmd_tickets_show(args) -> None:
         lines += [f"[not stored] {reason}" for reason in e.rejected_attachments]
         lines += [f"[defect] {defect}" for defect in e.defects]
         lines += [f"[clipped] {', '.join(e.clipped)} (the raw mail has the full values)"] if e.clipped else []
-    print_result(args, ticket_json(ticket, entries, clock), lines)
+    held = held_notifications(helpdesk, ticket.number)
+    lines += [""] * bool(held) + [f"[held] {h['template']} {h['id']} to {h['recipients']}: "
+                                  f"{h['reason']}" for h in held]
+    print_result(args, {**ticket_json(ticket, entries, clock), "held_notifications": held}, lines)
 
 
 def cmd_tickets_reply(args) -> None:

@@ -91,7 +91,7 @@ class FetchRun(_Record):
 @dataclass(frozen=True)
 class Notification(_Record):
     """One notification's outcome (services/send.py): sent, duplicate, suppressed,
-    deferred or failed, with Graph's error code (or the failure's class) when it failed."""
+    deferred, failed or held, with Graph's error code (or the failure's class) when it failed."""
 
     EVENT: ClassVar[Event] = Event.NOTIFICATION
     template: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .already_seen import already_seen
 from .auto_reply import auto_reply
+from .bounce import bounce
 from .clipping import clipping
 from .content import content
 from .context import InboundMail, MailOutcome, PipelineContext
@@ -21,6 +22,7 @@ RULES = (
     clipping,           # 0. values cut to the storage limits; no sender address: discarded
     already_seen,       # 1. a Message-ID processed before: no second ticket, ever
     from_ourselves,     # 2. mail from the helpdesk's own addresses: loop guard
+    bounce,             # 3a. a bounce of our own mail: a note on its ticket, address marked
     auto_reply,         # 3. auto-replies and bounces: kept, logged, not posted
     thread_match,       # 4. In-Reply-To, References, then the [#NNNNNN] subject tag
     content,            # 5. bodies, sanitized HTML, cid images and attachments to Blob

@@ -13,7 +13,15 @@ from ..domain.model import Attachment, EmailAccount, Entry, Ticket
 from ..domain.sender_auth import SenderAuth
 from ..domain.telemetry import NoTelemetry
 from ..domain.thread_match import ThreadMatch
-from ..ports import BlobStore, MessageIndex, QueueSender, SystemLog, Telemetry, TicketStore
+from ..ports import (
+    BlobStore,
+    MessageIndex,
+    QueueSender,
+    SystemLog,
+    Telemetry,
+    TicketStore,
+    UndeliverableAddresses,
+)
 
 
 class MailOutcome(StrEnum):
@@ -76,3 +84,5 @@ class PipelineContext:
     # step; tests use it to simulate a crash there.
     checkpoint: Callable[[str, str], None] = lambda step, mail: None
     telemetry: Telemetry = field(default_factory=NoTelemetry)  # spoof rejections
+    # addresses a permanent bounce reported (rule 3); None: bounces are noted, not marked
+    undeliverable: UndeliverableAddresses | None = None

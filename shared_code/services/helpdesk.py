@@ -36,6 +36,7 @@ from ..adapters.system_log import SystemLog
 from ..adapters.telemetry import AppInsightsTelemetry
 from ..adapters.template_store import TemplateStore
 from ..adapters.ticket_store import TicketStore
+from ..adapters.undeliverable import UndeliverableAddresses
 from ..config import Settings
 from ..domain.model import EmailAccount
 
@@ -116,6 +117,11 @@ class Helpdesk:
     def deliveries(self) -> Deliveries:
         """The notification rows (`n-`) of the ticket partitions: claim, record."""
         return Deliveries(self.connection)
+
+    @cached_property
+    def undeliverable(self) -> UndeliverableAddresses:
+        """Addresses a permanent bounce reported; notifications to them are held."""
+        return UndeliverableAddresses(self.connection)
 
     @cached_property
     def counters(self) -> SendCounters:

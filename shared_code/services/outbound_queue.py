@@ -261,15 +261,24 @@ def _record_poisoned(desk: Helpdesk, deliveries: ports.Deliveries, notification:
 
 
 def failed_notifications(desk: Helpdesk) -> list[dict]:
-    """Notifications that failed for good (poison, too large, no sender ...), oldest first:
-    one query of the `n-` rows of table `tickets`."""
+    """Notifications that failed for good (poison, too large, no sender ...) or are held
+    (every recipient undeliverable), oldest first: one query of the `n-` rows of `tickets`."""
     return [{
-        "id": row.get("id", ""), "template": row.get("template", ""), "ticket": row.get("ticket", ""),
+        "id": row.get("id", ""), "state": row.get("state", ""), "template": row.get("template", ""),
+        "ticket": row.get("ticket", ""),
         "sender": row.get("sender", ""), "recipients": row.get("recipients", ""),
         "subject": row.get("subject", ""), "attempts": int(row.get("attempts") or 0),
         "error_code": row.get("error_code", ""), "error": row.get("error", ""),
         "updated": row.get("updated"),
-    } for row in desk.deliveries.with_state(DeliveryState.FAILED.value)]
+    } for row in desk.deliveries.with_state(DeliveryState.FAILED.value, DeliveryState.HELD.value)]
+
+
+def held_notifications(desk: Helpdesk, number: str) -> list[dict]:
+    """A ticket's notifications held for an undeliverable recipient (`tickets show`)."""
+    return [{"id": row.get("id", ""), "template": row.get("template", ""),
+             "recipients": row.get("recipients", ""), "reason": row.get("reason", "")}
+            for row in desk.tickets.notification_rows(number)
+            if row.get("state") == DeliveryState.HELD.value]
 
 
 def requeue(desk: Helpdesk, notification_id: str) -> dict:

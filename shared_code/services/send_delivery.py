@@ -31,6 +31,10 @@ from .send_values import shows_thread, template_values
 
 log = logging.getLogger("deskmail.send")
 
+
+def _iso(value) -> str:
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value or "")
+
 #: Real failures (errors and crashes, not deferrals) before the app moves a notification to
 #: the poison queue itself.
 MAX_SEND_ATTEMPTS = 5
@@ -44,7 +48,7 @@ class SendResult:
     sender: str = ""
     recipients: list[str] = field(default_factory=list)
     subject: str = ""
-    outcome: str = ""  # sent | duplicate | suppressed | deferred | failed
+    outcome: str = ""  # sent | duplicate | suppressed | deferred | failed | held
     reason: str = ""
     error_code: str = ""  # Graph's error code (or the failure's class) when it failed
     retry_after_seconds: int = 0
@@ -100,6 +104,18 @@ class Delivery:
         self.result.error_code = code
         self.finish(DeliveryState.FAILED.value, reason, error_code=code, error=reason)
 
+    def hold(self, held: dict[str, dict]) -> None:
+        """Every recipient is undeliverable: recorded `held` (shown by `notifications failed`
+        and the ticket) until `clients clear-bounce` and `notifications requeue`."""
+        reason = "held: " + "; ".join(
+            f"{email} undeliverable since {_iso(row.get('since'))}, status {row.get('status')}"
+            for email, row in held.items())
+        self.desk.syslog.write("warning", "Notification held",
+                               f"notification {self.n['id']} ({self.n['template']}, ticket "
+                               f"#{self.n['ticket_number']}): {reason}", account=self.result.sender)
+        self.result.error_code = "Undeliverable"
+        self.finish(DeliveryState.HELD.value, reason, error_code="Undeliverable", error=reason)
+
     def failed(self, error: BaseException) -> None:
         """A send raised: record why and, unless Graph accepted the mail, let a retry claim it."""
         from ..adapters.graph import GraphError
@@ -141,7 +157,15 @@ class Delivery:
             return self.fail("NoSender", str(error))
         self.result.sender = self.sender.address
         self.recipients = self._allowed(recipients, {a.address for a in self.out.accounts})
+        held = self._undeliverable(self.recipients)
+        if held and len(held) == len(self.recipients):
+            self.result.recipients = [p.email for p in self.recipients]
+            return self.hold(held)
+        self.recipients = [p for p in self.recipients if p.email not in held]
         cc = self._cc(ticket, {a.address for a in self.out.accounts})
+        if cc:  # a collaborator a permanent bounce marked is left off too
+            cc_held = self._undeliverable(cc)
+            cc = [p for p in cc if p.email not in cc_held]
         self.result.recipients = [p.email for p in self.recipients + cc]
         if not self.recipients:
             return self.finish("suppressed", self.result.reason or "no recipients for "
@@ -249,6 +273,21 @@ class Delivery:
             if email not in system and email not in to:
                 kept.append(Party("", email))
         return kept
+
+    def _undeliverable(self, recipients: list[Party]) -> dict[str, dict]:
+        """The recipients a permanent bounce marked (one point read each), by address;
+        a mail that still has other recipients goes to those, and the log names the rest."""
+        held = {}
+        for party in recipients:
+            row = self.desk.undeliverable.get(party.email)
+            if row is not None:
+                held[party.email] = row
+        if held and len(held) < len(recipients):
+            self.desk.syslog.write(
+                "info", "Notification recipient held",
+                f"{self.n['template']} for ticket #{self.n['ticket_number']} is not sent to "
+                f"{', '.join(held)}: undeliverable (a permanent bounce)", account=self.result.sender)
+        return held
 
     def _allowed(self, recipients: list[Party], system: set[str]) -> list[Party]:
         """Drop recipients that would start or feed a mail loop; log each with its reason."""

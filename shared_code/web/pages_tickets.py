@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 
 from ..domain.model import Status, ValidationError
 from ..services import actions
+from ..services.outbound_queue import held_notifications
 from ..services.ticket_views import TicketQuery, acting_staff, find_tickets, get_thread, parse_number
 from .auth import Principal
 from .deps import get_desk, render, staff
@@ -62,7 +63,8 @@ def _thread_page(request: Request, desk, number: str, flashes: list, status_code
                  form: dict | None = None):
     thread = get_thread(desk, number)
     return render(request, "ticket.html", status_code=status_code, flashes=flashes,
-                  thread=thread, ticket=thread.ticket, srcdoc=srcdoc, sandbox=SANDBOX, size=size,
+                  thread=thread, ticket=thread.ticket,
+                  held=held_notifications(desk, thread.ticket.number), srcdoc=srcdoc, sandbox=SANDBOX, size=size,
                   request_id=secrets.token_urlsafe(16), form=form or {},
                   departments=desk.directory.list_departments(),
                   staff=[s for s in desk.directory.list_staff() if s.active])

@@ -27,6 +27,7 @@ from shared_code.adapters.system_log import SystemLog
 from shared_code.adapters.telemetry import AppInsightsTelemetry
 from shared_code.adapters.ticket_store import TicketStore
 from shared_code.adapters.template_store import TemplateStore
+from shared_code.adapters.undeliverable import UndeliverableAddresses
 
 from . import memory
 
@@ -48,6 +49,7 @@ PAIRS = [
     (ports.MailClient, GraphMailClient, memory.MemoryMailClient),
     (ports.DnsResolver, DnsLookup, memory.MemoryDns),
     (ports.Telemetry, AppInsightsTelemetry, memory.MemoryTelemetry),
+    (ports.UndeliverableAddresses, UndeliverableAddresses, memory.MemoryUndeliverable),
 ]
 
 

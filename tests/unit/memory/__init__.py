@@ -10,7 +10,9 @@ versions: a ticket written back after another writer's write is a 412 CONFLICT, 
 """
 from .clock import T0, ManualClock
 from .deliveries import MemoryDeliveries
-from .ingest import MemoryIngestLedger, MemoryQuarantine, MemoryReconcileMarks
+from .ingest import (
+    MemoryIngestLedger, MemoryQuarantine, MemoryReconcileMarks, MemoryUndeliverable,
+)
 from .mailbox import MemoryGraph, MemoryMailbox, MemoryMailClient, MemoryMessage
 from .resolver import MemoryDns
 from .storage import BlobNotFound, MemoryBlobStore, MemoryHandle, MemoryLease, MemoryQueues
@@ -26,5 +28,5 @@ __all__ = [
     "MemoryDirectory", "MemoryDns", "MemoryGraph", "MemoryHandle", "MemoryIngestLedger",
     "MemoryLease", "MemoryMailClient", "MemoryMailbox", "MemoryMessage", "MemoryMessageIndex",
     "MemoryQuarantine", "MemoryQueues", "MemoryReconcileMarks", "MemorySecrets", "MemorySystemLog",
-    "MemoryTelemetry", "MemoryTemplates", "MemoryTickets", "T0",
+    "MemoryTelemetry", "MemoryTemplates", "MemoryTickets", "MemoryUndeliverable", "T0",
 ]

@@ -118,3 +118,28 @@ class MemoryReconcileMarks:
     def reported(self, account: str, day) -> list[dict]:
         return [copy.deepcopy(row) for (pk, d, _), row in self.rows.items()
                 if pk == safe_key(account) and d == f"{day:%Y%m%d}"]
+
+
+class MemoryUndeliverable:
+    """Addresses a permanent bounce reported, by lower-case address."""
+
+    def __init__(self, now: Callable[[], datetime] | None = None):
+        self.now = now or _now
+        self.rows: dict[str, dict] = {}
+
+    def mark(self, address: str, status: str, ticket: str, diagnostic: str = "") -> None:
+        address = address.strip().lower()
+        row = self.rows.get(address) or {}
+        self.rows[address] = {"address": address, "status": status, "ticket": ticket,
+                              "diagnostic": diagnostic[:1000], "since": row.get("since") or self.now(),
+                              "updated": self.now(), "bounces": int(row.get("bounces") or 0) + 1}
+
+    def get(self, address: str) -> dict | None:
+        row = self.rows.get(address.strip().lower())
+        return copy.deepcopy(row) if row else None
+
+    def list(self) -> list[dict]:
+        return [copy.deepcopy(row) for row in self.rows.values()]
+
+    def clear(self, address: str) -> bool:
+        return self.rows.pop(address.strip().lower(), None) is not None
