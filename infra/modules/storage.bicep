@@ -53,6 +53,7 @@ var tableNames = [
   'quarantine'
   'apirequests'
   'reconcilemarks'
+  'filters'
 ]
 var containerNames = [
   'raw-mail'
