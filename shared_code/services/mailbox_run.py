@@ -337,7 +337,7 @@ class MailboxRun:
             queues=desk.queues, syslog=self.runlog,
             system_addresses=desk.accounts.system_addresses(),
             staff_addresses=desk.directory.staff_addresses(), checkpoint=self.checkpoint,
-            telemetry=desk.telemetry,
+            telemetry=desk.telemetry, filters=desk.filters.list(),
         )
 
     def _out_of_time(self) -> bool:
