@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from ..domain.filters import Filter
+from ..domain.filters import MAX_FILTER_NAME, Filter
 from ..domain.model import AlreadyExists
 from .names import FILTERS
 from .storage import StorageConnection
@@ -24,13 +24,15 @@ class FilterStore:
     @staticmethod
     def _entity(rule: Filter) -> dict:
         return {"PartitionKey": PARTITION, "RowKey": safe_key(rule.name.lower()),
-                "position": rule.position, "filter": json.dumps(rule.to_dict())}
+                "position": rule.position, "filter": json.dumps(rule.to_dict(), ensure_ascii=False)}
 
     def list(self) -> list[Filter]:
         rules = [Filter.from_dict(json.loads(row["filter"])) for row in self._table.query(PARTITION)]
         return sorted(rules, key=lambda rule: (rule.position, rule.name.lower()))
 
     def get(self, name: str) -> Filter | None:
+        if len(name) > MAX_FILTER_NAME:  # never stored (Filter.validate), and too long a key
+            return None
         row = self._table.get(PARTITION, safe_key(name.strip().lower()))
         return Filter.from_dict(json.loads(row["filter"])) if row else None
 
@@ -46,4 +48,6 @@ class FilterStore:
         self._table.upsert(self._entity(rule), merge=False)
 
     def remove(self, name: str) -> bool:
+        if len(name) > MAX_FILTER_NAME:
+            return False
         return self._table.delete(PARTITION, safe_key(name.strip().lower()))

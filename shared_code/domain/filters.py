@@ -24,6 +24,9 @@ from .model import Priority, ValidationError
 MAX_MATCH_CHARS = 20_000  # what one condition reads of a value (a body is cut there)
 MAX_PATTERN_CHARS = 500
 MAX_CONDITIONS = 20
+MAX_ACTIONS = 20
+MAX_VALUE_CHARS = 500  # a condition's value (the filter is one JSON column, ≤ 64 KiB)
+MAX_POSITION = 10_000
 MAX_FILTER_NAME = 100
 
 
@@ -92,8 +95,12 @@ class Filter:
                               str(a.get("value") or "")) for a in data.get("actions") or []]
         except (AttributeError, TypeError) as error:
             raise ValidationError(f"malformed filter: {error}", "conditions") from error
+        try:
+            position = int(data.get("position") or 0)
+        except (TypeError, ValueError):
+            raise ValidationError("position must be a whole number", "position") from None
         return cls(name=str(data.get("name") or ""), conditions=conditions, actions=actions,
-                   position=int(data.get("position") or 0), enabled=bool(data.get("enabled", True)))
+                   position=position, enabled=bool(data.get("enabled", True)))
 
     def validate(self, departments: set[str] | None = None, staff: set[str] | None = None) -> None:
         """Refuse what would fail or misbehave at fetch time, naming the field. `departments`
@@ -110,6 +117,10 @@ class Filter:
             _validate_condition(condition)
         if not self.actions:
             raise ValidationError("a filter needs at least one action", "actions")
+        if len(self.actions) > MAX_ACTIONS:
+            raise ValidationError(f"at most {MAX_ACTIONS} actions", "actions")
+        if not 0 <= self.position <= MAX_POSITION:
+            raise ValidationError(f"position must be between 1 and {MAX_POSITION}", "position")
         for action in self.actions:
             action.value = action.value.strip()
             _validate_action(action, departments, staff)
@@ -126,10 +137,11 @@ def _enum(kind, value, name: str):
 def _validate_condition(condition: Condition) -> None:
     if condition.field == FilterField.HEADER:
         condition.header = condition.header.strip().lower()
-        if not re.fullmatch(r"[!-9;-~]+", condition.header):
+        if not re.fullmatch(r"[!-9;-~]{1,100}", condition.header):
             raise ValidationError("a header condition needs the header's name", "conditions.header")
-    if not condition.value:
-        raise ValidationError("a condition needs a value to match", "conditions.value")
+    if not condition.value or len(condition.value) > MAX_VALUE_CHARS:
+        raise ValidationError(f"a condition needs a value to match, at most {MAX_VALUE_CHARS} "
+                              "characters", "conditions.value")
     if condition.operator == FilterOperator.REGEX:
         check_pattern(condition.value)
 
@@ -137,6 +149,8 @@ def _validate_condition(condition: Condition) -> None:
 def _validate_action(action: Action, departments, staff) -> None:
     if action.kind in NEEDS_VALUE and not action.value:
         raise ValidationError(f"{action.kind.value} needs a value", "actions.value")
+    if len(action.value) > 320:
+        raise ValidationError("an action's value is at most 320 characters", "actions.value")
     if action.kind == FilterAction.SET_PRIORITY:
         _enum(Priority, action.value, "actions.value")
         action.value = action.value.lower()

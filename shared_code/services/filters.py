@@ -49,10 +49,10 @@ def remove_filter(desk: "Helpdesk", name: str) -> None:
         raise LookupError(f"no filter named {name!r}")
 
 
-def try_filters(desk: "Helpdesk", raw: bytes) -> dict:
+def try_filters(desk: "Helpdesk", raw: bytes, field: str = "file") -> dict:
     """Which filters match `raw` and what the pipeline would do with it; reads only."""
     if not raw.strip():
-        raise ValidationError("the mail is empty", "file")
+        raise ValidationError("the mail is empty", field)
     parsed = parse_mail(raw)
     rules = desk.filters.list()
     decision = evaluate(rules, parsed)
