@@ -13,7 +13,12 @@ def auto_reply(mail: InboundMail, ctx: PipelineContext) -> None:
         return  # passed this rule in the run that claimed it
     rule = detect_auto_reply(mail.parsed, ctx.settings.auto_reply_allowed_senders)
     if rule and mail.filtered is not None and mail.filtered.allow_auto_generated:
-        return  # an admin's filter lets this auto-generated mail through (monitoring alerts)
+        # an admin's filter lets this auto-generated mail through (monitoring alerts)
+        ctx.syslog.write("info", "Auto-generated mail allowed by a filter",
+                         f"{mail.account.address}: {mail.key[:200]} (rule: {rule}) allowed by "
+                         f"filter {', '.join(mail.filtered.matched)[:300]}",
+                         account=mail.account.address)
+        return
     if rule and not check_deferred(mail, ctx):  # not a duplicate or an earlier run's claim
         mail.outcome, mail.discard_rule = "discarded", DiscardRule.AUTO_REPLY
         mail.reason = f"auto-reply or bounce (rule: {rule})"

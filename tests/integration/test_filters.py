@@ -75,6 +75,9 @@ def test_a_monitoring_alert_with_auto_submitted_becomes_a_ticket_when_a_filter_a
     assert (ticket["subject"], ticket["priority"], ticket["tags"]) == (
         "PROBLEM: disk full on db01", "high", ["monitoring"])
     assert _templates(desk) == ["new_ticket_alert"]  # no auto-response to the monitor
+    _, log = run_cli("syslog", "--json")
+    [allowed] = [e for e in log if e["title"] == "Auto-generated mail allowed by a filter"]
+    assert "(rule: auto-submitted) allowed by filter Monitoring" in allowed["message"]
 
 
 def test_department_assignee_and_tags_from_every_matching_filter_earlier_wins(desk, graph):
