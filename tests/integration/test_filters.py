@@ -184,3 +184,22 @@ def test_invalid_filters_are_refused_naming_the_field(desk, graph, capsys):
         assert code == 1, args
         assert message in capsys.readouterr().err, args
     assert run_cli("filters", "list", "--json")[1] == []
+
+
+def test_the_ticket_page_shows_the_tags_a_filter_set(desk, graph, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from shared_code.web.app import create_app
+    from tests.web.conftest import AGENT, DEV_USERS, sign_in
+
+    _add("Tagger", "--if", "subject", "contains", "printer", "--tag", "hardware", "--tag", "urgent")
+    graph.add_message(SUPPORT, make_mail()[0])
+    _fetch()
+    number = _only_ticket()["number"]
+    for name, value in (("DESKMAIL_AUTH", "dev"), ("DESKMAIL_DEV_USERS", DEV_USERS),
+                        ("DESKMAIL_SESSION_KEY", "k" * 40)):
+        monkeypatch.setenv(name, value)
+    with TestClient(create_app(), follow_redirects=False) as client:
+        page = sign_in(client, AGENT).get(f"/tickets?number={number}")
+    assert page.status_code == 200
+    assert '<span id="ticket-tags">hardware, urgent</span>' in page.text
