@@ -6,8 +6,9 @@ assignee) the EARLIER filter wins, so order is priority. Tags accumulate. Any ma
 `discard` discards the mail (the first such filter's reason is logged).
 
 Regular expressions have a time limit without threads: Python's `re` cannot be interrupted, so
-a pattern is refused when saved (and skipped when matched) if it nests a repeat inside a
-repeat (`(a+)+`, `(a*)*b`, `(x|y+)*`), the shape of catastrophic backtracking; and it only
+a pattern is refused when saved (and skipped when matched) if it nests a repeat or a
+multi-character alternation inside a repeat (`(a+)+`, `(a*)*b`, `(a|aa)*b`), the shapes of
+catastrophic backtracking; and it only
 ever sees the first MAX_MATCH_CHARS characters of a value. A pattern without nested repeats
 backtracks at most polynomially, so on a bounded input its run time is bounded too.
 """
@@ -166,7 +167,8 @@ def _validate_action(action: Action, departments, staff) -> None:
 
 
 def _repeats(items, inside: bool) -> bool:
-    """True when a repeat (max > 1) sits inside another repeat: catastrophic backtracking."""
+    """True when a repeat (max > 1) or an alternation sits inside a repeat: catastrophic
+    backtracking."""
     from re import _parser as sre  # the stdlib's own parse of the pattern
 
     for op, arg in items:
@@ -181,7 +183,9 @@ def _repeats(items, inside: bool) -> bool:
             if _repeats(arg[-1], inside):
                 return True
         elif op == sre.BRANCH:
-            if any(_repeats(branch, inside) for branch in arg[1]):
+            # an alternation under a repeat can match one text many ways (`(a|aa)*b`); the
+            # parser already turned single-character alternatives (`(a|b)*`) into a class
+            if inside or any(_repeats(branch, inside) for branch in arg[1]):
                 return True
         elif op in (sre.ASSERT, sre.ASSERT_NOT):
             if _repeats(arg[1], inside):
@@ -209,7 +213,8 @@ def check_pattern(pattern: str) -> re.Pattern:
                               "conditions.value") from None
     if _repeats(list(parsed), False):
         raise ValidationError(f"regular expression {pattern!r} nests a repeat inside a repeat "
-                              "(catastrophic backtracking); rewrite it without", "conditions.value")
+                              "or repeats an alternation (catastrophic backtracking); rewrite it "
+                              "without", "conditions.value")
     return compiled
 
 
