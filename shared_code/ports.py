@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Iterable, Iterator, Protocol, runtime_checkable
 
+from .domain.filters import Filter
 from .domain.ingest import QuarantineState
 from .domain.model import Department, EmailAccount, Entry, Party, Staff, Ticket
 from .domain.templates import Template
@@ -22,6 +23,7 @@ if TYPE_CHECKING:  # value types the adapters define; annotations only (no impor
 
 __all__ = [
     "AccountRepository", "BlobStore", "Deliveries", "DirectoryRepository", "DnsResolver",
+    "FilterStore",
     "IngestLedger", "Lease", "MailClient", "MessageIndex", "MessageRef", "QuarantineRepository",
     "QueueHandle", "QueueSender", "SecretStore", "SystemLog", "Telemetry", "TemplateStore",
     "TicketLookup",
@@ -258,6 +260,21 @@ class ReconcileMarks(Protocol):
     def first_report(self, account: str, day: date, graph_id: str, fields: dict) -> bool: ...
 
     def reported(self, account: str, day: date) -> list[dict]: ...
+
+
+@runtime_checkable
+class FilterStore(Protocol):
+    """The admins' inbound filters (adapters/filter_store.py), listed in evaluation order."""
+
+    def list(self) -> list[Filter]: ...
+
+    def get(self, name: str) -> Filter | None: ...
+
+    def add(self, rule: Filter) -> None: ...
+
+    def save(self, rule: Filter) -> None: ...
+
+    def remove(self, name: str) -> bool: ...
 
 
 @runtime_checkable

@@ -88,11 +88,11 @@ def test_the_cli_is_a_package_of_command_groups_without_an_import_cycle():
     groups = {module.__name__.rpartition(".")[2] for module in COMMAND_GROUPS}
     assert groups == {"emails", "fetch", "tickets", "directory", "system_log", "quarantine",
                       "notifications", "clients", "templates", "migrate", "monitor", "reconcile",
-                      "doctor"}
+                      "doctor", "filters"}
     commands = build_parser()._subparsers._group_actions[0].choices
     assert list(commands) == ["emails", "fetch", "tickets", "departments", "staff", "syslog",
                               "quarantine", "send", "notifications", "clients", "templates", "migrate",
-                              "monitor", "reconcile", "doctor"]
+                              "monitor", "reconcile", "doctor", "filters"]
     emails = commands["emails"]._subparsers._group_actions[0].choices
     assert list(emails) == ["add", "update", "remove", "show", "list", "test-send"]
 

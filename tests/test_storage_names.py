@@ -29,6 +29,7 @@ ALLOWED = {
     ("shared_code/cli/quarantine.py", "quarantine"): "the command group",
     ("shared_code/cli/templates.py", "templates"): "the command group",
     ("shared_code/cli/tickets.py", "tickets"): "the command group",
+    ("shared_code/cli/filters.py", "filters"): "the command group",
 }
 
 

@@ -54,6 +54,7 @@ var tableNames = [
   'apirequests'
   'reconcilemarks'
   'undeliverable'
+  'filters'
 ]
 var containerNames = [
   'raw-mail'

@@ -108,6 +108,7 @@ class TicketStore:
             "answered_for": ticket.answered_for,
             "answered_at": ticket.answered_at,
             "thread_token": ticket.thread_token,
+            "tags": json.dumps(ticket.tags[:50]),
         }
 
     @staticmethod
@@ -135,6 +136,7 @@ class TicketStore:
             answered_at=entity_time(entity.get("answered_at")),
             thread_token=entity.get("thread_token", ""),
             client_first_seen=entity_time(entity.get("client_first_seen")),
+            tags=json.loads(entity.get("tags") or "[]"),
         )
         ticket._entity = entity  # kept for optimistic concurrency on update
         return ticket

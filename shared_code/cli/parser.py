@@ -18,6 +18,7 @@ from . import (
     doctor,
     emails,
     fetch,
+    filters,
     migrate,
     monitor,
     notifications,
@@ -42,6 +43,7 @@ COMMAND_GROUPS = (
     monitor,         # fetch incidents and secret expiry, as the monitor timer does
     reconcile,       # the mailbox's day against the ledger
     doctor,          # the troubleshooting table, checked
+    filters,         # the admins' inbound filters
     # Register a new command group here: a module with `register(sub, groups)` in this
     # package, imported above.
 )

@@ -215,6 +215,7 @@ class Ticket:
     answered_at: datetime | None = None  # when that response was written (see domain/sla.py)
     thread_token: str = ""  # secret in the ticket's outbound Message-IDs (domain/notifications.py)
     client_first_seen: datetime | None = None  # the client snapshot: when they first wrote
+    tags: list[str] = field(default_factory=list)  # set by the admins' filters (domain/filters.py)
 
 
 @dataclass

@@ -41,6 +41,7 @@ class DiscardRule(StrEnum):
     AUTO_REPLY = "auto_reply"
     NO_SENDER = "no_sender"
     SPOOFED_HELPDESK = "spoofed_helpdesk"
+    FILTER = "filter"  # an admin's filter (domain/filters.py)
 
 
 class SpoofKind(StrEnum):

@@ -13,6 +13,7 @@ from .bounce import bounce
 from .clipping import clipping
 from .content import content
 from .context import InboundMail, MailOutcome, PipelineContext
+from .filters import filters
 from .from_ourselves import from_ourselves
 from .notifications import notifications
 from .store import ticket_or_message
@@ -22,6 +23,7 @@ RULES = (
     clipping,           # 0. values cut to the storage limits; no sender address: discarded
     already_seen,       # 1. a Message-ID processed before: no second ticket, ever
     from_ourselves,     # 2. mail from the helpdesk's own addresses: loop guard
+    filters,            # 2a. the admins' filters: discard, or settings for rules 3, 6, 7
     bounce,             # 3a. a bounce of our own mail: a note on its ticket, address marked
     auto_reply,         # 3. auto-replies and bounces: kept, logged, not posted
     thread_match,       # 4. In-Reply-To, References, then the [#NNNNNN] subject tag

@@ -8,6 +8,7 @@ from typing import Callable
 
 from ..config import Settings
 from ..domain.content import Content
+from ..domain.filters import Filter, FilterDecision
 from ..domain.mail import ParsedMail
 from ..domain.model import Attachment, EmailAccount, Entry, Ticket
 from ..domain.sender_auth import SenderAuth
@@ -53,6 +54,7 @@ class InboundMail:
     discard_rule: str = ""
     rule: str = ""
     sender_auth: SenderAuth | None = None  # computed once, by pipeline/sender.py
+    filtered: FilterDecision | None = None  # what the admins' matching filters ask (rule 2a)
     thread: ThreadMatch | None = None
     matched_ticket: Ticket | None = None  # the ticket threading read, reused by rule 6
     content: Content | None = None
@@ -86,3 +88,4 @@ class PipelineContext:
     telemetry: Telemetry = field(default_factory=NoTelemetry)  # spoof rejections
     # addresses a permanent bounce reported (rule 3); None: bounces are noted, not marked
     undeliverable: UndeliverableAddresses | None = None
+    filters: list[Filter] = field(default_factory=list)  # the admins' filters, read once per run

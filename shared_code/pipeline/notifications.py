@@ -37,12 +37,17 @@ def plan_notifications(mail: InboundMail, ctx: PipelineContext) -> list[dict]:
     client = {"role": "client", "name": mail.ticket.client.name, "email": mail.ticket.client.email}
     if mail.outcome == "created":
         planned = [_notification(mail, "new_ticket_alert", {"role": "department_alerts"}, ctx)]
-        if mail.account.auto_response and not _no_reply(mail, ctx):
+        if mail.account.auto_response and not _no_reply(mail, ctx) and not _skipped(mail):
             planned.insert(0, _notification(mail, "new_ticket_auto_response", client, ctx))
         return planned
     if mail.entry.type == "note":
         return []  # a staff member's own mail: nobody to alert
     return [_notification(mail, "new_message_alert", {"role": "assignee_or_department"}, ctx)]
+
+
+def _skipped(mail: InboundMail) -> bool:
+    """An admin's filter asked for no auto-response (rule 2a)."""
+    return mail.filtered is not None and mail.filtered.skip_auto_response
 
 
 def _no_reply(mail: InboundMail, ctx: PipelineContext) -> bool:

@@ -21,7 +21,7 @@ from ..adapters.deliveries import queued_row
 from ..adapters.table_base import digest
 from ..adapters.ticket_store import Unit, UnitResult
 from ..domain.limits import MAX_COLLABORATORS
-from ..domain.model import Entry, Party, Status, Ticket
+from ..domain.model import Entry, Party, Priority, Status, Ticket
 from ..domain.notifications import new_thread_token
 from .already_seen import fingerprint, graph_key, judge, reused
 from .context import InboundMail, MailOutcome, PipelineContext
@@ -92,12 +92,12 @@ def _collaborators_of(mail: InboundMail, ctx: PipelineContext, known: list[str],
 def _new_ticket(mail: InboundMail, number: str, ctx: PipelineContext) -> Ticket:
     """The ticket this mail starts, from its (already clipped, rule 0) values."""
     parsed, account = mail.parsed, mail.account
+    fields = {"priority": account.priority, "department": account.department,
+              **_filtered_settings(mail)}
     return Ticket(
         number=number,
         subject=parsed.subject.strip() or "(no subject)",
         status=Status.OPEN,
-        priority=account.priority,
-        department=account.department,
         client=Party(parsed.from_name, parsed.from_address),
         created=mail.received,
         account=account.address,
@@ -108,7 +108,23 @@ def _new_ticket(mail: InboundMail, number: str, ctx: PipelineContext) -> Ticket:
         message_count=1,
         last_message_at=mail.received,
         last_message_id=mail.key,
+        **fields,
     )
+
+
+def _filtered_settings(mail: InboundMail) -> dict:
+    """What the admins' filters (rule 2a) set on a new ticket."""
+    decision = mail.filtered
+    if decision is None:
+        return {}
+    settings: dict = {"tags": list(decision.tags)}
+    if decision.department:
+        settings["department"] = decision.department
+    if decision.priority:
+        settings["priority"] = Priority(decision.priority)
+    if decision.assignee:
+        settings["assignee"] = decision.assignee
+    return settings
 
 
 def _create_ticket(mail: InboundMail, ctx: PipelineContext) -> Ticket:

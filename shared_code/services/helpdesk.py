@@ -22,6 +22,7 @@ from ..adapters.blobs import BlobStore
 from ..adapters.deliveries import Deliveries
 from ..adapters.directory import DirectoryRepository
 from ..adapters.dns_lookup import DnsLookup
+from ..adapters.filter_store import FilterStore
 from ..adapters.idempotency import IdempotencyKeys
 from ..adapters.ledger import IngestLedger
 from ..adapters.message_index import MessageIndex
@@ -99,6 +100,11 @@ class Helpdesk:
     @cached_property
     def ledger(self) -> IngestLedger:
         return IngestLedger(self.connection)
+
+    @cached_property
+    def filters(self) -> FilterStore:
+        """The admins' inbound filters (pipeline/filters.py reads them once per fetch run)."""
+        return FilterStore(self.connection)
 
     @cached_property
     def quarantine(self) -> QuarantineRepository:

@@ -109,7 +109,7 @@ class MailboxRun:
         fresh = [ref for ref in listed if not is_suspect(ledger[ref.id])]
         suspects = sorted((ref for ref in listed if is_suspect(ledger[ref.id])),
                           key=lambda ref: charged(ledger[ref.id])) + sent_back
-        ctx = self._pipeline_context()
+        ctx = self._pipeline_context(with_filters=bool(fresh or suspects))
         handled: dict[str, bool | None] = {}
         try:
             with ThreadPoolExecutor(max_workers=self.settings.graph_max_concurrency) as pool, \
@@ -330,7 +330,8 @@ class MailboxRun:
                     mail.ticket.number if mail.ticket else "")
         return True
 
-    def _pipeline_context(self) -> PipelineContext:
+    def _pipeline_context(self, with_filters: bool = True) -> PipelineContext:
+        """The rules' ports; the admins' filters are read (one query) only when there is mail."""
         desk = self.desk
         return PipelineContext(
             settings=self.settings, index=desk.index, tickets=desk.tickets, blobs=desk.blobs,
@@ -338,6 +339,7 @@ class MailboxRun:
             system_addresses=desk.accounts.system_addresses(),
             staff_addresses=desk.directory.staff_addresses(), checkpoint=self.checkpoint,
             telemetry=desk.telemetry, undeliverable=desk.undeliverable,
+            filters=desk.filters.list() if with_filters else [],
         )
 
     def _out_of_time(self) -> bool:

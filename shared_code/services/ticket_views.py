@@ -159,7 +159,7 @@ def ticket_json(ticket: Ticket, entries: list[Entry] | None = None, clock: SlaCl
         "client": {"name": ticket.client.name, "email": ticket.client.email},
         "created": iso(ticket.created), "account": ticket.account,
         "collaborators": ticket.collaborators, "last_message": iso(ticket.last_message_at),
-        "message_count": ticket.message_count, "assignee": ticket.assignee,
+        "message_count": ticket.message_count, "assignee": ticket.assignee, "tags": ticket.tags,
     }
     if clock is not None:
         data["sla"] = sla_json(ticket, clock)

@@ -84,6 +84,7 @@ class TicketOut(BaseModel):
     last_message: Optional[When]
     message_count: int
     assignee: str
+    tags: list[str] = Field(default_factory=list, description="set by the admins' filters")
     sla: Optional[SlaOut] = None
 
 

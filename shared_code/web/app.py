@@ -32,6 +32,7 @@ ROUTERS = (
     "api_templates", "api_logs", "api_directory",
     "pages_reconcile", "api_reconcile",
     "pages_doctor", "api_doctor",
+    "pages_filters", "api_filters",
 )
 
 

@@ -35,8 +35,8 @@ def _nothing_stored(desk, mail) -> None:
 
 def test_the_rules_run_in_the_documented_order():
     assert [rule.__name__ for rule in RULES] == [
-        "clipping", "already_seen", "from_ourselves", "bounce", "auto_reply", "thread_match",
-        "content", "ticket_or_message", "notifications",
+        "clipping", "already_seen", "from_ourselves", "filters", "bounce", "auto_reply",
+        "thread_match", "content", "ticket_or_message", "notifications",
     ]
 
 

@@ -22,6 +22,7 @@ from shared_code.adapters.secret_store import SecretStore
 from shared_code.adapters.accounts import AccountRepository
 from shared_code.adapters.directory import DirectoryRepository
 from shared_code.adapters.dns_lookup import DnsLookup
+from shared_code.adapters.filter_store import FilterStore
 from shared_code.adapters.message_index import MessageIndex
 from shared_code.adapters.system_log import SystemLog
 from shared_code.adapters.telemetry import AppInsightsTelemetry
@@ -50,6 +51,7 @@ PAIRS = [
     (ports.DnsResolver, DnsLookup, memory.MemoryDns),
     (ports.Telemetry, AppInsightsTelemetry, memory.MemoryTelemetry),
     (ports.UndeliverableAddresses, UndeliverableAddresses, memory.MemoryUndeliverable),
+    (ports.FilterStore, FilterStore, memory.MemoryFilters),
 ]
 
 

@@ -10,6 +10,7 @@ versions: a ticket written back after another writer's write is a 412 CONFLICT, 
 """
 from .clock import T0, ManualClock
 from .deliveries import MemoryDeliveries
+from .filters import MemoryFilters
 from .ingest import (
     MemoryIngestLedger, MemoryQuarantine, MemoryReconcileMarks, MemoryUndeliverable,
 )
@@ -25,7 +26,7 @@ from .vault import MemorySecrets
 
 __all__ = [
     "BlobNotFound", "ManualClock", "MemoryAccounts", "MemoryBlobStore", "MemoryDeliveries",
-    "MemoryDirectory", "MemoryDns", "MemoryGraph", "MemoryHandle", "MemoryIngestLedger",
+    "MemoryDirectory", "MemoryDns", "MemoryFilters", "MemoryGraph", "MemoryHandle", "MemoryIngestLedger",
     "MemoryLease", "MemoryMailClient", "MemoryMailbox", "MemoryMessage", "MemoryMessageIndex",
     "MemoryQuarantine", "MemoryQueues", "MemoryReconcileMarks", "MemorySecrets", "MemorySystemLog",
     "MemoryTelemetry", "MemoryTemplates", "MemoryTickets", "MemoryUndeliverable", "T0",
