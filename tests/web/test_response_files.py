@@ -128,3 +128,28 @@ def test_a_six_megabyte_response_goes_through_a_draft_and_an_upload_session(as_s
     assert not any(p.endswith("/sendMail") for p in paths)
     assert any(p.endswith("/attachments/createUploadSession") for p in paths)
     assert graph.drafts.drafts == {}  # sent: no draft left behind
+
+
+def _reply_with(as_staff, number, data: bytes):
+    answer = api_post(as_staff, f"/api/v1/tickets/{number}/reply", {
+        "text": "Files.", "attachments": [{"name": "dump.bin", "content_base64": _b64(data)}]})
+    assert answer.status_code == 201
+
+
+def test_over_the_mailbox_send_limit_is_refused_not_truncated(as_staff, desk, graph, ticket, monkeypatch):
+    from shared_code.services import send_delivery
+
+    monkeypatch.setattr(send_delivery, "MAILBOX_SEND_LIMIT", 5 * 1024 * 1024)  # instead of 150 MB
+    _reply_with(as_staff, ticket.number, bytes(range(256)) * (6 * 1024 * 4))
+    [result] = [r for r in drain_outbound(desk, release_after=0) if r.template == "response"]
+    assert result.outcome == "failed" and result.reason.startswith("MessageTooLarge")
+    assert graph.sent == [] and graph.drafts.drafts == {}
+
+
+def test_a_file_missing_from_blob_fails_the_notification(as_staff, desk, graph, ticket):
+    data = b"will vanish"
+    _reply_with(as_staff, ticket.number, data)
+    assert desk.blobs.delete(ATTACHMENTS, hashlib.sha256(data).hexdigest())
+    [result] = [r for r in drain_outbound(desk, release_after=0) if r.template == "response"]
+    assert result.outcome == "failed" and result.error_code == "AttachmentMissing"
+    assert graph.sent == []
