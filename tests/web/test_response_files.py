@@ -153,3 +153,17 @@ def test_a_file_missing_from_blob_fails_the_notification(as_staff, desk, graph, 
     [result] = [r for r in drain_outbound(desk, release_after=0) if r.template == "response"]
     assert result.outcome == "failed" and result.error_code == "AttachmentMissing"
     assert graph.sent == []
+
+
+def test_the_cli_attaches_files_to_a_reply(desk, graph, ticket, tmp_path):
+    from tests.integration.helpers import run_cli
+
+    path = tmp_path / "quote.pdf"
+    path.write_bytes(PDF)
+    code, out = run_cli("tickets", "reply", ticket.number, "--staff", "agent@contoso.example",
+                        "--text", "See the quote.", "--attach", str(path), "--json")
+    assert code == 0 and out["attachments"] == ["quote.pdf"]
+    drain_outbound(desk, release_after=0)
+    assert _files_sent_to_client(graph) == {"quote.pdf": PDF}
+    assert run_cli("tickets", "reply", ticket.number, "--staff", "agent@contoso.example",
+                   "--text", "x", "--attach", str(tmp_path / "missing.pdf"))[0] != 0
