@@ -60,6 +60,7 @@ class _Walk:
     visited: int = 0
     images: int = 0
     others: int = 0
+    rtf_inflated: bool = False  # one TNEF RTF body per mail: inflating costs CPU
 
     def defect(self, text: str) -> None:
         if text not in self.defects:
@@ -147,7 +148,7 @@ def _unpack_tnef(part: MailPart, walk: _Walk) -> bool:
     """Replace a winmail.dat by the files and body inside it; False (original kept, defect
     logged) when it cannot be read."""
     try:
-        content = unpack(part.data)
+        content = unpack(part.data, inflate_rtf=not walk.rtf_inflated)
     except Exception as exc:  # noqa: BLE001 - TnefError or worse: the original file is kept
         walk.defect(f"TNEF {part.filename} unreadable ({exc}): kept as it is")
         return False
@@ -157,6 +158,7 @@ def _unpack_tnef(part: MailPart, walk: _Walk) -> bool:
         walk.texts.append(content.text.replace("\r\n", "\n"))
     if content.html and not walk.htmls:
         walk.htmls.append(content.html)
+    walk.rtf_inflated = walk.rtf_inflated or content.rtf is not None
     if content.rtf and not (content.text or content.html):
         walk.parts.append(MailPart(filename="message.rtf", content_type="application/rtf", data=content.rtf))
     for item in content.files:

@@ -37,7 +37,7 @@ _FIXED = {0x0002: 4, 0x0003: 4, 0x0004: 4, 0x000A: 4, 0x000B: 4, 0x0005: 8, 0x00
 MAX_ATTRIBUTES = 10_000
 MAX_FILES = 500
 MAX_PROPS = 10_000
-MAX_RTF = 50_000_000  # inflated RTF bytes; a larger claim is a bomb
+MAX_RTF = 4_000_000  # inflated RTF bytes; a larger claim is a bomb (about 1 s of CPU)
 
 
 class TnefError(ValueError):
@@ -56,7 +56,8 @@ class TnefContent:
     files: list[TnefFile] = field(default_factory=list)
     text: str | None = None
     html: str | None = None
-    rtf: bytes | None = None  # decompressed RTF body
+    rtf: bytes | None = None  # decompressed RTF body, only when there is no text or HTML body
+    rtf_compressed: bytes | None = None
     defects: list[str] = field(default_factory=list)
 
 
@@ -95,8 +96,9 @@ def is_tnef(content_type: str, filename: str | None) -> bool:
     return content_type == "application/ms-tnef" or (filename or "").lower() == "winmail.dat"
 
 
-def unpack(data: bytes) -> TnefContent:
-    """The files and body inside a TNEF stream. Raises TnefError when it cannot be read."""
+def unpack(data: bytes, inflate_rtf: bool = True) -> TnefContent:
+    """The files and body inside a TNEF stream. Raises TnefError when it cannot be read.
+    `inflate_rtf=False` skips the (CPU-bound) RTF body: the walk inflates one per mail."""
     reader = _Reader(data)
     if len(data) < 6 or reader.u32() != SIGNATURE:
         raise TnefError("no TNEF signature")
@@ -130,6 +132,11 @@ def unpack(data: bytes) -> TnefContent:
             out.text = _string8(value, codepage)
         elif attr == ATT_MSG_PROPS:
             _message_props(out, _props(value, codepage))
+    if inflate_rtf and out.rtf_compressed and not (out.text or out.html):
+        try:  # a damaged body costs the body, not the files
+            out.rtf = decompress_rtf(out.rtf_compressed)
+        except TnefError as error:
+            _defect(out, f"TNEF RTF body unreadable ({error})")
     for number, item in enumerate(attachments, 1):
         if item.data is None:
             continue
@@ -183,7 +190,7 @@ def _message_props(out: TnefContent, props: dict[int, object]) -> None:
     elif isinstance(html, str) and html:
         out.html = html
     if isinstance(rtf, bytes) and rtf:
-        out.rtf = decompress_rtf(rtf)
+        out.rtf_compressed = rtf
 
 
 def _props(data: bytes, codepage: str) -> dict[int, object]:

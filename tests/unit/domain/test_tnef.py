@@ -42,7 +42,29 @@ def test_message_props_give_html_and_inflated_rtf():
                        (t.PT_UNICODE, 0x0037, "Subject"))
     content = t.unpack(tnef(attribute(1, t.ATT_MSG_PROPS, props)))
     assert content.html == "<p>Hi <b>there</b></p>"
-    assert content.rtf == rtf
+    assert content.rtf is None  # not inflated: the HTML body is used
+    assert t.decompress_rtf(content.rtf_compressed) == rtf
+
+
+def test_an_rtf_bomb_costs_the_body_not_the_files():
+    # every reference copies 17 bytes (never the end marker): it would inflate past MAX_RTF
+    write, groups = len(t.RTF_PREBUF), []
+    for _ in range(80_000):
+        words = []
+        for _ in range(8):
+            words.append(struct.pack(">H", (((write + 100) % 4096) << 4) | 15))
+            write = (write + 17) % 4096
+        groups.append(bytes([0xFF]) + b"".join(words))
+    refs = b"".join(groups)
+    bomb = struct.pack("<IIII", len(refs) + 12, 10, 0x75465A4C, 0) + refs
+    stream = tnef(attribute(1, t.ATT_MSG_PROPS, mapi_props((t.PT_BINARY, t.PR_RTF_COMPRESSED, bomb))),
+                  attachment("A.TXT", b"abc"))
+    content = t.unpack(stream)
+    assert [f.data for f in content.files] == [b"abc"] and content.rtf is None
+    assert any("RTF body unreadable" in d for d in content.defects)
+    claimed = struct.pack("<IIII", 12, t.MAX_RTF + 1, 0x75465A4C, 0)
+    with pytest.raises(t.TnefError):
+        t.decompress_rtf(claimed)
 
 
 def test_rtf_back_reference_into_the_preloaded_dictionary():
@@ -122,3 +144,12 @@ def test_random_damage_never_raises():
             data[rng.randrange(len(data))] = rng.randrange(256)
         mail = parse_mail(outlook_mail(bytes(data[:rng.randint(6, len(data))])))
         assert mail.parts  # the files, or the original winmail.dat
+
+
+def test_only_one_rtf_body_per_mail_is_inflated():
+    rtf = b"{\\rtf1 one}"
+    stream = tnef(attribute(1, t.ATT_MSG_PROPS, mapi_props((t.PT_BINARY, t.PR_RTF_COMPRESSED, compress_rtf_literal(rtf)))))
+    part = outlook_mail(stream).split(b"--tnef-b\r\nContent-Type: application/ms-tnef", 1)[1].rsplit(b"--tnef-b--", 1)[0]
+    raw = outlook_mail(stream).replace(b"--tnef-b--", b"--tnef-b\r\nContent-Type: application/ms-tnef" + part + b"--tnef-b--")
+    mail = parse_mail(raw)
+    assert [p.filename for p in mail.parts] == ["message.rtf"]  # the second one gave no body
