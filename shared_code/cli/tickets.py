@@ -48,9 +48,15 @@ def cmd_tickets_show(args) -> None:
 def cmd_tickets_reply(args) -> None:
     from ..services.actions import reply
 
+    from pathlib import Path
+
+    from ..domain.staff_files import staff_file
+
     text = open(args.text_file, encoding="utf-8").read() if args.text_file else args.text
-    entry = reply(desk(), args.number, args.staff, text or "", request_id=args.request_id)
-    print_result(args, {"ticket": entry.ticket_number, "message_id": entry.message_id},
+    files = [staff_file(Path(path).name, Path(path).read_bytes()) for path in args.attach or []]
+    entry = reply(desk(), args.number, args.staff, text or "", request_id=args.request_id, files=files)
+    print_result(args, {"ticket": entry.ticket_number, "message_id": entry.message_id,
+                        "attachments": [a.name for a in entry.attachments]},
                  [f"response added to #{entry.ticket_number}; mail to the client queued"])
 
 
@@ -112,6 +118,8 @@ def register(sub, groups: dict) -> None:
     text = reply.add_mutually_exclusive_group(required=True)
     text.add_argument("--text")
     text.add_argument("--text-file")
+    reply.add_argument("--attach", action="append", metavar="FILE",
+                       help="a file to send with the response (repeatable)")
     note = command(tickets, "note", cmd_tickets_note, "add an internal note (no mail to the client)")
     note.add_argument("number")
     note.add_argument("--staff", required=True, help="the staff member writing the note")

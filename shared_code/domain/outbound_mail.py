@@ -103,13 +103,15 @@ def build_mime(*, sender: Party, recipients: list[Party], subject: str, text: st
                message_id: str, in_reply_to: str, references: list[str],
                auto_submitted: str | None, separator: str | None,
                date: datetime | None = None, reply_to: Party | None = None,
-               cc: list[Party] | None = None) -> bytes:
+               cc: list[Party] | None = None,
+               attachments: list[tuple[str, str, bytes]] = ()) -> bytes:
     """The whole message (CRLF line ends) for Graph's MIME sendMail.
 
     multipart/alternative with the text and HTML bodies (quoted-printable, so 7-bit clean);
     `separator`, when given (client-facing mail), heads both bodies so a reply written above
     it can be cut there; `reply_to` names where answers go (a fetched account); `cc` are
-    the collaborators a response reaches on Cc. Raises
+    the collaborators a response reaches on Cc; `attachments` ((name, content type, bytes))
+    make it multipart/mixed. Raises
     ValueError for an unusable address or Message-ID.
     """
     own_id = clean_message_id(message_id)
@@ -134,6 +136,10 @@ def build_mime(*, sender: Party, recipients: list[Party], subject: str, text: st
         html = _with_separator_html(html, header_text(separator))
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for name, content_type, data in attachments:
+        maintype, _, subtype = content_type.partition("/")
+        msg.add_attachment(data, maintype=maintype or "application",
+                           subtype=subtype or "octet-stream", filename=header_text(name))
 
     parent, chain = thread_ids(in_reply_to, references)
     lines = [f"Message-ID: <{own_id}>"]

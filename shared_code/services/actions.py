@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ..adapters.deliveries import queued_row
-from ..adapters.names import OUTBOUND_MAIL
+from ..adapters.names import ATTACHMENTS, OUTBOUND_MAIL
 from ..adapters.table_base import digest
 from ..adapters.ticket_store import Unit, UnitResult
 from ..domain.attachment_refs import stable_html
@@ -42,6 +42,7 @@ from ..domain.notifications import (
     outbound_message_id,
 )
 from ..domain.routing import collaborators_of
+from ..domain.staff_files import StaffFile, as_attachment, check_files, notification_files
 from ..domain.sla import SlaState, mark_answered, sla_clock, sla_hours
 from .helpdesk import Helpdesk
 
@@ -133,11 +134,15 @@ def _entry_html(text: str, markup: str | None) -> str:
 
 
 def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
-          request_id: str | None = None, markup: str | None = None) -> Entry:
+          request_id: str | None = None, markup: str | None = None,
+          files: list[StaffFile] | None = None) -> Entry:
     """A staff response: stored on the thread, mailed to the client as Response/Reply, and
     the SLA clock stopped (the client is answered), all in one transaction. Retried with the
     same `request_id`, it writes nothing more and queues the same mail again (sent once).
-    Everything is validated and the notification built before the write."""
+    Everything is validated and the notification built before the write. `files` are stored
+    content-addressed in Blob first (an unused blob is harmless) and sent with the mail."""
+    files = list(files or [])
+    check_files(files)
     if not text.strip():
         raise ValidationError("a reply needs some text")
     if utf16_len(text) > MAX_REPLY_CHARS:
@@ -149,6 +154,9 @@ def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
     references = _client_references(desk, first)
     now = _now()
     built: list[Entry] = []
+    for item in files:
+        desk.blobs.put_once(ATTACHMENTS, item.sha256, item.data, item.content_type)
+    attachments = [as_attachment(item) for item in files]
 
     def build(ticket: Ticket) -> tuple[Entry, dict]:
         message_id = _message_id(desk, ticket, notification_id)["message_id"]
@@ -162,6 +170,7 @@ def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
             subject=clip_text(f"Re: {ticket.subject}", MAX_SUBJECT_CHARS)[0],
             body_text=text,
             body_html=_entry_html(text, markup),
+            attachments=list(attachments),
         )
         # the response answers the client: the SLA clock stops until the client writes again
         mark_answered(ticket, entry.entry_id, entry.date)
@@ -171,7 +180,8 @@ def reply(desk: Helpdesk, number: str, staff_email: str, text: str,
             "response", ticket, {"role": "client"}, event="ticket.responded",
             notification_id=notification_id, entry_id=entry.entry_id,
             actor=Party(staff.name, staff.email), references=references,
-            extra={"message_id": message_id, "response_entry_id": entry.entry_id})
+            extra={"message_id": message_id, "response_entry_id": entry.entry_id,
+                   **({"attachments": notification_files(attachments)} if attachments else {})})
 
     def separately(ticket: Ticket) -> list[dict]:
         """One mail per collaborator when the ticket's account says so (else they are on the

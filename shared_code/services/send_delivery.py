@@ -13,10 +13,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from ..adapters.deliveries import BUSY_RETRY_SECONDS, Claim, DeliveryState, real_failures
+from ..adapters.names import ATTACHMENTS
 from ..domain.autoreply import is_no_reply_sender
 from ..domain.model import CollaboratorDelivery, EmailAccount, Entry, Party, Ticket, ValidationError, normalize_address
 from ..domain.notifications import outbound_message_id
 from ..domain.outbound_mail import AUTO_SUBMITTED, MAX_SENDMAIL_BYTES, build_mime, tagged_subject
+from ..domain.staff_files import MAILBOX_SEND_LIMIT
 from ..domain.routing import (
     CLIENT_TEMPLATES,
     RoutingError,
@@ -68,6 +70,7 @@ class Delivery:
         self.sender: EmailAccount | None = None
         self.recipients: list[Party] = []
         self.raw = b""
+        self.draft: tuple[bytes, list[tuple[str, str, bytes]]] | None = None  # over 4 MB: draft + files
         self.message_id = ""
         self.accepted = False  # Graph took the mail: never release the claim after this
         self.uncertain = False  # sendMail timed out or got a 5xx: Exchange may have taken it
@@ -182,7 +185,11 @@ class Delivery:
         reply_to = reply_to_account(n["template"], ticket.department, department,
                                     self.out.accounts, self.sender)
         try:
-            self.raw = build_mime(
+            files = self._files(entries) if n.get("attachments") else []
+        except LookupError as error:
+            return self.fail("AttachmentMissing", f"a file of the response is not in Blob: {error}")
+        try:
+            mime = dict(
                 reply_to=Party(reply_to.name, reply_to.address) if reply_to else None,
                 sender=Party(self.sender.name, self.sender.address), recipients=self.recipients,
                 cc=cc,
@@ -192,12 +199,29 @@ class Delivery:
                 auto_submitted=AUTO_SUBMITTED.get(n["template"]),
                 separator=desk.settings.reply_separator if n["template"] in CLIENT_TEMPLATES else None,
             )
+            self.raw = build_mime(**mime, attachments=files)
+            if len(self.raw) > MAX_SENDMAIL_BYTES and files:  # a draft and upload sessions
+                self.draft = (build_mime(**mime), files)
         except ValueError as error:
             return self.fail("InvalidMessage", str(error))
-        if len(self.raw) > MAX_SENDMAIL_BYTES:
+        limit = MAILBOX_SEND_LIMIT if self.draft else MAX_SENDMAIL_BYTES
+        if len(self.raw) > limit or (self.draft and len(self.draft[0]) > MAX_SENDMAIL_BYTES):
             return self.fail("MessageTooLarge",
                              f"MessageTooLarge: the mail is {len(self.raw):,} bytes, over the "
-                             f"{MAX_SENDMAIL_BYTES:,} bytes Graph's sendMail takes; not sent")
+                             f"{limit:,} bytes Graph takes; not sent")
+
+    def _files(self, entries) -> list[tuple[str, str, bytes]]:
+        """The files of the response entry, read from Blob: only what staff stored on the
+        thread is ever attached, whatever the notification names."""
+        wanted = self.n.get("response_entry_id")
+        for entry in entries():
+            if entry.entry_id == wanted:
+                try:
+                    return [(a.name, a.content_type, self.desk.blobs.get(ATTACHMENTS, a.sha256))
+                            for a in entry.attachments if not a.inline]
+                except Exception as error:  # noqa: BLE001 - the blob port's missing-blob error
+                    raise LookupError(str(error)) from None
+        return []
 
     def check_sent_items(self) -> None:
         """After a claim that may follow a send: finished `sent` when the mail is there."""
@@ -221,7 +245,10 @@ class Delivery:
         graph = self.out.graph(self.sender)
         self.out.checkpoint("sending", self.n["id"])
         try:
-            graph.send_mime(self.raw)
+            if self.draft:
+                graph.send_large(*self.draft)
+            else:
+                graph.send_mime(self.raw)
         except GraphError as error:
             if error.throttled:  # Graph refused it for now: nothing was sent
                 wait = BUSY_RETRY_SECONDS if error.retry_after is None else error.retry_after

@@ -8,6 +8,8 @@ ticket, 403 for a missing CSRF token (browser sessions) or role.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 from contextlib import contextmanager
 from typing import Annotated, Optional
 
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.limits import MAX_REPLY_CHARS
 from ..domain.model import ValidationError
+from ..domain.staff_files import MAX_RESPONSE_FILES, StaffFile, check_files, staff_file
 from ..services import actions
 from ..services.ticket_views import (
     FieldError, TicketQuery, acting_staff, display_entries, entry_json, find_tickets, get_thread,
@@ -109,6 +112,20 @@ class TextIn(BaseModel):
         "is rendered from `text` by the Response template"))
 
 
+class FileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255, description="the file name the client sees")
+    content_type: Optional[str] = Field(None, max_length=255, description="guessed from the name when absent")
+    content_base64: str = Field(min_length=1, description="the file's bytes, base64")
+
+
+class ReplyIn(TextIn):
+    attachments: list[FileIn] = Field(default_factory=list, max_length=MAX_RESPONSE_FILES, description=(
+        "files sent with the response and kept on the thread (content-addressed in Blob); a mail "
+        "over Graph's 4 MB request limit goes through a draft and upload sessions"))
+
+
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -144,6 +161,14 @@ def _about(field: str, lookups_too: bool = False):
         raise FieldError(str(error.args[0]) if error.args else str(error), field) from None
 
 
+def _file(item: FileIn) -> StaffFile:
+    try:
+        data = base64.b64decode(item.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError(f"attachments: {item.name} is not valid base64") from None
+    return staff_file(item.name, data, item.content_type)
+
+
 def _number(desk, number: str) -> str:
     """The ticket number, checked to exist (404) before an action reports field errors."""
     number = parse_number(number)
@@ -171,13 +196,17 @@ def get_ticket(number: str, _principal: Principal = Depends(staff), desk=Depends
 
 
 @router.post("/{number}/reply", response_model=EntryOut, status_code=201, responses=ERRORS)
-def reply(number: str, body: TextIn, idempotency_key: Optional[str] = IdempotencyKey,
+def reply(number: str, body: ReplyIn, idempotency_key: Optional[str] = IdempotencyKey,
           principal: Principal = Depends(staff), desk=Depends(get_desk)):
     """Answer the client: a response on the thread and the Response/Reply mail."""
     number = _number(desk, number)
     author = acting_staff(desk, principal.email, required=True)
+    with _about("attachments"):
+        files = [_file(item) for item in body.attachments]
+        check_files(files)
     with _about("text"):
-        entry = actions.reply(desk, number, author, body.text, request_id=idempotency_key, markup=body.html)
+        entry = actions.reply(desk, number, author, body.text, request_id=idempotency_key, markup=body.html,
+                              files=files)
     return entry_json(display_entries([entry])[0])
 
 

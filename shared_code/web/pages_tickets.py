@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import Union
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from ..domain.model import Status, ValidationError
+from ..domain.staff_files import staff_file
 from ..services import actions
 from ..services.outbound_queue import held_notifications
 from ..services.ticket_views import TicketQuery, acting_staff, find_tickets, get_thread, parse_number
@@ -89,10 +91,14 @@ def _request_id(value: str) -> str | None:
 
 @router.post("/tickets/{number}/reply")
 def reply(request: Request, number: str, text: str = Form(""), request_id: str = Form(""),
+          files: list[Union[UploadFile, str]] = File(default=[]),
           principal: Principal = Depends(staff), desk=Depends(get_desk)):
     def run():
+        # a browser sends an empty, nameless part (a string here) when no file was chosen
+        chosen = [staff_file(f.filename, f.file.read(), f.content_type) for f in files
+                  if not isinstance(f, str) and f.filename]
         actions.reply(desk, number, acting_staff(desk, principal.email, required=True), text,
-                      request_id=_request_id(request_id))
+                      request_id=_request_id(request_id), files=chosen)
     return _act(request, desk, number, "reply", run, {"reply": text})
 
 

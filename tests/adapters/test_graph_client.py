@@ -366,3 +366,44 @@ def test_import_is_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=str(Path(__file__).resolve().parents[2]))
     assert out.stdout.strip() == "[]"
+
+
+# -- mail over the 4 MB request limit: draft, attachments, upload session, send ----------------
+BIG = bytes(range(256)) * (5 * 1024 * 4)  # 5 MiB
+
+
+def _draft_mime() -> bytes:
+    return (f"From: {MAILBOX}\r\nTo: bob@example.org\r\nSubject: big\r\nMessage-ID: <big-1@contoso.example>\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsee files\r\n").encode()
+
+
+def test_a_large_mail_goes_through_a_draft_and_an_upload_session(client, graph):
+    from email import message_from_bytes, policy
+
+    client.send_large(_draft_mime(), [("big.bin", "application/octet-stream", BIG), ("a.txt", "text/plain", b"hi\n")])
+    [sent] = graph.sent
+    mail = message_from_bytes(sent.raw, policy=policy.default)
+    assert mail["Message-ID"] == "<big-1@contoso.example>"
+    assert {p.get_filename(): p.get_payload(decode=True) for p in mail.iter_attachments()} == {
+        "big.bin": BIG, "a.txt": b"hi\n"}
+    uploads = [r for r in graph.requests if r.path.startswith("/upload/")]
+    assert len(uploads) == len(graph.drafts.chunks) >= 2 and all(r.status in (200, 201) for r in uploads)
+    assert all("authorization" not in {k.lower() for k in r.headers} for r in uploads)
+    assert client.find_sent("big-1@contoso.example") is not None
+    assert graph.drafts.drafts == {}
+
+
+def test_a_failed_upload_deletes_the_draft_and_sends_nothing(client, graph):
+    graph.fail_next(500, path_contains="/upload/")
+    with pytest.raises(GraphError) as caught:
+        client.send_large(_draft_mime(), [("big.bin", "application/octet-stream", BIG)])
+    assert caught.value.status == 500
+    assert graph.sent == [] and graph.drafts.drafts == {}
+    assert any(r.method == "DELETE" and "/messages/" in r.path for r in graph.requests)
+
+
+def test_the_fake_refuses_a_request_body_over_4_mb_like_graph(client, graph):
+    raw = _draft_mime() + b"x" * (3_200_000)  # base64 makes it over 4 MB
+    with pytest.raises(GraphError) as caught:
+        client.send_mime(raw)
+    assert caught.value.status == 413 and graph.sent == []

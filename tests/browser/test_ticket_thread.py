@@ -105,6 +105,26 @@ def test_staff_reply_from_the_page_reaches_the_client_through_graph(page, staffe
     assert number in str(to_client[0]["Subject"])
 
 
+def test_a_file_chosen_on_the_reply_form_is_mailed_with_the_reply(page, staffed, tmp_path):
+    from shared_code.services.outbound_queue import drain_outbound
+
+    number = ticket_from(staffed, outlook_mail(subject="Need the manual"))
+    manual = tmp_path / "manual.pdf"
+    manual.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 32)
+    sign_in(page, AGENT, next=f"/tickets?number={number}")
+    page.fill("#reply-text", "The manual is attached.")
+    page.set_input_files("#reply-files", str(manual))
+    with page.expect_navigation():
+        page.click("#reply-submit")
+    assert "manual.pdf" in _entry_text(page, page.locator("article.entry.response"))
+    staffed.graph.sent.clear()
+    drain_outbound(staffed.desk, release_after=0)
+    mails = [message_from_bytes(raw, policy=policy.default) for _, raw in staffed.graph.sent]
+    [mail] = [m for m in mails if "ann@example.org" in str(m["To"]) and "manual is attached" in _plain(m)]
+    assert {p.get_filename(): p.get_payload(decode=True) for p in mail.iter_attachments()} == {
+        "manual.pdf": manual.read_bytes()}
+
+
 def test_staff_note_assign_and_close_from_the_page(page, staffed):
     """The rest of working a ticket: an internal note (never mailed), assign, close."""
     from shared_code.services.outbound_queue import drain_outbound

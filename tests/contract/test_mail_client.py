@@ -102,3 +102,17 @@ def test_a_mail_without_recipients_is_refused(mailbox):
         mailbox.client.send_mime(raw)
     assert caught.value.status == 400
     assert mailbox.sent() == []
+
+
+def test_a_large_mail_is_sent_with_its_files_and_found_in_sent_items(mailbox):
+    from email import message_from_bytes, policy
+
+    big = bytes(range(256)) * 16 * 1024  # 4 MiB: an upload session on the real client
+    mailbox.client.send_large(mime(9, to="ann@example.org"), [("big.bin", "application/octet-stream", big),
+                                                               ("a.txt", "text/plain", b"hi\n")])
+    [raw] = mailbox.sent()
+    mail = message_from_bytes(raw, policy=policy.default)
+    assert {p.get_filename(): p.get_payload(decode=True) for p in mail.iter_attachments()} == {
+        "big.bin": big, "a.txt": b"hi\n"}
+    assert "body 9" in mail.get_body(("plain",)).get_content()
+    assert mailbox.client.find_sent("q9@example.org") is not None

@@ -24,6 +24,9 @@ Supported (JSON shapes and ``{"error": {"code", "message"}}`` errors as Graph se
   keeps the Message-ID the client wrote (Exchange stamps one only when there is none), so
   ``mailFolders/sentitems/messages?$filter=internetMessageId eq '<id>'`` finds it.
 
+* Drafts, attachments and upload sessions for mail over the 4 MB request limit: see
+  graph_drafts.py. Every other request body over 4 MB is refused with 413.
+
 * ``GET  /applications(appId='{client id}')?$select=passwordCredentials``: the app
   registration's password credentials (``set_password_credentials``); needs the role
   Application.Read.All (or .ReadWrite.All), else 403 ``Authorization_RequestDenied``.
@@ -50,11 +53,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, NamedTuple
 from urllib.parse import quote, urlencode, urlsplit
 
+from .graph_drafts import Drafts
 from .identity import FakeIdentity
 from .mime import mime_from_graph_json, parse_mime
 from .server import FakeServer, Request, Response, json_response
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # Graph refuses larger request bodies
 ODATA_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;"
               "IEEE754Compatible=false;charset=utf-8")
 
@@ -186,6 +191,7 @@ class FakeGraph(FakeServer):
             self._broken: dict[str, tuple[int, str]] = {}
             self._delete_on_download: set[str] = set()
             self._applications: dict[str, list[dict]] = {}
+            self.drafts = Drafts(self)
 
     def set_password_credentials(self, client_id: str, credentials: list[dict]) -> None:
         """The app registration `client_id`'s passwordCredentials (keyId, displayName,
@@ -417,6 +423,12 @@ class FakeGraph(FakeServer):
             headers, content_type=ODATA_JSON)
 
     def handle(self, request: Request) -> Response:
+        if request.segments[:1] == ["upload"]:  # a pre-authenticated upload session URL
+            with self._lock:
+                return self.drafts.upload(request)
+        if len(request.body) > MAX_REQUEST_BYTES:
+            return self.error_response(413, "RequestBodyTooLarge",
+                                       f"The request body is {len(request.body)} bytes; the limit is 4 MB.")
         auth = request.header("authorization")
         if not auth.lower().startswith("bearer ") or not auth[7:].strip():
             return self._unauthorized("Access token is empty.")
@@ -449,7 +461,7 @@ class FakeGraph(FakeServer):
         if request.segments[1:2] and request.segments[1].lower().startswith("applications("):
             return "" if granted & {"Application.Read.All", "Application.ReadWrite.All"} \
                 else "Application.Read.All"
-        if request.segments[-1:] and request.segments[-1].lower() == "sendmail":
+        if request.segments[-1:] and request.segments[-1].lower() in ("sendmail", "send"):
             return "" if "Mail.Send" in granted else "Mail.Send"
         if request.method == "GET":
             return "" if granted & {"Mail.Read", "Mail.ReadWrite"} else "Mail.Read"
@@ -497,6 +509,10 @@ class FakeGraph(FakeServer):
                 return self._list_folders(box, folder, request)
             if low[2:3] == ["messages"]:
                 return self._messages_route(box, folder, rest[3:], request)
+        if low == ["messages"] and method == "POST":
+            return self.drafts.create(box.address, request)
+        if low[:1] == ["messages"] and len(rest) > 1 and rest[1] in self.drafts.drafts:
+            return self.drafts.route(box.address, rest[1], rest[2:], request)
         if low[:1] == ["messages"]:
             return self._messages_route(box, None, rest[1:], request)
         raise GraphError(400, "BadRequest",
@@ -607,6 +623,11 @@ class FakeGraph(FakeServer):
         if save:
             self._file_in_sent_items(box, raw)
         return Response(202)
+
+    def deliver(self, mailbox: str, raw: bytes) -> None:
+        """A sent draft: recorded in `sent` and saved in Sent Items like a MIME sendMail."""
+        self.sent.append(SentMessage(mailbox, raw))
+        self._file_in_sent_items(self._box(mailbox), raw)
 
     def _file_in_sent_items(self, box: _Mailbox, raw: bytes) -> None:
         """Save a copy in Sent Items (called with the lock held, from the request handler)."""

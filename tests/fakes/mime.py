@@ -141,3 +141,14 @@ def mime_from_graph_json(message: dict, sender: str) -> bytes:
     subtype = "html" if str(body.get("contentType", "text")).lower() == "html" else "plain"
     out.set_content(body.get("content", ""), subtype=subtype)
     return out.as_bytes(policy=policy.SMTP)
+
+
+def with_attachments(raw: bytes, files: list[tuple[str, str, bytes]]) -> bytes:
+    """The MIME Exchange sends for a draft plus attachments: the draft made multipart/mixed,
+    each file a base64 part (what a draft + upload session turns into)."""
+    msg = message_from_bytes(raw, policy=policy.SMTP)
+    for name, content_type, data in files:
+        maintype, _, subtype = content_type.partition("/")
+        msg.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                           filename=name)
+    return msg.as_bytes()

@@ -228,6 +228,12 @@ class GraphMailClient:
                       data=base64.b64encode(raw), content_type="text/plain",
                       idempotent=False)
 
+    def send_large(self, draft_mime: bytes, files: list[tuple[str, str, bytes]]) -> None:
+        """Mail over the 4 MB request limit: a draft, its attachments, then send (large_send.py)."""
+        from .large_send import send_large
+
+        send_large(self, draft_mime, files)
+
     def find_sent(self, internet_message_id: str) -> str | None:
         """The Graph id of the message with this Message-ID in the mailbox's Sent Items, or
         None. Exchange is assumed to keep the Message-ID a MIME send supplies (unconfirmed:

@@ -14,6 +14,7 @@ from .charsets import decode_bytes
 from .headers import _message_from_bytes, _param, _raw_header, decode_header_value, decode_rfc2047
 from .parsed import MailPart
 from .payload import _decode_text_part, _payload_bytes, _raw_payload
+from .tnef import is_tnef, unpack
 
 
 MAX_DEPTH = 20  # nesting of multiparts; real mail rarely exceeds 6
@@ -59,6 +60,7 @@ class _Walk:
     visited: int = 0
     images: int = 0
     others: int = 0
+    rtf_inflated: bool = False  # one TNEF RTF body per mail: inflating costs CPU
 
     def defect(self, text: str) -> None:
         if text not in self.defects:
@@ -136,7 +138,37 @@ def _leaf(part: Message, ctype: str, parent: str, walk: _Walk) -> None:
         if not bodies or parent != "multipart/alternative":
             bodies.append(_decode_text_part(part, walk))
             return
-    walk.parts.append(_mail_part(part, ctype, filename, disposition, walk))
+    mail_part = _mail_part(part, ctype, filename, disposition, walk)
+    if is_tnef(ctype, filename) and _unpack_tnef(mail_part, walk):
+        return
+    walk.parts.append(mail_part)
+
+
+def _unpack_tnef(part: MailPart, walk: _Walk) -> bool:
+    """Replace a winmail.dat by the files and body inside it; False (original kept, defect
+    logged) when it cannot be read."""
+    try:
+        content = unpack(part.data, inflate_rtf=not walk.rtf_inflated)
+    except Exception as exc:  # noqa: BLE001 - TnefError or worse: the original file is kept
+        walk.defect(f"TNEF {part.filename} unreadable ({exc}): kept as it is")
+        return False
+    for text in content.defects:
+        walk.defect(text)
+    if content.text and not walk.texts:
+        walk.texts.append(content.text.replace("\r\n", "\n"))
+    if content.html and not walk.htmls:
+        walk.htmls.append(content.html)
+    walk.rtf_inflated = walk.rtf_inflated or content.rtf is not None
+    if content.rtf and not (content.text or content.html):
+        walk.parts.append(MailPart(filename="message.rtf", content_type="application/rtf", data=content.rtf))
+    for item in content.files:
+        name = clean_filename(item.name)[:255]
+        ctype = item.content_type or _MIME_TYPES.guess_type(name or "x.bin")[0] or "application/octet-stream"
+        if not name:
+            walk.others += 1
+            name = f"attachment-{walk.others}{_extension(ctype)}"
+        walk.parts.append(MailPart(filename=name, content_type=ctype, data=item.data))
+    return True
 
 
 def _mail_part(part: Message, ctype: str, filename: str | None, disposition: str, walk: _Walk) -> MailPart:

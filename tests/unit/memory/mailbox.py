@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Iterator
 
 from shared_code.adapters.graph import GraphError, GraphMessageRef, format_graph_datetime
-from tests.fakes.mime import parse_mime
+from tests.fakes.mime import parse_mime, with_attachments
 
 from .clock import ManualClock
 
@@ -169,6 +169,9 @@ class MemoryMailClient:
                              "contains no recipients.")
         self.world.sent.append((self.address, bytes(raw)))
         self.world.add_message(self.address, raw, folder="sentitems", is_read=True)
+
+    def send_large(self, draft_mime: bytes, files: list[tuple[str, str, bytes]]) -> None:
+        self.send_mime(with_attachments(draft_mime, files))
 
     def find_sent(self, internet_message_id: str) -> str | None:
         wanted = internet_message_id.strip().strip("<>")
