@@ -19,6 +19,7 @@ DELIVERIES = "deliveries"
 QUARANTINE = "quarantine"
 IDEMPOTENCY = "apirequests"
 RECONCILE_MARKS = "reconcilemarks"  # mails a reconciliation reported unaccounted for
+SUBSCRIPTIONS = "graphsubscriptions"  # push: one Graph subscription per fetched account
 # tables of the layout before issue 7, read only by `migrate`
 OLD_TICKET_ENTRIES = "ticketentries"
 OLD_CLIENTS = "clients"
@@ -38,7 +39,8 @@ OUTBOUND_POISON = "outbound-mail-poison"
 FETCH_POISON = "fetch-jobs-poison"  # fetch jobs received too often (functions/fetch.py)
 
 TABLES = (TICKETS, MESSAGE_INDEX, INGEST_LEDGER, EMAIL_ACCOUNTS, DEPARTMENTS, STAFF, TEMPLATES,
-          SYSTEM_LOG, SEND_COUNTERS, DELIVERIES, QUARANTINE, IDEMPOTENCY, RECONCILE_MARKS)
+          SYSTEM_LOG, SEND_COUNTERS, DELIVERIES, QUARANTINE, IDEMPOTENCY, RECONCILE_MARKS,
+          SUBSCRIPTIONS)
 CONTAINERS = (RAW_MAIL, ATTACHMENTS, BODIES, LEASES)
 QUEUES = (FETCH_JOBS, OUTBOUND_MAIL, OUTBOUND_POISON, FETCH_POISON)
 POISON_QUEUES = frozenset({OUTBOUND_POISON, FETCH_POISON})
