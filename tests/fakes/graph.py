@@ -275,6 +275,10 @@ class FakeGraph(FakeServer):
         missed) for a subscription, synchronously."""
         graph_subscriptions.notify_lifecycle(self, subscription_id, event)
 
+    def wait_for_push(self, count: int, timeout: float = 30) -> bool:
+        """Until `count` notifications in all were answered; a failure bound, not a pause."""
+        return graph_subscriptions.wait_for_push(self, count, timeout)
+
     def get_message(self, mailbox: str, message_id: str) -> dict:
         """The message's Graph JSON (all default properties)."""
         with self._lock, _as_key_error():

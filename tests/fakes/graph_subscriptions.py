@@ -128,6 +128,14 @@ def _deliver(fake, url: str, payload: dict) -> None:
             fake.push_delivered += 1
         else:
             fake.push_failures.append(f"{status} {detail[:200]!r}")
+        fake._recorded.notify_all()
+
+
+def wait_for_push(fake, count: int, timeout: float = 30) -> bool:
+    """Until `count` notifications were answered (2xx or not); False if `timeout` passed."""
+    with fake._lock:
+        return fake._recorded.wait_for(
+            lambda: fake.push_delivered + len(fake.push_failures) >= count, timeout)
 
 
 def notify_created(fake, subs: list[dict], box, message_id: str) -> None:
