@@ -208,3 +208,25 @@ def test_push_and_timer_racing_make_exactly_one_ticket(push, graph):
     assert sum(s.created for s in summaries) == 1
     drain(push)  # a push job that met the lease comes back (later) and finds nothing new
     assert [t["subject"] for t in _tickets()] == ["Once"]
+
+
+def test_with_key_vault_the_client_state_is_a_vault_secret(desk, webhook, graph, vault,
+                                                            monkeypatch):
+    import requests
+
+    from shared_code.services.helpdesk import Helpdesk
+    from shared_code.services.subscriptions import secret_name, sync_subscriptions
+
+    monkeypatch.setenv("GRAPH_NOTIFICATION_URL", webhook.url)
+    push = Helpdesk.from_env()
+    assert sync_subscriptions(push).errors == []
+    [sub] = graph.subscriptions.values()
+    [row] = push.subscriptions.all()
+    assert row["secret_name"] == secret_name(SUPPORT) and row["state_digest"] == ""
+    assert push.secrets.get(secret_name(SUPPORT)) == sub["clientState"]  # read from the vault
+    wrong = {"value": [{"subscriptionId": sub["id"], "clientState": sub["clientState"] + "x"}]}
+    assert requests.post(webhook.url, json=wrong, timeout=10).status_code == 202
+    assert queued_jobs(push) == []
+    graph.add_message(SUPPORT, make_mail(subject="Vaulted")[0])
+    assert graph.wait_for_push(1) and graph.push_failures == []
+    assert [j["address"] for j in queued_jobs(push)] == [SUPPORT]
