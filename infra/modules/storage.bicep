@@ -53,6 +53,7 @@ var tableNames = [
   'quarantine'
   'apirequests'
   'reconcilemarks'
+  'graphsubscriptions'
 ]
 var containerNames = [
   'raw-mail'
