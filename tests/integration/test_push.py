@@ -230,3 +230,20 @@ def test_with_key_vault_the_client_state_is_a_vault_secret(desk, webhook, graph,
     graph.add_message(SUPPORT, make_mail(subject="Vaulted")[0])
     assert graph.wait_for_push(1) and graph.push_failures == []
     assert [j["address"] for j in queued_jobs(push)] == [SUPPORT]
+
+
+def test_coalescing_marker_pending_started_and_lost(desk):
+    from shared_code.adapters.subscriptions import PUSH
+    from shared_code.adapters.table_base import safe_key
+
+    marks = desk.subscriptions
+    assert marks.request_fetch(SUPPORT) is True  # first: queue a job
+    assert marks.request_fetch(SUPPORT) is False  # that job has not started: nothing more
+    marks.mark_served(SUPPORT)
+    assert marks.request_fetch(SUPPORT) is True  # started: a new mail needs a new job
+    # a job that never started (poison, stale) stops suppressing after PENDING_SECONDS
+    table = marks._table
+    row = table.get(PUSH, safe_key(SUPPORT))
+    row["requested_at"] = datetime.now(timezone.utc) - timedelta(minutes=2)
+    assert table.update_if_unchanged(row)
+    assert marks.request_fetch(SUPPORT) is True
