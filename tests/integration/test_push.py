@@ -71,6 +71,7 @@ def test_webhook_refuses_bodies_that_are_not_notifications(push, webhook):
     for body, field in ((b"not json", "body"), (b'{"x": 1}', "value")):
         answer = requests.post(webhook.url, data=body, timeout=10)
         assert answer.status_code == 400 and answer.json()["field"] == field
+    assert requests.get(webhook.url, timeout=10).status_code == 405  # POST only
     assert queued_jobs(push) == []
 
 
