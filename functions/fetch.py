@@ -47,3 +47,19 @@ def fetch_mailbox(job: func.QueueMessage) -> None:
         return
     summary = run_fetch_job(desk, body)
     log.info("fetched %s: %s", summary.address, summary.as_dict())
+
+
+@blueprint.function_name("renew_subscriptions")
+@blueprint.timer_trigger(schedule="0 40 * * * *", arg_name="timer", run_on_startup=True,
+                         use_monitor=True)
+def renew_subscriptions(timer: func.TimerRequest) -> None:
+    """Hourly: create, renew (expiring within a day) or delete the Graph push subscriptions
+    (services/subscriptions.py); also at start-up, so a new deployment subscribes at once."""
+    from shared_code.services.helpdesk import Helpdesk
+    from shared_code.services.subscriptions import sync_subscriptions
+
+    report = sync_subscriptions(Helpdesk.from_env())
+    log.info("push subscriptions: %d created, %d renewed, %d deleted, %d errors",
+             len(report.created), len(report.renewed), len(report.deleted), len(report.errors))
+    for error in report.errors:
+        log.error("push subscription: %s", error)

@@ -20,7 +20,7 @@ param webAuthClientId string
 @description('Tenant of that app registration; default: the deployment\'s tenant.')
 param webAuthTenantId string = tenant().tenantId
 
-@description('true: App Service Authentication itself refuses anonymous requests (except /health and /api/notifications); anonymous API calls then get a redirect to sign-in instead of the app\'s 401. false: the app answers them (401 on the API, a redirect on pages).')
+@description('true: App Service Authentication itself refuses anonymous requests (except /health, /api/notifications and /api/graph/notifications); anonymous API calls then get a redirect to sign-in instead of the app\'s 401. false: the app answers them (401 on the API, a redirect on pages).')
 param requirePlatformSignIn bool = false
 
 @description('Domain of the Message-IDs the system makes up, e.g. desk.contoso.com (SYSTEM_MAIL_DOMAIN): a real domain you own.')

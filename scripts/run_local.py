@@ -8,7 +8,8 @@ serves the web app (http://127.0.0.1:8080, development sign-in). Then every `--i
 what Azure would: the timer function `fetch_mail` queues a job per account and the queue
 function `fetch_mailbox` fetches it; and every second it does what the queue function
 `send_notification` does (drains outbound-mail), so an action in the browser is mailed within
-seconds. The Graph stand-in's outbox is printed. A new demo mail arrives now and then.
+seconds, and runs the fetch jobs push notifications queued (the Graph stand-in notifies the web
+app's webhook, GRAPH_NOTIFICATION_URL), so a new mail becomes a ticket within seconds. The Graph stand-in's outbox is printed. A new demo mail arrives now and then.
 """
 from __future__ import annotations
 
@@ -84,17 +85,27 @@ def seed(graph) -> list[tuple[bytes, str]]:
 
 def run_functions(functions: dict) -> None:
     """What the Functions host does each minute: the timer, then the queue worker per job."""
-    import azure.functions as func
     from azure.functions.timer import TimerRequest
+
+    functions["fetch_mail"](TimerRequest(past_due=False))
+    run_fetch_jobs(functions)
+
+
+def run_fetch_jobs(functions: dict) -> int:
+    """What the queue function `fetch_mailbox` does with each queued job (push jobs from the
+    Graph stand-in's notifications too); how many ran."""
+    import azure.functions as func
 
     from shared_code.adapters.names import FETCH_JOBS
     from shared_code.services.helpdesk import Helpdesk
 
-    functions["fetch_mail"](TimerRequest(past_due=False))
     queues = Helpdesk.from_env().queues
+    ran = 0
     for job, handle in queues.receive(FETCH_JOBS):
         functions["fetch_mailbox"](func.QueueMessage(body=json.dumps(job).encode()))
         queues.delete(FETCH_JOBS, handle)
+        ran += 1
+    return ran
 
 
 def send_notifications(graph, shown: list[int]) -> None:
@@ -215,6 +226,13 @@ def main() -> int:
 
         # indexed once, as the host does (the app refuses to be indexed twice)
         functions = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
+        # push ingestion: the Graph stand-in notifies the web app's webhook when mail arrives
+        os.environ.setdefault("GRAPH_NOTIFICATION_URL", f"{url}/api/graph/notifications")
+        from azure.functions.timer import TimerRequest
+
+        functions["renew_subscriptions"](TimerRequest(past_due=False))
+        say(f"push: Graph stand-in subscriptions {len(cloud.graph.subscriptions)} "
+            f"(webhook {os.environ['GRAPH_NOTIFICATION_URL']})")
         cycles = 1 if args.once else args.cycles
         seen: set[str] = set()
         shown = [0]
@@ -235,6 +253,9 @@ def main() -> int:
             next_run = time.monotonic() + args.interval
             while (left := next_run - time.monotonic()) > 0:
                 time.sleep(min(1.0, left))
+                if run_fetch_jobs(functions):  # queued by a push notification
+                    say("push: a notification queued a fetch job, fetched")
+                    report(seen)
                 send_notifications(cloud.graph, shown)
     except KeyboardInterrupt:
         say("stopped")

@@ -159,6 +159,13 @@ def _regex(name: str) -> str | None:
     return raw
 
 
+def _notification_url(azure: bool) -> str | None:
+    """GRAPH_NOTIFICATION_URL: Graph only posts to https; plain http is for a local run."""
+    if not os.environ.get("GRAPH_NOTIFICATION_URL", "").strip():
+        return None
+    return _web_url("GRAPH_NOTIFICATION_URL", "", azure)
+
+
 @dataclass(frozen=True)
 class Settings:
     graph_api_url: str
@@ -188,6 +195,8 @@ class Settings:
     fetch_stale_minutes: float = 5.0
     # The name server the doctor asks for SPF, DKIM and DMARC (host:port); None: the system's
     doctor_dns_server: str | None = None
+    # Push ingestion: the public URL of the Graph webhook (empty: push off, the timer alone)
+    graph_notification_url: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -218,4 +227,5 @@ class Settings:
             fetch_mails_in_flight=_int("FETCH_MAILS_IN_FLIGHT", 4, minimum=1, maximum=16),
             fetch_stale_minutes=minutes_setting("FETCH_STALE_MINUTES", 5.0, minimum=0.001),
             doctor_dns_server=_host_port("DOCTOR_DNS_SERVER"),
+            graph_notification_url=_notification_url(azure),
         )

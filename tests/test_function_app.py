@@ -20,7 +20,7 @@ def test_functions_are_indexed_with_their_triggers():
     functions = _indexed()
     assert set(functions) == {"fetch_mail", "fetch_mailbox", "check_overdue", "send_notification",
                               "record_failed_notification", "enqueue_notification", "http_app_func",
-                              "monitor", "reconcile_mail"}
+                              "monitor", "reconcile_mail", "renew_subscriptions"}
 
     timer = functions["fetch_mail"].get_trigger().get_dict_repr()
     assert timer["type"] == "timerTrigger"
@@ -37,6 +37,10 @@ def test_functions_are_indexed_with_their_triggers():
     reconcile = functions["reconcile_mail"].get_trigger().get_dict_repr()
     assert (reconcile["type"], reconcile["schedule"], reconcile["runOnStartup"]) == (
         "timerTrigger", "0 20 * * * *", False)
+
+    renew = functions["renew_subscriptions"].get_trigger().get_dict_repr()
+    assert (renew["type"], renew["schedule"], renew["runOnStartup"]) == (
+        "timerTrigger", "0 40 * * * *", True)
 
     queue = functions["fetch_mailbox"].get_trigger().get_dict_repr()
     assert queue["type"] == "queueTrigger"

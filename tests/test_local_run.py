@@ -73,6 +73,10 @@ def test_the_local_run_serves_the_web_app_and_sends_what_is_queued_within_the_in
             exports[name] = value
         url = lines.until(r"web app: (http://127\.0\.0\.1:\d+)/").group(1)
         number = lines.until(r"ticket #(\d+) \[open\] 'Cannot log in'").group(1)
+        # push: the client's reply arrives after the first run and is fetched within seconds,
+        # not at the next run an hour away (the Graph stand-in notified the webhook)
+        lines.until(r"push: a notification queued a fetch job")
+        lines.until(r"'Cannot log in' from ann@example\.org, 2 message\(s\)")
 
         web = requests.Session()
         web.trust_env = False

@@ -48,17 +48,19 @@ param trustedSenderSignals string
 @description('Senders never discarded as auto-replies (AUTO_REPLY_ALLOWED_SENDERS).')
 param autoReplyAllowedSenders string
 
-@description('Whether the platform itself refuses anonymous requests (except /health and /api/notifications) instead of letting the app answer them.')
+@description('Whether the platform itself refuses anonymous requests (except /health, /api/notifications and /api/graph/notifications) instead of letting the app answer them.')
 param requirePlatformSignIn bool = false
 
 @description('More app settings, or overrides of the ones below (docs/configuration.md).')
 param extraAppSettings object = {}
 
 // paths that stay anonymous when requirePlatformSignIn is on: uptime checks, and machine
-// callers of POST /api/notifications, which use a function key
+// callers of POST /api/notifications, which use a function key, and Graph's change
+// notifications (POST /api/graph/notifications, proven by their clientState)
 var platformSignInExceptions = [
   '/health'
   '/api/notifications'
+  '/api/graph/notifications'
 ]
 
 // the issuer needs exactly one slash between host and tenant
@@ -82,6 +84,8 @@ var appSettings = {
   // public addresses written into mail and ticket HTML
   ATTACHMENT_BASE_URL: 'https://${hostName}/attachments'
   TICKET_URL_BASE: 'https://${hostName}/tickets'
+  // push ingestion: Graph posts change notifications here (docs/architecture.md)
+  GRAPH_NOTIFICATION_URL: 'https://${hostName}/api/graph/notifications'
   SYSTEM_MAIL_DOMAIN: systemMailDomain
   // the web face: Easy Auth signs people in; the app refuses to start unless the platform
   // feature is on (WEBSITE_AUTH_ENABLED=True, set by the platform from authsettingsV2 below)

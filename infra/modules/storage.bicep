@@ -55,6 +55,7 @@ var tableNames = [
   'reconcilemarks'
   'undeliverable'
   'filters'
+  'graphsubscriptions'
 ]
 var containerNames = [
   'raw-mail'

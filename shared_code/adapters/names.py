@@ -21,6 +21,7 @@ IDEMPOTENCY = "apirequests"
 RECONCILE_MARKS = "reconcilemarks"  # mails a reconciliation reported unaccounted for
 UNDELIVERABLE = "undeliverable"  # addresses a permanent bounce reported (adapters/undeliverable.py)
 FILTERS = "filters"  # the admins' inbound filters (domain/filters.py)
+SUBSCRIPTIONS = "graphsubscriptions"  # push: one Graph subscription per fetched account
 # tables of the layout before issue 7, read only by `migrate`
 OLD_TICKET_ENTRIES = "ticketentries"
 OLD_CLIENTS = "clients"
@@ -41,7 +42,7 @@ FETCH_POISON = "fetch-jobs-poison"  # fetch jobs received too often (functions/f
 
 TABLES = (TICKETS, MESSAGE_INDEX, INGEST_LEDGER, EMAIL_ACCOUNTS, DEPARTMENTS, STAFF, TEMPLATES,
           SYSTEM_LOG, SEND_COUNTERS, DELIVERIES, QUARANTINE, IDEMPOTENCY, RECONCILE_MARKS,
-          UNDELIVERABLE, FILTERS)
+          UNDELIVERABLE, FILTERS, SUBSCRIPTIONS)
 CONTAINERS = (RAW_MAIL, ATTACHMENTS, BODIES, LEASES)
 QUEUES = (FETCH_JOBS, OUTBOUND_MAIL, OUTBOUND_POISON, FETCH_POISON)
 POISON_QUEUES = frozenset({OUTBOUND_POISON, FETCH_POISON})

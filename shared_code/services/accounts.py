@@ -7,12 +7,15 @@ address is `AlreadyExists` (field "address").
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..domain.model import CollaboratorDelivery, EmailAccount, Priority, Purpose, ValidationError
 from ..domain.routing import client_mail_unanswerable
 from .helpdesk import Helpdesk
+
+log = logging.getLogger("deskmail.accounts")
 
 #: What an admin may set on an account (the address is its key and never changes).
 ACCOUNT_FIELDS = ("name", "purpose", "department", "priority", "auto_response", "fetch_enabled",
@@ -113,10 +116,26 @@ def update_account(desk: Helpdesk, address: str, **changes) -> AccountSaved:
     account = get_account(desk, address)
     apply_changes(account, changes)
     desk.accounts.save(account)
+    if not account.can_fetch:
+        _stop_push(desk, account.address, account)
     return AccountSaved(account, replies_lost_warning(desk, account))
 
 
 def remove_account(desk: Helpdesk, address: str) -> None:
     """Remove the account (its Key Vault secret stays: an admin may reuse or delete it)."""
+    account = desk.accounts.get(address)
+    if account is not None:
+        _stop_push(desk, account.address, account)
     if not desk.accounts.remove(address):
         raise LookupError(f"no email account {address}")
+
+
+def _stop_push(desk: Helpdesk, address: str, account: EmailAccount) -> None:
+    """Delete the account's Graph subscriptions (push ingestion); the renewal timer retries
+    what Graph refuses now."""
+    from .subscriptions import unsubscribe_account
+
+    try:
+        unsubscribe_account(desk, address, account)
+    except Exception as error:  # Graph down: the hourly timer deletes it later
+        log.warning("could not delete the push subscription of %s: %s", address, error)

@@ -39,6 +39,7 @@ log = logging.getLogger("deskmail.fetch")
 
 LEASE_SECONDS = 60
 STALE_JOB_SECONDS = 120
+LEASE_BUSY = "another worker is fetching this account"
 
 
 @dataclass
@@ -105,7 +106,15 @@ def run_fetch_job(desk: Helpdesk, job: dict, now: datetime | None = None) -> Fet
         summary = FetchSummary(address=job["address"])
         summary.skipped = f"stale job from {job['scheduled']}; a newer one follows"
         return summary
-    return fetch_account(desk, job["address"])
+    if job.get("push"):
+        from .subscriptions import before_fetch_job
+
+        before_fetch_job(desk, job)
+    summary = fetch_account(desk, job["address"])
+    if job.get("push") and summary.skipped == LEASE_BUSY:
+        # a run already listed the folder, maybe before this mail arrived: look again soon
+        desk.queues.send(FETCH_JOBS, {**job, "resubscribe": None}, visibility_timeout=2)
+    return summary
 
 
 def fetch_all(desk: Helpdesk, only: str | None = None,
@@ -153,7 +162,7 @@ def _fetch_account(desk: Helpdesk, summary: FetchSummary, deadline: float | None
     deadline = deadline or clock() + desk.settings.fetch_time_budget_seconds
     lease = desk.blobs.acquire_lease(safe_key(account.address), LEASE_SECONDS)
     if lease is None:
-        summary.skipped = "another worker is fetching this account"
+        summary.skipped = LEASE_BUSY
         return FetchOutcome.SKIPPED
     runlog = desk.syslog.buffered()  # the run's lines, written together at its end
     try:

@@ -33,6 +33,7 @@ from ..adapters.reconcile_marks import ReconcileMarks
 from ..adapters.secret_store import SecretStore
 from ..adapters.send_counters import SendCounters
 from ..adapters.storage import StorageConnection
+from ..adapters.subscriptions import SubscriptionStore
 from ..adapters.system_log import SystemLog
 from ..adapters.telemetry import AppInsightsTelemetry
 from ..adapters.template_store import TemplateStore
@@ -114,6 +115,11 @@ class Helpdesk:
     def reconcile_marks(self) -> ReconcileMarks:
         """The mails a reconciliation alerted about (once per mail and day)."""
         return ReconcileMarks(self.connection)
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionStore:
+        """Push ingestion's Graph subscriptions and coalescing markers."""
+        return SubscriptionStore(self.connection)
 
     @cached_property
     def syslog(self) -> SystemLog:

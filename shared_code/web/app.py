@@ -25,7 +25,7 @@ from .settings import WebSettings
 API_VERSION = "1"
 # Every router, in the order its paths are matched; each module has `router`.
 ROUTERS = (
-    "pages_auth", "health",
+    "pages_auth", "health", "graph_webhook",
     "pages_tickets", "attachments", "api_tickets",
     "pages_emails", "api_accounts",
     "pages_templates", "pages_logs", "pages_directory",

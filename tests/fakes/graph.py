@@ -27,6 +27,15 @@ Supported (JSON shapes and ``{"error": {"code", "message"}}`` errors as Graph se
 * Drafts, attachments and upload sessions for mail over the 4 MB request limit: see
   graph_drafts.py. Every other request body over 4 MB is refused with 413.
 
+* ``POST /subscriptions`` (resource ``users/{u}/mailFolders('{folder}')/messages``,
+  changeType ``created``, notificationUrl, expirationDateTime at most 10,080 minutes ahead,
+  clientState): performs the validation handshake first (POST notificationUrl?validationToken=..,
+  the token must come back as text/plain within 10 s, else 400 ``ValidationError``), then 201.
+  ``PATCH /subscriptions/{id}`` (expirationDateTime) renews, ``DELETE`` removes, ``GET`` lists.
+  A message added to a subscribed folder makes the fake POST a change notification
+  ``{"value": [{subscriptionId, clientState, changeType, resource, resourceData, ...}]}`` to the
+  notificationUrl from a background thread (``notify_lifecycle`` sends lifecycle events;
+  ``push_delivered`` counts notification POSTs answered 2xx).
 * ``GET  /applications(appId='{client id}')?$select=passwordCredentials``: the app
   registration's password credentials (``set_password_credentials``); needs the role
   Application.Read.All (or .ReadWrite.All), else 403 ``Authorization_RequestDenied``.
@@ -54,6 +63,7 @@ from typing import Callable, NamedTuple
 from urllib.parse import quote, urlencode, urlsplit
 
 from .graph_drafts import Drafts
+from . import graph_subscriptions
 from .identity import FakeIdentity
 from .mime import mime_from_graph_json, parse_mime
 from .server import FakeServer, Request, Response, json_response
@@ -192,6 +202,9 @@ class FakeGraph(FakeServer):
             self._delete_on_download: set[str] = set()
             self._applications: dict[str, list[dict]] = {}
             self.drafts = Drafts(self)
+            self.subscriptions: dict[str, dict] = {}
+            self.push_delivered = 0
+            self.push_failures: list[str] = []
 
     def set_password_credentials(self, client_id: str, credentials: list[dict]) -> None:
         """The app registration `client_id`'s passwordCredentials (keyId, displayName,
@@ -259,7 +272,18 @@ class FakeGraph(FakeServer):
                                received.astimezone(timezone.utc), self._seq, meta,
                                modified=received.astimezone(timezone.utc))  # delivery is its last change
             box.messages[message.id] = message
-            return message.id
+            subscribed = graph_subscriptions.matching(self, box, target)
+        graph_subscriptions.notify_created(self, subscribed, box, message.id)
+        return message.id
+
+    def notify_lifecycle(self, subscription_id: str, event: str) -> None:
+        """POST a lifecycle notification (reauthorizationRequired, subscriptionRemoved,
+        missed) for a subscription, synchronously."""
+        graph_subscriptions.notify_lifecycle(self, subscription_id, event)
+
+    def wait_for_push(self, count: int, timeout: float = 30) -> bool:
+        """Until `count` notifications in all were answered; a failure bound, not a pause."""
+        return graph_subscriptions.wait_for_push(self, count, timeout)
 
     def get_message(self, mailbox: str, message_id: str) -> dict:
         """The message's Graph JSON (all default properties)."""
@@ -478,6 +502,8 @@ class FakeGraph(FakeServer):
         seg = request.segments
         if not seg or seg[0] != "v1.0":
             raise GraphError(400, "BadRequest", "Invalid version.")
+        if len(seg) >= 2 and seg[1].lower() == "subscriptions":
+            return graph_subscriptions.route(self, request, seg[2:])
         if len(seg) == 2 and seg[1].lower().startswith("applications("):
             self._require(request.method, "GET")
             return self._application(seg[1])

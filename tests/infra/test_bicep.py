@@ -166,7 +166,8 @@ def test_easy_auth_is_on_with_entra_id_and_the_app_trusts_it():
                                   "true_value": "RedirectToLoginPage", "false_value": "AllowAnonymous"}
     excluded = validation["excludedPaths"]["operator"]["operands"]
     assert excluded["condition"] == "requirePlatformSignIn" and excluded["false_value"] == []
-    assert t.variables("appconfig.bicep")[excluded["true_value"]] == ["/health", "/api/notifications"]
+    assert t.variables("appconfig.bicep")[excluded["true_value"]] == ["/health", "/api/notifications",
+                                                                       "/api/graph/notifications"]
     assert t.parameters("main.bicep")["requirePlatformSignIn"]["default"] is False
     assert t.parse(t.MAIN)["modules"]["appConfig"]["config"]["params"]["requirePlatformSignIn"] == "requirePlatformSignIn"
     entra = properties["identityProviders"]["azureActiveDirectory"]

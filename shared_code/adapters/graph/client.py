@@ -249,6 +249,31 @@ class GraphMailClient:
                 return item.get("id")
         return None
 
+    # -- change notifications -------------------------------------------------------------------
+    def create_subscription(self, folder_id: str, notification_url: str, expires: datetime,
+                            client_state: str) -> dict:
+        """Subscribe to mail created in the folder. Graph validates `notification_url` (the
+        handshake) before it answers 201; the answer holds the subscription's id."""
+        body = {"changeType": "created", "notificationUrl": notification_url,
+                "lifecycleNotificationUrl": notification_url,
+                "resource": f"users/{self.address}/mailFolders('{folder_id}')/messages",
+                "expirationDateTime": format_graph_datetime(expires),
+                "clientState": client_state}
+        return self._request("POST", f"{self.base_url}/subscriptions", json=body,
+                             idempotent=False).json()
+
+    def renew_subscription(self, subscription_id: str, expires: datetime) -> dict:
+        return self._request("PATCH", f"{self.base_url}/subscriptions/{_seg(subscription_id)}",
+                             json={"expirationDateTime": format_graph_datetime(expires)}).json()
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        """Remove a subscription; one Graph no longer has (404) is already gone."""
+        try:
+            self._request("DELETE", f"{self.base_url}/subscriptions/{_seg(subscription_id)}")
+        except GraphError as error:
+            if error.status != 404:
+                raise
+
     # -- the app registration -------------------------------------------------------------------
     def password_credentials(self) -> list[dict]:
         """The password credentials (keyId, displayName, endDateTime) of this client's own app
