@@ -20,6 +20,7 @@ NOT_SCANNED = {names.OLD_TICKET_PARTITION}
 #: Literals equal to a storage name that mean something else there, with the reason.
 ALLOWED = {
     ("shared_code/adapters/ticket_store.py", "attachments"): "the entry's attachments field",
+    ("shared_code/services/send_delivery.py", "attachments"): "the notification's files field",
     ("shared_code/services/actions.py", "staff"): "a recipient role",
     ("shared_code/services/notification_requests.py", "staff"): "a recipient role",
     ("shared_code/services/ticket_views.py", "staff"): "the request field at fault",
