@@ -20,6 +20,7 @@ from ..domain.limits import MAX_REPLY_CHARS
 from ..domain.model import ValidationError
 from ..domain.staff_files import MAX_RESPONSE_FILES, StaffFile, check_files, staff_file
 from ..services import actions
+from ..services.outbound_queue import held_notifications
 from ..services.ticket_views import (
     FieldError, TicketQuery, acting_staff, display_entries, entry_json, find_tickets, get_thread,
     parse_number, thread_json, ticket_json,
@@ -91,8 +92,18 @@ class TicketOut(BaseModel):
     sla: Optional[SlaOut] = None
 
 
+class HeldOut(BaseModel):
+    id: str
+    template: str
+    recipients: str
+    reason: str = Field(description="why it is held: the undeliverable address and its bounce")
+
+
 class TicketDetail(TicketOut):
     entries: list[EntryOut]
+    held_notifications: list[HeldOut] = Field(
+        default_factory=list, description="notifications held for an undeliverable recipient "
+                                          "until `clients clear-bounce`")
 
 
 class TicketList(BaseModel):
@@ -192,7 +203,8 @@ def list_tickets(status: str = Query("", description="open or closed"), departme
 @router.get("/{number}", response_model=TicketDetail, responses=ERRORS)
 def get_ticket(number: str, _principal: Principal = Depends(staff), desk=Depends(get_desk)):
     """One ticket with its thread (the shape of `tickets show --json`)."""
-    return thread_json(get_thread(desk, number))
+    thread = get_thread(desk, number)
+    return {**thread_json(thread), "held_notifications": held_notifications(desk, thread.ticket.number)}
 
 
 @router.post("/{number}/reply", response_model=EntryOut, status_code=201, responses=ERRORS)
