@@ -6,7 +6,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from tests.integration.helpers import run_cli
+from tests.integration.helpers import add_support_staff
 
 from .conftest import AGENT, quiet, screenshots_wanted, sign_in
 from .mails import INLINE_IMAGES, hostile_mail, outlook_mail, ticket_from
@@ -18,9 +18,7 @@ BLOCKED = ("Blocked script execution in 'about:srcdoc'", "Content Security Polic
 @pytest.fixture
 def staffed(live_app):
     """The Support department with Andy Agent, so the agent can answer tickets."""
-    for args in (["departments", "add", "Support", "--alert-recipients", AGENT],
-                 ["staff", "add", "--name", "Andy Agent", "--email", AGENT, "--department", "Support"]):
-        assert run_cli(*args)[0] == 0
+    add_support_staff(AGENT)
     return live_app
 
 

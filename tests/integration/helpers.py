@@ -53,3 +53,10 @@ def add_account(oauth: dict, address: str = SUPPORT, *extra: str) -> None:
                       "--tenant-id", oauth["tenant_id"], "--client-id", oauth["client_id"],
                       "--client-secret-name", oauth["client_secret_name"], *extra)
     assert code == 0
+
+
+def add_support_staff(agent: str) -> None:
+    """The Support department (alerts to `agent`) and `agent` as its staff member Andy Agent."""
+    for args in (["departments", "add", "Support", "--alert-recipients", agent],
+                 ["staff", "add", "--name", "Andy Agent", "--email", agent, "--department", "Support"]):
+        assert run_cli(*args)[0] == 0

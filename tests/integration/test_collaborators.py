@@ -9,7 +9,7 @@ import pytest
 from shared_code.services.fetch import fetch_all
 from shared_code.services.outbound_queue import drain_outbound
 
-from .helpers import SUPPORT, make_mail, run_cli
+from .helpers import SUPPORT, add_support_staff, make_mail, run_cli
 
 AGENT = "agent@contoso.example"
 ANN, BOB, CAROL = "ann@example.org", "bob@example.org", "carol@example.org"
@@ -17,9 +17,7 @@ ANN, BOB, CAROL = "ann@example.org", "bob@example.org", "carol@example.org"
 
 @pytest.fixture
 def staffed(desk):
-    for args in (["departments", "add", "Support", "--alert-recipients", AGENT],
-                 ["staff", "add", "--name", "Andy Agent", "--email", AGENT, "--department", "Support"]):
-        assert run_cli(*args)[0] == 0
+    add_support_staff(AGENT)
     return desk
 
 

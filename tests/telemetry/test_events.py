@@ -12,7 +12,7 @@ from shared_code.adapters.telemetry import AppInsightsTelemetry, exporter_state,
 from shared_code.domain.telemetry import RECORDS, Event, FetchRun, Notification, QueueDepth
 from shared_code.services.fetch import enqueue_fetch_jobs, fetch_all
 from tests.fakes.exchange import from_internet
-from tests.integration.helpers import SUPPORT, make_mail, run_cli
+from tests.integration.helpers import SUPPORT, add_support_staff, make_mail, run_cli
 
 from .rows import RESERVED, CustomEvents
 
@@ -34,10 +34,7 @@ def _assert_shape(row: dict, record_type) -> None:
 def _mailbox_with_everything(graph) -> str:
     """A client mail, an auto-reply, a forged staff mail and a mail that cannot be downloaded;
     returns the client mail's Message-ID."""
-    for args in (["departments", "add", "Support", "--alert-recipients", AGENT],
-                 ["staff", "add", "--name", "Andy Agent", "--email", AGENT, "--department",
-                  "Support"]):
-        assert run_cli(*args)[0] == 0
+    add_support_staff(AGENT)
     raw, message_id = make_mail(subject="Printer on fire", body="The printer is on fire.")
     graph.add_message(SUPPORT, raw)
     graph.add_message(SUPPORT, make_mail(subject="Out of office", headers={
