@@ -11,13 +11,14 @@ so the client's answer threads in; staff get no alert of their own response.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from ..adapters.table_base import digest
 from ..domain.limits import MAX_SUBJECT_CHARS, clip_text
 from ..domain.model import CollaboratorDelivery, Entry, Party, Ticket
-from ..domain.notifications import new_notification, outbound_message_id
-from ..domain.routing import collaborators_of
+from ..domain.notifications import new_notification, outbound_message_id, parse_outbound_id
+from ..domain.routing import STAFF_TEMPLATES, collaborators_of
 from ..domain.sla import mark_answered
 from ..domain.staff_files import notification_files
 from ..domain.staff_reply import StaffReply, StaffReplyKind, read_staff_reply
@@ -116,3 +117,20 @@ def record(mail: InboundMail, ctx: PipelineContext) -> None:
                      f"{what}", account=mail.account.address)
     ctx.telemetry.emit(StaffEmailReply(mail.account.address, mail.ticket.number, staff,
                                        reply.kind.value, reply.why))
+
+
+def via_staff_mail(mail: InboundMail, ticket: Ticket, ctx: PipelineContext) -> bool:
+    """Whether the mail threaded only through the Message-IDs of mail sent to staff (alerts):
+    its sender, not a participant, had a staff member's mail (forwarded, or leaked). It is
+    kept as a message for staff to judge, but the sender does not become a collaborator: no
+    later response confirms the ticket to them (issue 10 §4)."""
+    ours = {i.strip("<>").lower() for i in (*mail.parsed.in_reply_to, *mail.parsed.references)
+            if (parse_outbound_id(i) or ("",))[0] == ticket.number}
+    if not ours:
+        return False
+    to_staff = set()
+    for row in ctx.tickets.notification_rows(ticket.number):
+        notification = json.loads(row.get("notification") or "{}")
+        if notification.get("template") in STAFF_TEMPLATES and notification.get("message_id"):
+            to_staff.add(notification["message_id"].strip("<>").lower())
+    return ours <= to_staff

@@ -27,7 +27,7 @@ from .already_seen import fingerprint, graph_key, judge, reused
 from .context import InboundMail, MailOutcome, PipelineContext
 from .notifications import plan_notifications
 from .sender import from_staff, log_spoof
-from .staff_mail import answer, record, staff_entry, staff_reply
+from .staff_mail import answer, record, staff_entry, staff_reply, via_staff_mail
 
 MAX_NUMBER_DRAWS = 20
 MAX_CONFLICTS = 10
@@ -263,7 +263,7 @@ def _record_message(ticket: Ticket, entry: Entry, mail: InboundMail, ctx: Pipeli
              *(c.lower() for c in ticket.removed_collaborators),  # removed by staff: stays so
              *(a.lower() for a in ctx.staff_addresses)}  # a forged staff From: never copied
     if entry.sender.email and entry.sender.email.lower() not in known \
-            and len(ticket.collaborators) < MAX_COLLABORATORS:
+            and len(ticket.collaborators) < MAX_COLLABORATORS and not via_staff_mail(mail, ticket, ctx):
         ticket.collaborators.append(entry.sender.email)
     ticket.collaborators = [c for c in _collaborators_of(mail, ctx, ticket.collaborators,
                                                          ticket.removed_collaborators)

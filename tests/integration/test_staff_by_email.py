@@ -248,3 +248,22 @@ def test_a_non_staff_address_replying_to_the_alert_is_not_staff(desk, graph, ale
     assert not any(EVIL in str(m["To"]) + str(m["Cc"]) for m in mails)  # no confirmation
     assert not any(ANN in _to(m) for m in mails)
     assert desk.tickets.get(ticket.number).status.value == "open"
+    # it threaded only through the alert's Message-ID: kept for staff, never a collaborator,
+    # so no later response tells the sender the ticket exists
+    assert desk.tickets.get(ticket.number).collaborators == []
+    graph.sent.clear()
+    assert run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Done.")[0] == 0
+    drain_outbound(desk, release_after=0)
+    [response] = _mails(graph)
+    assert _to(response) == [ANN] and response["Cc"] is None
+
+
+def test_a_client_colleague_answering_the_response_still_becomes_a_collaborator(desk, graph, alert):
+    ticket, _ = alert
+    assert run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Done.")[0] == 0
+    drain_outbound(desk, release_after=0)
+    [response] = _mails(graph)
+    graph.add_message(SUPPORT, make_mail(sender="Bob <bob@example.org>", body="Not done here.",
+                                         in_reply_to=response["Message-ID"])[0])
+    assert fetch_all(desk)[0].threaded == 1
+    assert desk.tickets.get(ticket.number).collaborators == ["bob@example.org"]
