@@ -78,9 +78,21 @@ def _references(mail: InboundMail, ctx: PipelineContext) -> list[str]:
             and e.entry_id != mail.entry.entry_id][-20:]
 
 
+def addressed_directly(mail: InboundMail) -> set[str]:
+    """Who the staff mail itself went to (To/Cc, lower-cased): a staff member who answers
+    with Reply All has already mailed them."""
+    return {(address or "").strip().lower() for _, address in mail.parsed.to + mail.parsed.cc}
+
+
+def client_addressed(mail: InboundMail) -> bool:
+    return (mail.ticket.client.email or "").lower() in addressed_directly(mail)
+
+
 def plan_response(mail: InboundMail, ctx: PipelineContext) -> list[dict]:
     """The Response/Reply to the client, and one per collaborator when the account that
-    received the staff mail delivers them separately (else they are on the client's Cc)."""
+    received the staff mail delivers them separately (else they are on the client's Cc).
+    Whoever the staff mail was addressed to directly (Reply All) is not mailed again; when
+    that is the client, the collaborators it missed get one mail each."""
     ticket, entry = mail.ticket, mail.entry
     notification_id = _notification_id(mail)
     actor = entry.sender
@@ -88,12 +100,15 @@ def plan_response(mail: InboundMail, ctx: PipelineContext) -> list[dict]:
     files = list(mail.attachments)  # inline pictures too: a signature cannot be told
     extra = {"response_entry_id": entry.entry_id,  # from a pasted screenshot reliably
              **({"attachments": notification_files(files)} if files else {})}
-    planned = [new_notification(
+    direct = addressed_directly(mail)
+    planned = [] if client_addressed(mail) else [new_notification(
         "response", ticket, {"role": "client"}, event="ticket.responded",
         notification_id=notification_id, entry_id=entry.entry_id, account=mail.account.address,
         actor=actor, references=references, extra={"message_id": entry.message_id, **extra})]
-    if mail.account.collaborator_delivery == CollaboratorDelivery.SEPARATE:
+    if not planned or mail.account.collaborator_delivery == CollaboratorDelivery.SEPARATE:
         for address in collaborators_of(ticket):
+            if address in direct:
+                continue
             own_id = digest(f"{notification_id}|{address}", 32)
             planned.append(new_notification(
                 "response", ticket, {"role": "collaborator", "email": address},
@@ -109,7 +124,9 @@ def record(mail: InboundMail, ctx: PipelineContext) -> None:
     """The system log line and telemetry event of a stored staff mail: who, which ticket, and
     what became of it; never the body."""
     reply, staff = mail.staff_reply, mail.parsed.from_address
-    if reply.kind is StaffReplyKind.RESPONSE:
+    if reply.kind is StaffReplyKind.RESPONSE and client_addressed(mail):
+        what = "posted as a response; the client was on its To/Cc, so it is not mailed again"
+    elif reply.kind is StaffReplyKind.RESPONSE:
         what = "posted as a response and mailed to the client"
     else:
         what = f"kept as an internal note: {reply.why}"

@@ -21,6 +21,7 @@ AGENT = "agent@contoso.example"
 ANN = "ann@example.org"
 EVIL = "mallory@evil.example"
 SYSTEM = "helpdesk@contoso.example"
+BOB = "bob@example.org"
 ALERT_TEXT = "wrote on ticket"  # the New Message/New Ticket alerts' own words
 NEW_TICKET_TEXT = "A new ticket was opened"
 
@@ -52,8 +53,7 @@ def _to(mail) -> list[str]:
     return [a.addr_spec for a in mail["To"].addresses]
 
 
-@pytest.fixture
-def alert(desk, graph, mailbox_app):
+def _open_ticket(desk, graph, mailbox_app, **client_mail) -> tuple:
     """A client's ticket and the New Ticket Alert mailed to the agent from the (not fetched)
     system account, Reply-To support: (ticket, alert mail). The fake's sent list is cleared."""
     add_support_staff(AGENT)
@@ -62,7 +62,7 @@ def alert(desk, graph, mailbox_app):
                    "--purpose", "system", "--department", "Support", "--no-fetch-enabled",
                    "--tenant-id", mailbox_app["tenant_id"], "--client-id", mailbox_app["client_id"],
                    "--client-secret-name", mailbox_app["client_secret_name"])[0] == 0
-    graph.add_message(SUPPORT, make_mail(body="Hello, the printer is on fire.")[0])
+    graph.add_message(SUPPORT, make_mail(body="Hello, the printer is on fire.", **client_mail)[0])
     fetch_all(desk)
     drain_outbound(desk, release_after=0)
     [ticket] = desk.tickets.list()
@@ -70,6 +70,11 @@ def alert(desk, graph, mailbox_app):
     assert [a.addr_spec for a in mail["Reply-To"].addresses] == [SUPPORT]
     graph.sent.clear()
     return ticket, mail
+
+
+@pytest.fixture
+def alert(desk, graph, mailbox_app):
+    return _open_ticket(desk, graph, mailbox_app)
 
 
 def _quoted_outlook_text(alert_mail) -> str:
@@ -267,3 +272,74 @@ def test_a_client_colleague_answering_the_response_still_becomes_a_collaborator(
                                          in_reply_to=response["Message-ID"])[0])
     assert fetch_all(desk)[0].threaded == 1
     assert desk.tickets.get(ticket.number).collaborators == ["bob@example.org"]
+
+
+def test_the_response_reaches_the_collaborators_on_cc(desk, graph, mailbox_app):
+    ticket, alert_mail = _open_ticket(desk, graph, mailbox_app, headers={"Cc": f"Bob <{BOB}>"})
+    assert ticket.collaborators == [BOB]
+
+    mail = _assert_one_response_to_ann(
+        _fetch_and_send(desk, graph, sent_inside(_staff_reply(alert_mail, "Replacing the fuser."))),
+        "Replacing the fuser.")
+
+    assert [a.addr_spec for a in mail["Cc"].addresses] == [BOB]
+
+
+def test_reply_all_to_the_client_is_not_mailed_again_but_a_missed_collaborator_is(
+        desk, graph, mailbox_app):
+    ticket, alert_mail = _open_ticket(desk, graph, mailbox_app, headers={"Cc": f"Bob <{BOB}>"})
+    raw = sent_inside(_staff_reply(alert_mail, "Replacing the fuser.", headers={"Cc": f"Ann <{ANN}>"}))
+
+    mails = _fetch_and_send(desk, graph, raw)
+
+    assert [_to(m) for m in mails] == [[BOB]]  # Ann has the staff member's own mail already
+    assert "Replacing the fuser." in _text(mails[0])
+    assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message", "response"]
+    [logged] = [r for r in run_cli("syslog", "--json")[1] if r["title"] == "Staff replied by email"]
+    assert "not mailed again" in logged["message"]
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+def test_staff_attachments_and_inline_pictures_go_with_the_response(desk, graph, alert):
+    ticket, alert_mail = alert
+    msg = message_from_bytes(_staff_reply(
+        alert_mail, "The manual is attached.",
+        html='<div>The manual is attached.</div><img src="cid:logo@x"><div class="gmail_quote">'
+             "On Tue, Dec 1, 2026 at 2:00 AM Support wrote:<blockquote>old</blockquote></div>"),
+        policy=policy.default)
+    msg.get_body(("html",)).add_related(PNG, "image", "png", cid="<logo@x>", filename="logo.png")
+    msg.add_attachment(b"%PDF-1.4 manual", maintype="application", subtype="pdf",
+                       filename="manual.pdf")
+
+    [mail] = _fetch_and_send(desk, graph, sent_inside(msg.as_bytes()))
+
+    files = {part.get_filename(): part.get_content() for part in mail.iter_attachments()}
+    assert files == {"manual.pdf": b"%PDF-1.4 manual", "logo.png": PNG}
+    [_, response] = desk.tickets.entries(ticket.number)
+    assert sorted(a.name for a in response.attachments) == ["logo.png", "manual.pdf"]
+
+
+def test_the_alert_quoted_without_any_marker_is_cut_at_the_reply_separator(desk, graph, alert):
+    """A phone client that pastes the alert under the reply, with no attribution or '>'."""
+    ticket, alert_mail = alert
+    raw = sent_inside(_staff_reply(alert_mail, "Coming at ten.\n\n" + _text(alert_mail)))
+
+    _assert_one_response_to_ann(_fetch_and_send(desk, graph, raw), "Coming at ten.")
+
+    [_, response] = desk.tickets.entries(ticket.number)
+    assert response.body_text.strip() == "Coming at ten."
+
+
+def test_telemetry_names_the_ticket_and_the_staff_address_never_the_body(desk, graph, alert, caplog):
+    ticket, alert_mail = alert
+    caplog.set_level("INFO", logger="deskmail.telemetry")
+
+    _fetch_and_send(desk, graph, sent_inside(_staff_reply(alert_mail, "Secret fix inside.")))
+
+    [event] = [r.getMessage() for r in caplog.records
+               if r.getMessage().startswith("deskmail.staff_email_reply")]
+    assert ticket.number in event and AGENT in event and '"kind": "response"' in event
+    assert "Secret fix" not in event
