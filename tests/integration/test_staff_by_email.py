@@ -343,3 +343,38 @@ def test_telemetry_names_the_ticket_and_the_staff_address_never_the_body(desk, g
                if r.getMessage().startswith("deskmail.staff_email_reply")]
     assert ticket.number in event and AGENT in event and '"kind": "response"' in event
     assert "Secret fix" not in event
+
+
+def test_a_stranger_using_the_subject_tag_gets_a_new_ticket_and_learns_nothing(desk, graph, alert):
+    ticket, _ = alert
+    raw = from_internet(make_mail(subject=f"Re: [#{ticket.number}] anything", body="Status?",
+                                  sender=f"Mallory <{EVIL}>")[0])
+    graph.add_message(SUPPORT, raw)
+    assert fetch_all(desk)[0].created == 1
+    drain_outbound(desk, release_after=0)
+
+    assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message"]  # untouched
+    [auto] = [m for m in _mails(graph) if EVIL in _to(m)]
+    [new] = [t for t in desk.tickets.list() if t.number != ticket.number]
+    assert auto["Subject"].startswith(f"[#{new.number}] ")
+    body = _text(auto)
+    assert f"#{new.number}" in body and "Printer on fire" not in body + auto["Subject"]
+    assert ANN not in body and "printer is on fire" not in body
+
+
+def test_a_forged_staff_mail_with_only_the_subject_tag_is_a_new_ticket_not_an_answer(
+        desk, graph, alert):
+    ticket, _ = alert
+    raw = from_internet(make_mail(subject=f"Re: [#{ticket.number}] Printer on fire",
+                                  body="Refund approved.", sender=f"Andy <{AGENT}>",
+                                  headers={"Reply-To": EVIL})[0],
+                        spf="fail", dkim="none", dmarc="fail")
+    graph.add_message(SUPPORT, raw)
+    assert fetch_all(desk)[0].created == 1
+    drain_outbound(desk, release_after=0)
+
+    assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message"]
+    mails = _mails(graph)
+    assert not any(ANN in _to(m) for m in mails)
+    assert not any(EVIL in str(m["To"]) + str(m["Cc"]) for m in mails)
+    assert not any(ticket.number in str(m["Subject"]) and AGENT not in _to(m) for m in mails)
