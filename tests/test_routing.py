@@ -66,7 +66,7 @@ def test_an_oversized_notification_is_refused_by_validation():
         validate_notification(request)
 
 
-def test_reply_to_is_a_fetched_account_for_client_mail_only():
+def test_reply_to_is_a_fetched_account_for_client_mail_and_staff_alerts():
     from dataclasses import replace
 
     from shared_code.domain.routing import client_mail_unanswerable, reply_to_account
@@ -83,7 +83,8 @@ def test_reply_to_is_a_fetched_account_for_client_mail_only():
     assert reply_to(fetched("system@x.example")) == "system@x.example"  # department not fetched
     assert reply_to(fetched("auto@x.example", "system@x.example")) == "auto@x.example"  # itself
     assert reply_to(fetched()) is None
-    assert reply_to(fetched("support@x.example"), template="new_ticket_alert") is None
+    # staff answer by replying to an alert (issue 10 §4): it must reach a fetched mailbox
+    assert reply_to(fetched("support@x.example"), template="new_ticket_alert") == "support@x.example"
     auto = ACCOUNTS[2]
     assert client_mail_unanswerable(replace(auto, fetch_enabled=False), fetched())
     assert not client_mail_unanswerable(replace(auto, fetch_enabled=False),

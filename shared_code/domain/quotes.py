@@ -126,9 +126,9 @@ def _strip_trailing_rules(lines: list[str]) -> list[str]:
     return lines[:end]
 
 
-def cut_reply_text(text: str, separator: str = DEFAULT_SEPARATOR) -> str:
-    """The new part of a plain-text reply; the full text when nothing recognisable or nothing
-    would be left."""
+def cut_reply_text(text: str, separator: str = DEFAULT_SEPARATOR, keep_when_empty: bool = True) -> str:
+    """The new part of a plain-text reply; the full text when nothing recognisable or (unless
+    `keep_when_empty` is off: a staff reply asks whether anything is new) nothing would be left."""
     if not text:
         return text or ""
     lines = text.split("\n")
@@ -141,7 +141,7 @@ def cut_reply_text(text: str, separator: str = DEFAULT_SEPARATOR) -> str:
         return text
     kept = _strip_trailing_rules(lines[:cut])
     result = "\n".join(kept).rstrip()
-    return result if result.strip() else text
+    return result if result.strip() or not keep_when_empty else text
 
 
 # --- HTML ------------------------------------------------------------------------------------

@@ -125,11 +125,10 @@ def resolve_recipients(recipient: dict, ticket: Ticket, department: Department |
 
 def reply_to_account(template: str, ticket_department: str, department: Department | None,
                      accounts: Iterable[EmailAccount], sender: EmailAccount) -> EmailAccount | None:
-    """The account a client's answer should go to: for client-facing mail, a fetched one —
-    the ticket's department account, else the sender itself, else any fetched department or
-    system account. None for staff mail, or when no account is fetched at all."""
-    if template not in CLIENT_TEMPLATES:
-        return None
+    """The account an answer should go to: a fetched one — the ticket's department account,
+    else the sender itself, else any fetched department or system account. For staff alerts
+    too: staff answer a ticket by replying to its alert (issue 10 §4). None when no account
+    is fetched at all."""
     fetched = sorted((a for a in accounts if a.can_fetch), key=lambda a: a.address)
     chain = [_department_account(department, ticket_department, fetched),
              sender if sender.can_fetch else None,

@@ -27,6 +27,7 @@ class Event(StrEnum):
     QUARANTINE = "deskmail.quarantine"
     SPOOF_REJECTED = "deskmail.spoof_rejected"
     QUEUE_DEPTH = "deskmail.queue_depth"
+    STAFF_EMAIL_REPLY = "deskmail.staff_email_reply"
 
 
 class FetchOutcome(StrEnum):
@@ -133,8 +134,21 @@ class QueueDepth(_Record):
     poison: bool
 
 
+@dataclass(frozen=True)
+class StaffEmailReply(_Record):
+    """A proven staff member replied to a ticket by email (pipeline/store.py): posted as a
+    response to the client, or kept as a note (`why`). Never the body."""
+
+    EVENT: ClassVar[Event] = Event.STAFF_EMAIL_REPLY
+    account: str
+    ticket: str
+    staff: str  # the staff member's own address (not a client's)
+    kind: str  # domain/staff_reply.py's StaffReplyKind
+    why: str
+
+
 RECORDS: tuple[type[_Record], ...] = (FetchRun, Notification, Quarantine, SpoofRejected,
-                                      QueueDepth)
+                                      QueueDepth, StaffEmailReply)
 
 
 def error_type(text: str) -> str:

@@ -12,6 +12,7 @@ from ..domain.filters import Filter, FilterDecision
 from ..domain.mail import ParsedMail
 from ..domain.model import Attachment, EmailAccount, Entry, Ticket
 from ..domain.sender_auth import SenderAuth
+from ..domain.staff_reply import StaffReply
 from ..domain.telemetry import NoTelemetry
 from ..domain.thread_match import ThreadMatch
 from ..ports import (
@@ -66,6 +67,7 @@ class InboundMail:
     # (title, handling) of a spoof rule 4 saw: logged by rule 6 once its claim is fresh, so a
     # replay or a duplicate does not log it again (pipeline/thread_match.py)
     spoof_logs: list[tuple[str, str]] = field(default_factory=list)
+    staff_reply: StaffReply | None = None  # a proven staff mail on a ticket (pipeline/store.py)
 
 
 @dataclass
@@ -81,6 +83,7 @@ class PipelineContext:
     syslog: SystemLog
     system_addresses: set[str]
     staff_addresses: set[str] = field(default_factory=set)
+    staff_names: dict[str, str] = field(default_factory=dict)  # lower-cased address → name
     # Called with a step name ("raw_saved", "parsed", "ticket_written", "notification_enqueued",
     # "processed", "marked_read") and the mail's Message-ID or Graph id at each durable
     # step; tests use it to simulate a crash there.

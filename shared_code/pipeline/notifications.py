@@ -14,6 +14,7 @@ from ..domain.autoreply import is_no_reply_sender
 from ..domain.model import Party
 from ..domain.notifications import batch_messages, new_notification, outbound_message_id
 from .context import InboundMail, PipelineContext
+from .staff_mail import plan_response
 
 
 def _notification(mail: InboundMail, template: str, recipient: dict, ctx: PipelineContext) -> dict:
@@ -42,6 +43,8 @@ def plan_notifications(mail: InboundMail, ctx: PipelineContext) -> list[dict]:
         return planned
     if mail.entry.type == "note":
         return []  # a staff member's own mail: nobody to alert
+    if mail.entry.type == "response":  # a staff member answered by mail: to the client only
+        return plan_response(mail, ctx)
     return [_notification(mail, "new_message_alert", {"role": "assignee_or_department"}, ctx)]
 
 

@@ -27,6 +27,7 @@ from .already_seen import fingerprint, graph_key, judge, reused
 from .context import InboundMail, MailOutcome, PipelineContext
 from .notifications import plan_notifications
 from .sender import from_staff, log_spoof
+from .staff_mail import answer, record, staff_entry, staff_reply, via_staff_mail
 
 MAX_NUMBER_DRAWS = 20
 MAX_CONFLICTS = 10
@@ -207,6 +208,8 @@ def _stored_before(mail: InboundMail, ticket: Ticket, kind: str, ctx: PipelineCo
     marker = ctx.tickets.marker(ticket.number, mail.key) or {}
     mail.ticket = ticket
     mail.entry = _new_entry(mail, ticket.number, marker.get("entry_id") or mail.entry.entry_id, kind)
+    if mail.staff_reply is not None:
+        mail.entry = staff_entry(mail, mail.entry, ticket, ctx)
     if marker and (marker.get("graph_id"), marker.get("account")) != (
             mail.graph_id, mail.account.address):  # (migrated markers have no Graph id)
         mail.outcome = MailOutcome.DUPLICATE
@@ -257,9 +260,10 @@ def _record_message(ticket: Ticket, entry: Entry, mail: InboundMail, ctx: Pipeli
             ticket.status = Status.OPEN
     ticket.message_count += 1
     known = {ticket.client.email.lower(), *(c.lower() for c in ticket.collaborators),
-             *(c.lower() for c in ticket.removed_collaborators)}  # removed by staff: stays so
+             *(c.lower() for c in ticket.removed_collaborators),  # removed by staff: stays so
+             *(a.lower() for a in ctx.staff_addresses)}  # a forged staff From: never copied
     if entry.sender.email and entry.sender.email.lower() not in known \
-            and len(ticket.collaborators) < MAX_COLLABORATORS:
+            and len(ticket.collaborators) < MAX_COLLABORATORS and not via_staff_mail(mail, ticket, ctx):
         ticket.collaborators.append(entry.sender.email)
     ticket.collaborators = [c for c in _collaborators_of(mail, ctx, ticket.collaborators,
                                                          ticket.removed_collaborators)
@@ -269,24 +273,31 @@ def _record_message(ticket: Ticket, entry: Entry, mail: InboundMail, ctx: Pipeli
 
 def _store_reply(mail: InboundMail, ticket: Ticket, ctx: PipelineContext) -> None:
     """Append the mail to its ticket in one transaction (the ticket row If-Match its ETag)."""
-    # Staff answering an alert by mail write to colleagues, not to the client: an internal
-    # note, which neither reopens the ticket, restarts its SLA clock nor alerts staff again.
-    # Only a proven staff From counts (pipeline/sender.py); a forged one is a client mail.
+    # A proven staff From (pipeline/sender.py) answers the client by mail (issue 10 §4): a
+    # response, or an internal note (`#note`, nothing above the quote...), neither of which
+    # reopens the ticket or alerts staff (pipeline/staff_mail.py). A forged one is a client mail.
     by_staff = from_staff(mail, ctx)
-    kind = "note" if by_staff else "message"
     entry_id = (mail.claim or {}).get("entry_id") or _entry_id(mail)
     for _ in range(MAX_CONFLICTS):
         mail.outcome = MailOutcome.THREADED
-        mail.entry = entry = _new_entry(mail, ticket.number, entry_id, kind)
-        if not by_staff:
+        kind = staff_reply(mail, ticket, ctx).kind.value if by_staff else "message"
+        entry = _new_entry(mail, ticket.number, entry_id, kind)
+        if by_staff:
+            ticket.thread_token = ticket.thread_token or new_thread_token()
+            entry = staff_entry(mail, entry, ticket, ctx)
+            if kind == "response":
+                answer(ticket, entry, mail)
+        else:
             _record_message(ticket, entry, mail, ctx)
-        mail.ticket = ticket
+        mail.entry, mail.ticket = entry, ticket
         mail.notifications = plan_notifications(mail, ctx)
-        result = ctx.tickets.write(Unit(ticket=ticket, write_ticket=not by_staff, entry=entry,
+        result = ctx.tickets.write(Unit(ticket=ticket, write_ticket=kind != "note", entry=entry,
                                         marker=_marker(mail), notification_rows=_units_rows(mail)))
         if result is UnitResult.ALREADY_STORED:
             return _stored_before(mail, ctx.tickets.get(ticket.number) or ticket, kind, ctx)
         if result is UnitResult.STORED:
+            if by_staff:
+                record(mail, ctx)
             return ctx.checkpoint("ticket_written", mail.key)
         ticket = ctx.tickets.get(ticket.number)  # a concurrent writer: read again, rebuild
         if ticket is None:

@@ -333,11 +333,14 @@ class MailboxRun:
     def _pipeline_context(self, with_filters: bool = True) -> PipelineContext:
         """The rules' ports; the admins' filters are read (one query) only when there is mail."""
         desk = self.desk
+        staff = [member for member in desk.directory.list_staff() if member.active]
         return PipelineContext(
             settings=self.settings, index=desk.index, tickets=desk.tickets, blobs=desk.blobs,
             queues=desk.queues, syslog=self.runlog,
             system_addresses=desk.accounts.system_addresses(),
-            staff_addresses=desk.directory.staff_addresses(), checkpoint=self.checkpoint,
+            staff_addresses={member.email for member in staff},
+            staff_names={member.email.lower(): member.name for member in staff},
+            checkpoint=self.checkpoint,
             telemetry=desk.telemetry, undeliverable=desk.undeliverable,
             filters=desk.filters.list() if with_filters else [],
         )

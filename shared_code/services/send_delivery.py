@@ -20,7 +20,6 @@ from ..domain.notifications import outbound_message_id
 from ..domain.outbound_mail import AUTO_SUBMITTED, MAX_SENDMAIL_BYTES, build_mime, tagged_subject
 from ..domain.staff_files import MAILBOX_SEND_LIMIT
 from ..domain.routing import (
-    CLIENT_TEMPLATES,
     RoutingError,
     choose_sender,
     collaborators_of,
@@ -197,7 +196,7 @@ class Delivery:
                 message_id=self.message_id, in_reply_to=n.get("in_reply_to", ""),
                 references=n.get("references") or [],
                 auto_submitted=AUTO_SUBMITTED.get(n["template"]),
-                separator=desk.settings.reply_separator if n["template"] in CLIENT_TEMPLATES else None,
+                separator=desk.settings.reply_separator,  # staff answer alerts by mail too
             )
             self.raw = build_mime(**mime, attachments=files)
             if len(self.raw) > MAX_SENDMAIL_BYTES and files:  # a draft and upload sessions
@@ -217,8 +216,10 @@ class Delivery:
         for entry in entries():
             if entry.entry_id == wanted:
                 try:
+                    # inline pictures too (a response answered by email, issue 10 §4):
+                    # the mail is rendered from the template, where they are not shown
                     return [(a.name, a.content_type, self.desk.blobs.get(ATTACHMENTS, a.sha256))
-                            for a in entry.attachments if not a.inline]
+                            for a in entry.attachments]
                 except Exception as error:  # noqa: BLE001 - the blob port's missing-blob error
                     raise LookupError(str(error)) from None
         return []

@@ -63,6 +63,9 @@ def test_a_new_ticket_is_stored_whole_in_one_unit(tickets):
     assert (marker["message_id"], marker["entry_id"], marker["graph_id"]) == (
         "<m1@example.org>", "E1", "g1")
     assert tickets.notification_row("482913", "a" * 32)["state"] == "queued"
+    [row] = tickets.notification_rows("482913")  # only the n- rows, not the marker or entry
+    assert (row["id"], row["template"]) == ("a" * 32, "new_ticket_alert")
+    assert tickets.notification_rows("999999") == []
     assert tickets.get("999999") is None and tickets.marker("482913", "other@x") is None
     assert [t.number for t in tickets.list()] == ["482913"]
 

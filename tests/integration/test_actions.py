@@ -60,10 +60,11 @@ def test_reply_by_someone_not_staff_is_refused(desk, ticket, capsys):
     assert "not an active staff member" in capsys.readouterr().err
 
 
-def test_staff_mail_on_a_ticket_is_an_internal_note(desk, graph, ticket):
+def test_staff_mail_starting_with_note_on_a_ticket_is_an_internal_note(desk, graph, ticket):
     run_cli("tickets", "close", ticket.number)
     graph.add_message(SUPPORT, sent_inside(make_mail(subject=f"[#{ticket.number}] internal detail",
-                                                     sender=f"Andy <{AGENT}>")[0]))
+                                                     sender=f"Andy <{AGENT}>",
+                                                     body="#note\nInternal detail.")[0]))
     assert fetch_all(desk)[0].threaded == 1
     entries = desk.tickets.entries(ticket.number)
     assert [e.type for e in entries] == ["message", "note"]
@@ -163,7 +164,8 @@ def test_a_new_client_message_after_the_answer_restarts_the_clock(desk, graph, t
 
 def test_an_internal_note_does_not_stop_the_clock(desk, graph, ticket):
     graph.add_message(SUPPORT, sent_inside(make_mail(subject=f"[#{ticket.number}] looking into it",
-                                                     sender=f"Andy <{AGENT}>")[0]))
+                                                     sender=f"Andy <{AGENT}>",
+                                                     body="#note\nLooking into it.")[0]))
     assert fetch_all(desk)[0].threaded == 1
     assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message", "note"]
     later = ticket.last_message_at + timedelta(hours=5)

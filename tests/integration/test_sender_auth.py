@@ -40,7 +40,7 @@ def test_a_genuine_staff_mail_and_a_forged_one_in_the_same_run(desk, graph, tick
     number = ticket.number
     graph.add_message(SUPPORT, sent_inside(make_mail(
         subject=f"Re: [#{number}] Printer on fire", sender=f"Andy <{AGENT}>",
-        body="Internal: replacement ordered.")[0]))
+        body="#note\nInternal: replacement ordered.")[0]))
     forged, forged_id = make_mail(subject=f"Re: [#{number}] Printer on fire",
                                   sender=f"Andy <{AGENT}>", body="Please wire the refund to me.",
                                   headers={"X-MS-Exchange-Organization-AuthAs": "Internal"})

@@ -17,7 +17,8 @@ def test_the_auto_response_from_a_send_only_account_has_reply_to_the_department(
     auto = by_box[AUTO]  # autoreply@ sends, but is not fetched
     assert [a.addr_spec for a in auto["Reply-To"].addresses] == [SUPPORT]
     assert auto["Reply-To"].addresses[0].display_name == "Contoso Support"
-    assert by_box[ALERTS]["Reply-To"] is None  # staff alerts: no Reply-To
+    # staff alerts too: staff answer a ticket by replying to its alert (issue 10 §4)
+    assert [a.addr_spec for a in by_box[ALERTS]["Reply-To"].addresses] == [SUPPORT]
 
     # the client answers the auto-response: the answer reaches the fetched mailbox's ticket
     raw, _ = make_mail(subject=f"Re: {auto['Subject']}", to=str(auto["Reply-To"]),

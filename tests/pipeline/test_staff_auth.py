@@ -1,6 +1,7 @@
 """Staff are who Exchange says they are: the whole pipeline on staff replies with Exchange-style
-headers (tests/fakes/exchange.py). Only a proven staff From makes a silent internal note; a
-forged one is a client mail, and the system log says so once."""
+headers (tests/fakes/exchange.py). Only a proven staff From is staff: its `#note` mail makes a
+silent internal note (without `#note`, a response to the client: tests/integration/
+test_staff_by_email.py); a forged one is a client mail, and the system log says so once."""
 from __future__ import annotations
 
 import dataclasses
@@ -48,7 +49,7 @@ def closed_ticket(desk, staff_ctx):
 
 def _staff_mail(number: str, sender: str = f"Andy Agent <{AGENT}>", **changes) -> bytes:
     fields = dict(subject=f"Re: [#{number}] Printer on fire", sender=sender,
-                  body="Internal: the toner supplier is on it.")
+                  body="#note\nInternal: the toner supplier is on it.")
     fields.update(changes)
     return compose(**fields)
 

@@ -78,6 +78,10 @@ class MemoryTickets:
         row = self.rows.get(number, {}).get(NOTIFICATION_PREFIX + notification_id)
         return copy.deepcopy(row) if row else None
 
+    def notification_rows(self, number: str) -> list[dict]:
+        return [copy.deepcopy(row) for key, row in sorted(self.rows.get(number, {}).items())
+                if key.startswith(NOTIFICATION_PREFIX)]
+
     # -- checks (the adapter's entity shapes, so the same values are refused)
     def check(self, ticket: Ticket | None = None, entry: Entry | None = None,
               client: Party | None = None) -> None:

@@ -1,0 +1,82 @@
+"""What a proven staff member's mail on a ticket means (issue 10 §4): a response to the client,
+or an internal note.
+
+Staff answer an alert or a response by replying to it. What they wrote above the quoted mail
+is the response; the quote (the alert, with the ticket's details and the client's message) is
+never mailed to the client. So a staff mail is a response only when something is left after the
+quote is cut (domain/quotes.py, with `keep_when_empty` off: the ordinary rule keeps the whole
+text when cutting leaves nothing, so nothing a client wrote is lost). It is a note when:
+  * its first non-empty line is `#note` (the line is dropped from what is kept);
+  * nothing is left above the quote (an empty reply, or only an image): kept whole, as a note;
+  * it is a forward (Fwd:/WG: ...): forwarding a ticket to the helpdesk is not an answer;
+  * the staff member is the ticket's client: nobody to answer but themselves.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .content import is_forward_subject
+from .mail import iter_html
+from .quotes import cut_reply_text
+
+NOTE_LINE = re.compile(r"^#note[ \t]*$", re.IGNORECASE)
+_NOTE_WORD = re.compile(r"#note", re.IGNORECASE)
+
+
+class StaffReplyKind(StrEnum):
+    RESPONSE = "response"
+    NOTE = "note"
+
+
+@dataclass(frozen=True)
+class StaffReply:
+    kind: StaffReplyKind
+    text: str  # what is posted (and, for a response, mailed): the quote already cut
+    html: str
+    why: str = ""  # for a note: why it is not a response (logged)
+
+
+def _first_line_is_note(text: str) -> bool:
+    for line in text.splitlines():
+        if line.strip():
+            return bool(NOTE_LINE.match(line.strip()))
+    return False
+
+
+def _without_note_line(text: str) -> str:
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if line.strip():
+            return "\n".join(lines[:index] + lines[index + 1:]).strip("\n")
+    return text
+
+
+def _without_note_html(markup: str) -> str:
+    """The HTML without the `#note` its first visible text starts with."""
+    tokens = list(iter_html(markup))
+    for position, (kind, value, _, offset) in enumerate(tokens):
+        if kind != "text" or not value.strip():
+            continue
+        if not value.strip().lower().startswith("#note"):
+            return markup
+        end = tokens[position + 1][3] if position + 1 < len(tokens) else len(markup)
+        return markup[:offset] + _NOTE_WORD.sub("", markup[offset:end], count=1) + markup[end:]
+    return markup
+
+
+def read_staff_reply(*, subject: str, raw_text: str, text: str, html: str, separator: str,
+                     staff_is_client: bool = False) -> StaffReply:
+    """`raw_text` is the mail's whole text body; `text` and `html` what the content rule kept
+    (quote cut, HTML sanitized)."""
+    if _first_line_is_note(text):
+        return StaffReply(StaffReplyKind.NOTE, _without_note_line(text), _without_note_html(html),
+                          "it starts with #note")
+    if is_forward_subject(subject):
+        return StaffReply(StaffReplyKind.NOTE, text, html, "it is a forward, not an answer")
+    if staff_is_client:
+        return StaffReply(StaffReplyKind.NOTE, text, html, "the staff member is the ticket's client")
+    if not cut_reply_text(raw_text or "", separator, keep_when_empty=False).strip():
+        return StaffReply(StaffReplyKind.NOTE, text, html, "nothing is left above the quoted mail")
+    return StaffReply(StaffReplyKind.RESPONSE, text, html)
