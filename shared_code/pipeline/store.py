@@ -55,7 +55,8 @@ def _claim(mail: InboundMail, ctx: PipelineContext) -> None:
                   "account": mail.account.address, "direction": "inbound",
                   "fingerprint": fingerprint(mail),
                   "ticket": thread.ticket_number if thread else new_ticket_number(),
-                  "new_ticket": thread is None, "matched_by": thread.matched_by if thread else ""}
+                  "new_ticket": thread is None, "matched_by": thread.matched_by if thread else "",
+                  "related_ticket": mail.related_ticket}
         existing = ctx.index.claim(mail.key, fields)
         if existing is None:
             mail.claim, mail.resumed = fields, False
@@ -108,6 +109,7 @@ def _new_ticket(mail: InboundMail, number: str, ctx: PipelineContext) -> Ticket:
         message_count=1,
         last_message_at=mail.received,
         last_message_id=mail.key,
+        related_ticket=mail.related_ticket,  # the reopen window (pipeline/thread_match.py)
         **fields,
     )
 
