@@ -62,9 +62,9 @@ class _Tickets:
 
 
 def _log(mail: InboundMail, ctx: PipelineContext, title: str, message: str) -> None:
-    ctx.syslog.write("info", title, f"{mail.account.address}: mail {mail.parsed.message_id or '(no '
-                     f'Message-ID)'} from {mail.parsed.from_address[:320]}: {message}",
-                     account=mail.account.address)
+    message_id = (mail.parsed.message_id or "(no Message-ID)")[:200]
+    ctx.syslog.write("info", title, f"{mail.account.address}: mail {message_id} from "
+                     f"{mail.parsed.from_address[:320]}: {message}", account=mail.account.address)
 
 
 def _follow_up(mail: InboundMail, ctx: PipelineContext, staff: bool) -> None:
