@@ -205,3 +205,59 @@ def test_the_window_is_a_setting(staffed, graph, monkeypatch):
 
     assert [t.number for t in desk.tickets.list()] == [ticket.number]
     assert desk.tickets.get(ticket.number).status == Status.OPEN
+
+
+def test_in_azure_a_missing_key_is_an_error_naming_the_secret(desk, graph, monkeypatch, caplog):
+    from shared_code.services.helpdesk import ThreadKeyMissing, reset_process_caches
+
+    monkeypatch.delenv("DESKMAIL_THREAD_KEY")
+    monkeypatch.setenv("WEBSITE_INSTANCE_ID", "instance-1")  # what Azure sets on every instance
+    reset_process_caches()
+    with pytest.raises(ThreadKeyMissing, match="'deskmail-thread-key'"):
+        desk.thread_keys()
+
+    raw, _ = make_mail()
+    graph.add_message(SUPPORT, raw)
+    fetch_all(desk)  # mail still becomes a ticket: the fetch only logs the missing key
+    [ticket] = desk.tickets.list()
+    assert "deskmail-thread-key" in caplog.text
+    [result] = [r for r in drain_outbound(desk, release_after=0)
+                if r.template == "new_ticket_auto_response"]
+    assert (result.outcome, result.error_code) == ("failed", "ThreadKeyMissing")
+    assert "deskmail-thread-key" in result.reason
+    assert graph.sent == []
+    [row] = [row for row in desk.tickets.notification_rows(ticket.number)
+             if row.get("template") == "new_ticket_auto_response"]
+    assert row.get("error_code") == "ThreadKeyMissing"
+
+
+def test_locally_without_a_key_mail_goes_out_without_a_marker(desk, graph, monkeypatch):
+    from shared_code.services.helpdesk import reset_process_caches
+
+    monkeypatch.delenv("DESKMAIL_THREAD_KEY")
+    reset_process_caches()
+    _new_ticket(desk, graph)
+
+    [mail] = _sent(graph)
+    assert not MARKER.search(mail.get_body(("plain",)).get_content())
+    assert mail["Thread-Index"] and mail["Thread-Topic"] == "Printer on fire"
+
+
+def test_after_rotation_a_marker_of_the_previous_key_still_threads(desk, graph, vault):
+    """Rotation: the current key moves to deskmail-thread-key-previous, a new one is written."""
+    from shared_code.services.helpdesk import Helpdesk, reset_process_caches
+    from tests.conftest import THREAD_KEY
+
+    ticket = _new_ticket(desk, graph)
+    [marker] = {MARKER.search(m.get_body(("plain",)).get_content()).group(0) for m in _sent(graph)}
+    vault.set_secret("deskmail-thread-key-previous", THREAD_KEY)
+    vault.set_secret("deskmail-thread-key", "a-brand-new-thread-key-0123456789abcdef")
+    reset_process_caches()
+    rotated = Helpdesk.from_env()  # KEY_VAULT_URL set: the keys come from the vault fake
+    assert rotated.thread_keys().marker(ticket.number) != marker  # new mail: the new key
+
+    graph.add_message(SUPPORT, _stripped_reply(marker))
+    fetch_all(rotated)
+
+    assert [t.number for t in rotated.tickets.list()] == [ticket.number]
+    assert rotated.tickets.get(ticket.number).message_count == 2
