@@ -25,6 +25,7 @@ from ..domain.model import Entry, Party, Priority, Status, Ticket
 from ..domain.notifications import new_thread_token
 from .already_seen import fingerprint, graph_key, judge, reused
 from .context import InboundMail, MailOutcome, PipelineContext
+from .follow_up import note_follow_up
 from .notifications import plan_notifications
 from .sender import from_staff, log_spoof
 
@@ -315,6 +316,7 @@ def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
             _store_new(mail, ctx)
         else:
             _store_reply(mail, ticket, ctx)
+    note_follow_up(mail, ctx)  # a new ticket the reopen window split off: noted on the old one
     if mail.outcome == MailOutcome.THREADED:
         matched_by = (mail.claim or {}).get("matched_by") or (mail.thread.matched_by if mail.thread else "")
         mail.reason = f"matched by {matched_by or 'index'}"

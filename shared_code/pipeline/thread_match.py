@@ -97,5 +97,6 @@ def thread_match(mail: InboundMail, ctx: PipelineContext) -> None:
     for reason in rejected:  # a copied or forged marker: no threading by it
         _log(mail, ctx, "Thread marker not accepted", reason)
     if mail.thread is not None:
-        mail.matched_ticket = tickets.read.get(mail.thread.ticket_number)
+        # read here when threading did not need it (an index match): rule 6 reuses it
+        mail.matched_ticket = tickets.get(mail.thread.ticket_number)
         _follow_up(mail, ctx, from_staff(mail, ctx))

@@ -188,6 +188,8 @@ def test_a_reply_to_an_old_closed_ticket_with_a_new_subject_is_a_new_linked_tick
     assert normalized_subject(new.subject) == "A new laptop please"
     code, shown = run_cli("tickets", "show", new.number, "--json")
     assert code == 0 and shown["related_ticket"] == ticket.number
+    [note] = [e for e in staffed.tickets.entries(ticket.number) if e.type == "note"]
+    assert f"ticket #{new.number}" in note.body_text and old.status == Status.CLOSED
     assert any(e["title"] == "Reply to an old closed ticket: new ticket"
                for e in staffed.syslog.list())
 
