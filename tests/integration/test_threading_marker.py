@@ -138,9 +138,12 @@ def test_a_mail_without_message_id_in_two_mailboxes_is_one_ticket(desk, graph, m
     [ticket] = desk.tickets.list()
     assert ticket.source_key.startswith("content-")
     assert sum(s.created for s in summaries) == 1 and sum(s.duplicates for s in summaries) == 1
+    outcomes = sorted(desk.ledger.get(a, g)["outcome"] for a, g in ids.items())
+    assert outcomes == ["created", "duplicate"]
     for address, graph_id in ids.items():  # both mailboxes' ledgers settled, both marked read
         row = desk.ledger.get(address, graph_id)
-        assert row is not None, row
+        assert row["state"] == "done" and row["ticket"] == ticket.number
+        assert row["message_id"] == ticket.source_key
         assert graph.get_message(address, graph_id)["isRead"] is True
     assert run_cli("fetch", "--json")[0] == 0
     assert len(desk.tickets.list()) == 1  # and a second run changes nothing
