@@ -30,6 +30,10 @@ param systemMailDomain string
 @description('Web session key, at least 32 random characters, stored in Key Vault as deskmail-session-key. Required on the first deployment; empty later keeps the stored one.')
 param sessionKey string = ''
 
+@secure()
+@description('Thread-marker key, at least 32 random characters, stored in Key Vault as deskmail-thread-key: it signs the marker in outbound mail (docs/architecture.md). Required on the first deployment; empty later keeps the stored one.')
+param threadKey string = ''
+
 @description('Optional: object id of the person or group who puts the Graph client secrets into the vault (azd: AZURE_PRINCIPAL_ID). Gets Key Vault Secrets Officer on the vault only.')
 param keyVaultAdminPrincipalId string = ''
 
@@ -144,6 +148,8 @@ module keyVault 'modules/keyvault.bicep' = {
     name: 'kv-desk-${take(resourceToken, 15)}'
     sessionKeySecretName: sessionKeySecretName
     sessionKey: sessionKey
+    threadKeySecretName: 'deskmail-thread-key'
+    threadKey: threadKey
   }
 }
 

@@ -185,6 +185,8 @@ def main() -> int:
         cloud.identity.register_app(TENANT, CLIENT, SECRET)
         cloud.identity.register_app(*VAULT_IDENTITY)
         cloud.keyvault.set_secret(SECRET_NAME, SECRET)
+        # the thread-marker key (domain/thread_marker.py); a demo value, like the Graph secret
+        cloud.keyvault.set_secret("deskmail-thread-key", "local-demo-thread-key-not-for-production")
         cloud.graph.add_mailbox(MAILBOX)
         cloud.graph.add_mailbox(SYSTEM_MAILBOX)
 

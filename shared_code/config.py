@@ -197,6 +197,9 @@ class Settings:
     doctor_dns_server: str | None = None
     # Push ingestion: the public URL of the Graph webhook (empty: push off, the timer alone)
     graph_notification_url: str | None = None
+    # A reply to a ticket closed (or last active) longer ago, with a new subject, starts a new
+    # ticket linked to it (pipeline/thread_match.py); 0: such replies always reopen
+    reopen_window_days: int = 30
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -228,4 +231,5 @@ class Settings:
             fetch_stale_minutes=minutes_setting("FETCH_STALE_MINUTES", 5.0, minimum=0.001),
             doctor_dns_server=_host_port("DOCTOR_DNS_SERVER"),
             graph_notification_url=_notification_url(azure),
+            reopen_window_days=_int("REOPEN_WINDOW_DAYS", 30, minimum=0, maximum=3650),
         )

@@ -111,6 +111,9 @@ def storage(azurite) -> str:
     return azurite.connection_string
 
 
+THREAD_KEY = "test-thread-key-0123456789abcdef0123456789abcdef"
+
+
 @dataclass
 class AppEnv:
     graph: FakeGraph
@@ -127,6 +130,9 @@ def app_env(monkeypatch, cloud, graph, identity, keyvault, storage) -> AppEnv:
     monkeypatch.setenv("GRAPH_API_URL", cloud.graph_url)
     monkeypatch.setenv("AZURE_AUTHORITY_HOST", cloud.authority_host)
     monkeypatch.delenv("KEY_VAULT_URL", raising=False)
+    # the thread-marker key (domain/thread_marker.py), locally and in the vault fake
+    monkeypatch.setenv("DESKMAIL_THREAD_KEY", THREAD_KEY)
+    keyvault.set_secret("deskmail-thread-key", THREAD_KEY)
     return AppEnv(graph=graph, identity=identity, keyvault=keyvault, storage=storage, cloud=cloud)
 
 

@@ -17,6 +17,7 @@ def test_defaults(monkeypatch):
     assert settings.max_attachments == 50
     assert settings.fetch_mails_in_flight == 4
     assert settings.fetch_stale_minutes == 5.0
+    assert settings.reopen_window_days == 30
 
 
 def test_the_stale_limit_takes_decimals_for_the_monitor_and_the_web(monkeypatch):
@@ -37,6 +38,8 @@ def test_the_stale_limit_takes_decimals_for_the_monitor_and_the_web(monkeypatch)
     ("FETCH_MAILS_IN_FLIGHT", "four", "FETCH_MAILS_IN_FLIGHT must be an integer"),
     ("FETCH_STALE_MINUTES", "five", "FETCH_STALE_MINUTES must be a number of minutes"),
     ("FETCH_STALE_MINUTES", "0", "FETCH_STALE_MINUTES must be a number >= 0.001"),
+    ("REOPEN_WINDOW_DAYS", "-1", "REOPEN_WINDOW_DAYS must be between 0 and 3650"),
+    ("REOPEN_WINDOW_DAYS", "a month", "REOPEN_WINDOW_DAYS must be an integer"),
 ])
 def test_malformed_settings_name_themselves(monkeypatch, name, value, expected):
     monkeypatch.setenv(name, value)

@@ -51,3 +51,20 @@ def test_subject_tag_accepted_for_staff():
 def test_unknown_ticket_number_and_no_headers_start_a_new_ticket():
     assert _match(_mail(subject="[#999999] hi")) is None
     assert _match(_mail()) is None
+
+
+def test_the_order_is_headers_then_the_signed_marker_then_the_subject_tag():
+    """Issue 10 §5: a valid marker of a participant beats the tag; References beat the marker."""
+    from shared_code.domain.thread_marker import ThreadKeys
+
+    keys = ThreadKeys(b"k" * 32)
+    body = f"forwarded\n> {keys.marker('111111')}"
+    by_marker = match_ticket(_mail(subject="[#444444] x", text_body=body, from_address="bob@example.org"),
+                             INDEX.get, {**TICKETS, "111111": ["bob@example.org"]}.get, keys=keys)
+    assert (by_marker.ticket_number, by_marker.matched_by) == ("111111", "marker")
+    by_refs = match_ticket(_mail(references=["c@x"], text_body=body), INDEX.get, TICKETS.get,
+                           keys=keys)
+    assert (by_refs.ticket_number, by_refs.matched_by) == ("333333", "references")
+    html_only = match_ticket(_mail(text_body="", html_body=f"<div>{keys.marker('111111')}</div>"),
+                             INDEX.get, TICKETS.get, keys=keys)
+    assert (html_only.ticket_number, html_only.matched_by) == ("111111", "marker")

@@ -11,3 +11,9 @@ if (-not $env:DESKMAIL_SESSION_KEY) {
     azd env set DESKMAIL_SESSION_KEY ([Convert]::ToBase64String($bytes)) | Out-Null
     Write-Host 'deskmail: made a new web session key (stored in Key Vault as deskmail-session-key)'
 }
+if (-not $env:DESKMAIL_THREAD_KEY) {
+    $bytes = New-Object byte[] 48
+    [System.Security.Cryptography.RandomNumberGenerator]::Fill($bytes)
+    azd env set DESKMAIL_THREAD_KEY ([Convert]::ToBase64String($bytes)) | Out-Null
+    Write-Host 'deskmail: made a new thread-marker key (stored in Key Vault as deskmail-thread-key)'
+}

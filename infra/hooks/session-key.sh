@@ -1,7 +1,8 @@
 #!/bin/sh
 # azd preprovision hook: checks the settings azd cannot make up, and makes the web session key
-# (DESKMAIL_SESSION_KEY) once per azd environment. The key goes to Key Vault through the
-# @secure() parameter sessionKey; azd keeps it in .azure/<env>/.env on this machine.
+# (DESKMAIL_SESSION_KEY) and the thread-marker key (DESKMAIL_THREAD_KEY) once per azd
+# environment. The keys go to Key Vault through the @secure() parameters sessionKey and
+# threadKey; azd keeps them in .azure/<env>/.env on this machine.
 set -eu
 
 missing=""
@@ -17,4 +18,10 @@ if [ -z "${DESKMAIL_SESSION_KEY:-}" ]; then
   key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
   azd env set DESKMAIL_SESSION_KEY "$key" >/dev/null
   echo "deskmail: made a new web session key (stored in Key Vault as deskmail-session-key)"
+fi
+
+if [ -z "${DESKMAIL_THREAD_KEY:-}" ]; then
+  key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+  azd env set DESKMAIL_THREAD_KEY "$key" >/dev/null
+  echo "deskmail: made a new thread-marker key (stored in Key Vault as deskmail-thread-key)"
 fi

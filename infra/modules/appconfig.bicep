@@ -108,6 +108,8 @@ var appSettings = {
   NO_REPLY_PATTERN: ''
   AUTO_RESPONSE_LIMIT: '5'
   AUTO_RESPONSE_WINDOW_MINUTES: '60'
+  // a reply to a ticket closed longer ago, with a new subject, starts a linked new ticket
+  REOPEN_WINDOW_DAYS: '30'
 }
 
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {

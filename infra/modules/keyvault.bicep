@@ -26,6 +26,13 @@ param sessionKeySecretName string
 @description('The web session key (at least 32 characters). Empty: the secret is left as it is (set it on the first deployment).')
 param sessionKey string = ''
 
+@description('Name of the secret that signs the thread markers of outbound mail (deskmail-thread-key).')
+param threadKeySecretName string
+
+@secure()
+@description('The thread-marker key (at least 32 characters). Empty: the secret is left as it is (set it on the first deployment).')
+param threadKey string = ''
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: Flex Consumption without a virtual network reaches the vault over its public endpoint; every request needs an Entra token and an RBAC role on this vault
   // checkov:skip=CKV_AZURE_189: same as CKV_AZURE_109
@@ -61,6 +68,17 @@ resource sessionKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!
   properties: {
     value: sessionKey
     contentType: 'deskmail web session key'
+  }
+}
+
+resource threadKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(threadKey)) {
+  // checkov:skip=CKV_AZURE_114: false positive: contentType is set below; checkov does not look inside a conditional (if) resource
+  // checkov:skip=CKV_AZURE_41: rotated by moving it to deskmail-thread-key-previous (docs/configuration.md); an expiry date would stop every send the day it passed
+  parent: vault
+  name: threadKeySecretName
+  properties: {
+    value: threadKey
+    contentType: 'deskmail thread-marker key'
   }
 }
 

@@ -109,6 +109,7 @@ class TicketStore:
             "answered_at": ticket.answered_at,
             "thread_token": ticket.thread_token,
             "tags": json.dumps(ticket.tags[:50]),
+            "related_ticket": ticket.related_ticket,
         }
 
     @staticmethod
@@ -137,6 +138,7 @@ class TicketStore:
             thread_token=entity.get("thread_token", ""),
             client_first_seen=entity_time(entity.get("client_first_seen")),
             tags=json.loads(entity.get("tags") or "[]"),
+            related_ticket=entity.get("related_ticket", ""),
         )
         ticket._entity = entity  # kept for optimistic concurrency on update
         return ticket

@@ -216,6 +216,9 @@ class Ticket:
     thread_token: str = ""  # secret in the ticket's outbound Message-IDs (domain/notifications.py)
     client_first_seen: datetime | None = None  # the client snapshot: when they first wrote
     tags: list[str] = field(default_factory=list)  # set by the admins' filters (domain/filters.py)
+    # the old closed ticket this one follows up: a reply to it after the reopen window with a
+    # new subject (REOPEN_WINDOW_DAYS, pipeline/thread_match.py)
+    related_ticket: str = ""
 
 
 @dataclass

@@ -38,6 +38,7 @@ AUTO_SUBMITTED = {
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _MESSAGE_ID = re.compile(r"^[\x21-\x3b\x3d\x3f-\x7e]{1,500}@[\x21-\x3b\x3d\x3f-\x7e]{1,400}$")
 _BODY_TAG = re.compile(r"<body\b[^>]*>", re.I)
+_BODY_END = re.compile(r"</body\s*>", re.I)
 
 
 def header_text(value: str) -> str:
@@ -99,20 +100,37 @@ def _with_separator_html(markup: str, separator: str) -> str:
     return note + markup
 
 
+def _with_marker_html(markup: str, marker: str) -> str:
+    """The thread marker as tiny light-grey text at the end of the HTML body: real text (not a
+    comment or a display:none element, which clients drop when quoting), so a reply quoting
+    the mail, or converting it to plain text, keeps it (domain/thread_marker.py)."""
+    note = ('<div style="color:#b0b0b0;font-size:9px;line-height:9px;margin:12px 0 0 0">'
+            f"{html_lib.escape(marker)}</div>")
+    end = None
+    for end in _BODY_END.finditer(markup):
+        pass
+    if end is not None:
+        return markup[:end.start()] + note + markup[end.start():]
+    return markup + note
+
+
 def build_mime(*, sender: Party, recipients: list[Party], subject: str, text: str, html: str,
                message_id: str, in_reply_to: str, references: list[str],
                auto_submitted: str | None, separator: str | None,
                date: datetime | None = None, reply_to: Party | None = None,
                cc: list[Party] | None = None,
-               attachments: list[tuple[str, str, bytes]] = ()) -> bytes:
+               attachments: list[tuple[str, str, bytes]] = (),
+               marker: str | None = None, thread_topic: str | None = None,
+               thread_index: str | None = None) -> bytes:
     """The whole message (CRLF line ends) for Graph's MIME sendMail.
 
     multipart/alternative with the text and HTML bodies (quoted-printable, so 7-bit clean);
     `separator`, when given (client-facing mail), heads both bodies so a reply written above
     it can be cut there; `reply_to` names where answers go (a fetched account); `cc` are
     the collaborators a response reaches on Cc; `attachments` ((name, content type, bytes))
-    make it multipart/mixed. Raises
-    ValueError for an unusable address or Message-ID.
+    make it multipart/mixed; `marker` (the signed thread marker) ends both bodies and
+    `thread_topic` / `thread_index` are Outlook's threading headers (domain/thread_marker.py).
+    Raises ValueError for an unusable address or Message-ID.
     """
     own_id = clean_message_id(message_id)
     if own_id is None:
@@ -131,6 +149,13 @@ def build_mime(*, sender: Party, recipients: list[Party], subject: str, text: st
     if auto_submitted:
         msg["Auto-Submitted"] = header_text(auto_submitted)
     msg["X-Auto-Response-Suppress"] = "All"
+    if thread_topic:
+        msg["Thread-Topic"] = header_text(thread_topic)
+    if thread_index:
+        msg["Thread-Index"] = header_text(thread_index)
+    if marker:
+        text = f"{text.rstrip()}\n\n{header_text(marker)}\n"
+        html = _with_marker_html(html, header_text(marker))
     if separator:
         text = f"{header_text(separator)}\n\n{text}"
         html = _with_separator_html(html, header_text(separator))

@@ -1,7 +1,8 @@
 """Rule 1: a mail whose Message-ID was already processed only gets marked read.
 
 The same mail delivered twice (two helpdesk mailboxes, a client's resend) carries the same
-Message-ID, sender, subject and date. Some scanners and bulk senders reuse one Message-ID for
+Message-ID, sender, subject and date. A mail without a Message-ID is keyed by a synthetic id
+computed from its content (`content_key`), so its copies in two mailboxes are one mail too. Some scanners and bulk senders reuse one Message-ID for
 different mails: when the stored fingerprint differs, the mail is new and gets its own key.
 
 Nothing is read to learn that it does not exist (docs/storage-design.md): rule 6 claims the
@@ -13,6 +14,8 @@ its claim finds it: their names are content-addressed, nothing is stored twice.)
 """
 from __future__ import annotations
 
+import hashlib
+
 from ..adapters.table_base import digest
 from .context import InboundMail, MailOutcome, PipelineContext
 
@@ -21,6 +24,22 @@ def fingerprint(mail: InboundMail) -> str:
     parsed = mail.parsed
     date = parsed.date.isoformat() if parsed.date else ""
     return digest(f"{parsed.from_address}|{parsed.subject}|{date}", 24)
+
+
+def content_key(mail: InboundMail, ctx: PipelineContext) -> str:
+    """The synthetic id of a mail without a Message-ID: from its content (sender, Date header,
+    subject, the normalized text body, the attachments' bytes), never from the mailbox or its
+    Graph id, so the same mail delivered to two helpdesk mailboxes is one ticket. Without a
+    Date header either, the content alone could merge a client's identical resends: such a
+    mail keeps the per-mailbox Graph key."""
+    parsed = mail.parsed
+    if parsed.date is None:
+        return graph_key(mail, ctx)
+    body = " ".join((parsed.text_body or "").split())
+    parts = ",".join(sorted(hashlib.sha256(part.data).hexdigest() for part in parsed.parts))
+    source = "|".join((parsed.from_address.lower(), parsed.date.isoformat(),
+                       " ".join((parsed.subject or "").split()), digest(body, 32), parts))
+    return f"content-{digest(source, 32)}@{ctx.settings.system_domain}"
 
 
 def graph_key(mail: InboundMail, ctx: PipelineContext) -> str:
@@ -66,5 +85,5 @@ def check_deferred(mail: InboundMail, ctx: PipelineContext) -> bool:
 
 
 def already_seen(mail: InboundMail, ctx: PipelineContext) -> None:
-    mail.key = mail.parsed.message_id or graph_key(mail, ctx)
+    mail.key = mail.parsed.message_id or content_key(mail, ctx)
     mail.seen_deferred = True

@@ -14,6 +14,7 @@ from ..domain.model import Attachment, EmailAccount, Entry, Ticket
 from ..domain.sender_auth import SenderAuth
 from ..domain.staff_reply import StaffReply
 from ..domain.telemetry import NoTelemetry
+from ..domain.thread_marker import ThreadKeys
 from ..domain.thread_match import ThreadMatch
 from ..ports import (
     BlobStore,
@@ -68,6 +69,9 @@ class InboundMail:
     # replay or a duplicate does not log it again (pipeline/thread_match.py)
     spoof_logs: list[tuple[str, str]] = field(default_factory=list)
     staff_reply: StaffReply | None = None  # a proven staff mail on a ticket (pipeline/store.py)
+    # an old closed ticket this mail answered with a new subject: the new ticket links to it
+    # (rule 4, the reopen window; domain/thread_match.py)
+    related_ticket: str = ""
 
 
 @dataclass
@@ -92,3 +96,5 @@ class PipelineContext:
     # addresses a permanent bounce reported (rule 3); None: bounces are noted, not marked
     undeliverable: UndeliverableAddresses | None = None
     filters: list[Filter] = field(default_factory=list)  # the admins' filters, read once per run
+    # the signed thread marker's keys (domain/thread_marker.py); None: no marker threading
+    thread_keys: ThreadKeys | None = None

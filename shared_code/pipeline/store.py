@@ -25,6 +25,7 @@ from ..domain.model import Entry, Party, Priority, Status, Ticket
 from ..domain.notifications import new_thread_token
 from .already_seen import fingerprint, graph_key, judge, reused
 from .context import InboundMail, MailOutcome, PipelineContext
+from .follow_up import note_follow_up
 from .notifications import plan_notifications
 from .sender import from_staff, log_spoof
 from .staff_mail import answer, record, staff_entry, staff_reply, via_staff_mail
@@ -56,7 +57,8 @@ def _claim(mail: InboundMail, ctx: PipelineContext) -> None:
                   "account": mail.account.address, "direction": "inbound",
                   "fingerprint": fingerprint(mail),
                   "ticket": thread.ticket_number if thread else new_ticket_number(),
-                  "new_ticket": thread is None, "matched_by": thread.matched_by if thread else ""}
+                  "new_ticket": thread is None, "matched_by": thread.matched_by if thread else "",
+                  "related_ticket": mail.related_ticket}
         existing = ctx.index.claim(mail.key, fields)
         if existing is None:
             mail.claim, mail.resumed = fields, False
@@ -109,6 +111,7 @@ def _new_ticket(mail: InboundMail, number: str, ctx: PipelineContext) -> Ticket:
         message_count=1,
         last_message_at=mail.received,
         last_message_id=mail.key,
+        related_ticket=mail.related_ticket,  # the reopen window (pipeline/thread_match.py)
         **fields,
     )
 
@@ -324,6 +327,7 @@ def ticket_or_message(mail: InboundMail, ctx: PipelineContext) -> None:
             _store_new(mail, ctx)
         else:
             _store_reply(mail, ticket, ctx)
+    note_follow_up(mail, ctx)  # a new ticket the reopen window split off: noted on the old one
     if mail.outcome == MailOutcome.THREADED:
         matched_by = (mail.claim or {}).get("matched_by") or (mail.thread.matched_by if mail.thread else "")
         mail.reason = f"matched by {matched_by or 'index'}"

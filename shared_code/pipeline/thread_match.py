@@ -3,12 +3,14 @@
 Staff may use the `[#NNNNNN]` subject tag on any ticket, but only when the mail proves it
 comes from them (pipeline/sender.py). A mail naming a staff address without proof is a client
 mail, and the address it cannot prove does not count as a participant either: its subject tag
-is never accepted. The spoof is logged by rule 6 once the mail's claim is fresh: a replay
+is never accepted. A thread marker is accepted on the same terms (domain/thread_marker.py);
+one refused is logged. A match to a ticket closed longer than REOPEN_WINDOW_DAYS ago, on a
+changed subject, becomes a new ticket linked to it. The spoof is logged by rule 6 once the mail's claim is fresh: a replay
 or a duplicate does not log it again.
 """
 from __future__ import annotations
 
-from ..domain.thread_match import ThreadMatch, match_ticket
+from ..domain.thread_match import ThreadMatch, match_ticket, starts_follow_up
 from .context import InboundMail, PipelineContext
 from .sender import STAFF_SPOOF, claims_staff, from_staff
 
@@ -59,17 +61,42 @@ class _Tickets:
         return participants_of
 
 
+def _log(mail: InboundMail, ctx: PipelineContext, title: str, message: str) -> None:
+    message_id = (mail.parsed.message_id or "(no Message-ID)")[:200]
+    ctx.syslog.write("info", title, f"{mail.account.address}: mail {message_id} from "
+                     f"{mail.parsed.from_address[:320]}: {message}", account=mail.account.address)
+
+
+def _follow_up(mail: InboundMail, ctx: PipelineContext, staff: bool) -> None:
+    """The reopen window: a client's reply to a ticket closed long ago, on a new subject,
+    starts a new ticket that links to the old one (domain/thread_match.py)."""
+    ticket = mail.matched_ticket
+    if staff or ticket is None or not starts_follow_up(
+            ticket, mail.parsed.subject, mail.received, ctx.settings.reopen_window_days):
+        return
+    mail.related_ticket, mail.thread, mail.matched_ticket = ticket.number, None, None
+    _log(mail, ctx, "Reply to an old closed ticket: new ticket",
+         f"ticket #{ticket.number} is closed for more than {ctx.settings.reopen_window_days} "
+         f"days and the subject changed; a new ticket links to it")
+
+
 def thread_match(mail: InboundMail, ctx: PipelineContext) -> None:
     if mail.claim is not None:
         if not mail.claim.get("new_ticket"):
             mail.thread = ThreadMatch(mail.claim["ticket"], mail.claim.get("matched_by", ""))
+        mail.related_ticket = mail.claim.get("related_ticket", "")
         return
     staff, unproven = ctx.staff_addresses, ""
     if claims_staff(mail, ctx) and not from_staff(mail, ctx):
         staff, unproven = set(), mail.parsed.from_address
         mail.spoof_logs.append((STAFF_SPOOF, "handled as a client mail"))  # logged by rule 6
-    tickets = _Tickets(ctx)
+    tickets, rejected = _Tickets(ctx), []
     mail.thread = match_ticket(mail.parsed, _ticket_of(ctx, tickets), tickets.participants(unproven),
-                               staff, thread_token_of=tickets.token_of)
+                               staff, thread_token_of=tickets.token_of, keys=ctx.thread_keys,
+                               rejected=rejected)
+    for reason in rejected:  # a copied or forged marker: no threading by it
+        _log(mail, ctx, "Thread marker not accepted", reason)
     if mail.thread is not None:
-        mail.matched_ticket = tickets.read.get(mail.thread.ticket_number)
+        # read here when threading did not need it (an index match): rule 6 reuses it
+        mail.matched_ticket = tickets.get(mail.thread.ticket_number)
+        _follow_up(mail, ctx, from_staff(mail, ctx))

@@ -11,6 +11,7 @@ for tests that wipe the storage account or reset the fakes.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from ..adapters.monitor_state import MonitorState
 from ..adapters.quarantine import QuarantineRepository
 from ..adapters.queues import QueueSender
 from ..adapters.reconcile_marks import ReconcileMarks
-from ..adapters.secret_store import SecretStore
+from ..adapters.secret_store import SecretNotFound, SecretStore
 from ..adapters.send_counters import SendCounters
 from ..adapters.storage import StorageConnection
 from ..adapters.subscriptions import SubscriptionStore
@@ -39,8 +40,9 @@ from ..adapters.telemetry import AppInsightsTelemetry
 from ..adapters.template_store import TemplateStore
 from ..adapters.ticket_store import TicketStore
 from ..adapters.undeliverable import UndeliverableAddresses
-from ..config import Settings
+from ..config import Settings, running_in_azure
 from ..domain.model import EmailAccount
+from ..domain.thread_marker import PREVIOUS_THREAD_KEY_SECRET, THREAD_KEY_SECRET, ThreadKeys
 
 if TYPE_CHECKING:
     from ..adapters.graph import GraphMailClient
@@ -63,6 +65,10 @@ def reset_process_caches() -> None:
     clear_token_cache()
     forget_shared_directories()
     forget_created_resources()
+
+
+class ThreadKeyMissing(RuntimeError):
+    """The thread-marker key is not in Key Vault (the message names the secret)."""
 
 
 @dataclass
@@ -168,6 +174,28 @@ class Helpdesk:
             if key not in _SECRET_STORES:
                 _SECRET_STORES[key] = SecretStore(self.settings)
             return _SECRET_STORES[key]
+
+    def thread_keys(self, required: bool = True) -> ThreadKeys | None:
+        """The thread-marker keys (domain/thread_marker.py) from the secret store. Missing in
+        Azure: ThreadKeyMissing naming the secret (the sender), or logged and None when not
+        `required` (the fetch: mail still becomes tickets); missing locally: None."""
+        try:
+            current = self.secrets.get(THREAD_KEY_SECRET)
+        except SecretNotFound as error:
+            if not running_in_azure():
+                return None
+            missing = ThreadKeyMissing(
+                f"Key Vault secret {THREAD_KEY_SECRET!r} (the thread-marker key) is missing: "
+                f"create it with a random value of 32 bytes or more ({error})")
+            if required:
+                raise missing from None
+            logging.getLogger("deskmail.threading").error("%s", missing)
+            return None
+        try:
+            previous = self.secrets.get(PREVIOUS_THREAD_KEY_SECRET)
+        except SecretNotFound:
+            previous = None
+        return ThreadKeys(current.encode("utf-8"), previous.encode("utf-8") if previous else None)
 
     @cached_property
     def dns(self) -> DnsLookup:

@@ -343,6 +343,7 @@ class MailboxRun:
             checkpoint=self.checkpoint,
             telemetry=desk.telemetry, undeliverable=desk.undeliverable,
             filters=desk.filters.list() if with_filters else [],
+            thread_keys=desk.thread_keys(required=False) if with_filters else None,
         )
 
     def _out_of_time(self) -> bool:

@@ -19,6 +19,7 @@ from ..adapters.deliveries import Deliveries
 from ..adapters.send_counters import SendCounters
 from ..domain.model import Department, EmailAccount, Staff
 from ..domain.templates import Template
+from ..domain.thread_marker import ThreadKeys
 from .helpdesk import Helpdesk
 
 #: A send (with Graph's own retries, e.g. after a 429) never waits past this; see deliveries.py.
@@ -110,6 +111,11 @@ class Outbound:
 
     def template(self, key: str, department: str) -> Template:
         return self.directory.templates(key, department)
+
+    @cached_property
+    def thread_keys(self) -> ThreadKeys | None:
+        """The thread-marker keys, read once per run (ThreadKeyMissing in Azure without)."""
+        return self.desk.thread_keys()
 
     def graph(self, account: EmailAccount):
         """A Graph client per sending mailbox, kept for the run."""

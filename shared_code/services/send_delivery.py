@@ -27,6 +27,8 @@ from ..domain.routing import (
     resolve_recipients,
 )
 from ..domain.templates import render
+from ..domain.thread_marker import ThreadKeys, normalized_subject, thread_index
+from .helpdesk import ThreadKeyMissing
 from .outbound_run import Outbound
 from .send_values import shows_thread, template_values
 
@@ -35,6 +37,21 @@ log = logging.getLogger("deskmail.send")
 
 def _iso(value) -> str:
     return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value or "")
+
+def thread_headers(n: dict, ticket: Ticket, system_domain: str, keys: ThreadKeys | None) -> dict:
+    """The marker and Outlook's Thread-Topic / Thread-Index of a notification's mail
+    (domain/thread_marker.py). The conversation starts at the ticket's creation; a mail that
+    answers one (In-Reply-To) is a response level timed by the notification's creation, so a
+    retried send writes the same bytes."""
+    created = ticket.created
+    try:
+        answered = datetime.fromisoformat(n["created"]) if n.get("in_reply_to") else None
+    except (KeyError, TypeError, ValueError):
+        answered = created
+    return {"marker": keys.marker(ticket.number) if keys else None,
+            "thread_topic": normalized_subject(ticket.subject) or None,
+            "thread_index": thread_index(system_domain, ticket.number, created, answered, n["id"])}
+
 
 #: Real failures (errors and crashes, not deferrals) before the app moves a notification to
 #: the poison queue itself.
@@ -184,6 +201,10 @@ class Delivery:
         reply_to = reply_to_account(n["template"], ticket.department, department,
                                     self.out.accounts, self.sender)
         try:
+            threading = thread_headers(n, ticket, desk.settings.system_domain, self.out.thread_keys)
+        except ThreadKeyMissing as error:
+            return self.fail("ThreadKeyMissing", str(error))
+        try:
             files = self._files(entries) if n.get("attachments") else []
         except LookupError as error:
             return self.fail("AttachmentMissing", f"a file of the response is not in Blob: {error}")
@@ -197,6 +218,7 @@ class Delivery:
                 references=n.get("references") or [],
                 auto_submitted=AUTO_SUBMITTED.get(n["template"]),
                 separator=desk.settings.reply_separator,  # staff answer alerts by mail too
+                **threading,
             )
             self.raw = build_mime(**mime, attachments=files)
             if len(self.raw) > MAX_SENDMAIL_BYTES and files:  # a draft and upload sessions

@@ -160,6 +160,7 @@ def ticket_json(ticket: Ticket, entries: list[Entry] | None = None, clock: SlaCl
         "created": iso(ticket.created), "account": ticket.account,
         "collaborators": ticket.collaborators, "last_message": iso(ticket.last_message_at),
         "message_count": ticket.message_count, "assignee": ticket.assignee, "tags": ticket.tags,
+        "related_ticket": ticket.related_ticket,  # the old closed ticket this one follows up
     }
     if clock is not None:
         data["sla"] = sla_json(ticket, clock)

@@ -89,6 +89,8 @@ class TicketOut(BaseModel):
     message_count: int
     assignee: str
     tags: list[str] = Field(default_factory=list, description="set by the admins' filters")
+    related_ticket: str = Field(default="", description="the old closed ticket this one follows "
+                                "up (a reply after REOPEN_WINDOW_DAYS with a new subject)")
     sla: Optional[SlaOut] = None
 
 

@@ -179,3 +179,12 @@ def test_what_get_returns_is_a_copy(tickets):
 
     assert tickets.get("482913").subject == "Printer on fire"
     assert tickets.get("482913").collaborators == []
+
+
+def test_a_follow_up_keeps_the_ticket_it_links_to(tickets):
+    """`related_ticket` (issue 10 §5, the reopen window) round-trips; older rows read as ""."""
+    assert tickets.write(_new_unit(related_ticket="108749")) is UnitResult.STORED
+    assert tickets.write(_new_unit("482914", nid="b" * 32)) is UnitResult.STORED
+
+    assert tickets.get("482913").related_ticket == "108749"
+    assert tickets.get("482914").related_ticket == ""

@@ -50,14 +50,30 @@ def test_hook_makes_a_random_session_key_once(fake_azd):
                 "DESKMAIL_SYSTEM_MAIL_DOMAIN": "desk.contoso.com"}
     assert run_hook(fake_azd, **required).returncode == 0
     assert run_hook(fake_azd, **required).returncode == 0
-    first, second = recorded(fake_azd)
+    first, second = [c for c in recorded(fake_azd) if "DESKMAIL_SESSION_KEY" in c]
     assert first.startswith("env set DESKMAIL_SESSION_KEY ")
     key = first.split(" ")[-1]
     assert len(base64.b64decode(key)) == 48 and len(key) >= 32  # WebSettings wants 32+
     assert second.split(" ")[-1] != key  # random, not derived from anything
     # a key already in the azd environment is kept
     fake_azd.unlink()
-    assert run_hook(fake_azd, DESKMAIL_SESSION_KEY=key, **required).returncode == 0
+    assert run_hook(fake_azd, DESKMAIL_SESSION_KEY=key, DESKMAIL_THREAD_KEY=key,
+                    **required).returncode == 0
+    assert recorded(fake_azd) == []
+
+
+def test_hook_makes_a_random_thread_marker_key_once(fake_azd):
+    """deskmail-thread-key signs the thread markers of outbound mail (issue 10 §5)."""
+    required = {"DESKMAIL_WEB_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+                "DESKMAIL_SYSTEM_MAIL_DOMAIN": "desk.contoso.com", "DESKMAIL_SESSION_KEY": "s" * 64}
+    assert run_hook(fake_azd, **required).returncode == 0
+    assert run_hook(fake_azd, **required).returncode == 0
+    first, second = recorded(fake_azd)
+    assert first.startswith("env set DESKMAIL_THREAD_KEY ")
+    key = first.split(" ")[-1]
+    assert len(base64.b64decode(key)) == 48 and second.split(" ")[-1] != key
+    fake_azd.unlink()
+    assert run_hook(fake_azd, DESKMAIL_THREAD_KEY=key, **required).returncode == 0
     assert recorded(fake_azd) == []
 
 

@@ -108,6 +108,20 @@ def test_key_vault_uses_rbac_soft_delete_and_purge_protection():
     assert "accessPolicies" not in vault
 
 
+def test_the_thread_marker_key_is_a_secure_parameter_kept_in_key_vault():
+    """deskmail-thread-key (domain/thread_marker.py): made by the preprovision hook, passed as
+    a @secure() parameter, written only when given (a later empty deploy keeps it)."""
+    from shared_code.domain.thread_marker import THREAD_KEY_SECRET
+
+    main = t.parameters("main.bicep")
+    assert {"type": "secure"} in main["threadKey"]["decorators"] and main["threadKey"]["default"] == ""
+    assert t.parameter_file()["threadKey"]["value"] == "${DESKMAIL_THREAD_KEY}"
+    text = (t.INFRA / "main.bicep").read_text()
+    assert f"threadKeySecretName: '{THREAD_KEY_SECRET}'" in text
+    vault = (t.INFRA / "modules" / "keyvault.bicep").read_text()
+    assert "resource threadKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(threadKey))" in vault
+
+
 def test_application_insights_is_workspace_based_with_entra_ingestion_only():
     component = t.one("Microsoft.Insights/components").properties
     assert component["WorkspaceResourceId"]
@@ -237,6 +251,8 @@ LOCAL_ONLY = {
     "FUNCTIONS_WORKER_RUNTIME": "Flex Consumption refuses it: functionAppConfig.runtime says python",
     "AzureWebJobsStorage": "a connection string: Azure uses AzureWebJobsStorage__accountName",
     "DESKMAIL_GRAPH_SECRET": "a client secret in the environment, for local runs: Azure uses KEY_VAULT_URL",
+    "DESKMAIL_THREAD_KEY": "the thread-marker key in the environment, for local runs: Azure uses "
+                           "KEY_VAULT_URL (secret deskmail-thread-key)",
 }
 
 

@@ -27,22 +27,41 @@ def test_the_key_is_the_message_id_without_brackets(ctx):
     assert ctx.index.get(mail.key) is None  # the rule only reads the index
 
 
-def test_a_mail_without_message_id_gets_a_stable_id_from_its_graph_id(ctx):
+def test_a_mail_without_message_id_gets_a_synthetic_id_from_its_content(ctx):
+    """Issue 10 §5: not from the mailbox or the Graph id, so the copies of one mail in two
+    helpdesk mailboxes (or redelivered into one) are one mail; other content, another id."""
     raw = compose(message_id=False)
     first = inbound(raw, graph_id="AAMkAD-immutable-1")
     again = inbound(raw, graph_id="AAMkAD-immutable-1")
     other = inbound(raw, graph_id="AAMkAD-immutable-2")
     elsewhere = inbound(raw, account=support_account(address=SALES), graph_id="AAMkAD-immutable-1")
+    changed = [inbound(compose(message_id=False, body="Another text")),
+               inbound(compose(message_id=False, subject="Another subject")),
+               inbound(compose(message_id=False, sender="Bob <bob@example.org>")),
+               inbound(compose(message_id=False, attachments=[("a.txt", "text/plain", b"1")]))]
 
-    for mail in (first, again, other, elsewhere):
+    for mail in (first, again, other, elsewhere, *changed):
         already_seen(mail, ctx)
 
     assert first.parsed.message_id is None
-    assert first.key.startswith("graph-")
+    assert first.key.startswith("content-")
     assert first.key.endswith("@" + ctx.settings.system_domain)
-    assert first.key == again.key
-    assert len({first.key, other.key, elsewhere.key}) == 3
+    assert first.key == again.key == other.key == elsewhere.key
+    assert len({first.key, *(mail.key for mail in changed)}) == 5
     assert first.outcome is None
+
+
+def test_a_mail_without_message_id_or_date_keeps_its_graph_key(ctx):
+    """Without a Date header, identical content could be two genuine resends: per mailbox."""
+    raw = b"\r\n".join(line for line in compose(message_id=False).split(b"\n")
+                        if not line.startswith(b"Date:"))
+    first, other = inbound(raw, graph_id="AAMkAD-1"), inbound(raw, graph_id="AAMkAD-2")
+
+    for mail in (first, other):
+        already_seen(mail, ctx)
+
+    assert first.parsed.date is None
+    assert first.key.startswith("graph-") and first.key != other.key
 
 
 def test_a_replay_of_a_mail_without_message_id_finds_its_claim(ctx):

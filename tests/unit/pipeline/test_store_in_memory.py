@@ -188,3 +188,31 @@ def test_rule_6_refuses_an_unstorable_mail_before_its_first_write(ctx, tickets):
         run_pipeline(mail, ctx)
 
     assert ctx.index.rows == {} and tickets.units == [] and ctx.queues.queues == {}
+
+
+def test_a_follow_up_is_noted_once_on_the_old_ticket_even_when_replayed(ctx):
+    """The reopen window (issue 10 §5): the new ticket links to the old one, and the old one
+    gets one note naming it; a replay of the same mail writes no second note."""
+    from datetime import datetime, timedelta, timezone
+
+    from shared_code.domain.model import Party, Priority, Status, Ticket
+    from shared_code.pipeline import run_pipeline
+    from tests.pipeline import compose, inbound
+
+    long_ago = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    ctx.tickets.add(Ticket(number="108749", subject="Printer on fire", status=Status.CLOSED,
+                           priority=Priority.NORMAL, client=Party("Ann", "ann@example.org"),
+                           department="Support", created=long_ago, closed_at=long_ago,
+                           last_message_at=long_ago))
+    ctx.index.record("old@example.org", "108749", "inbound")
+    raw = compose(subject="Re: A new laptop please", in_reply_to="<old@example.org>")
+    received = long_ago + timedelta(days=45)
+
+    first = run_pipeline(inbound(raw, graph_id="g1", received=received), ctx)
+    again = run_pipeline(inbound(raw, graph_id="g1", received=received), ctx)
+
+    assert first.outcome == "created" and first.ticket.related_ticket == "108749"
+    assert again.ticket.number == first.ticket.number
+    notes = [e for e in ctx.tickets.entries("108749") if e.type == "note"]
+    assert len(notes) == 1 and f"#{first.ticket.number}" in notes[0].body_text
+    assert ctx.tickets.get("108749").status == Status.CLOSED
