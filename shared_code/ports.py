@@ -23,11 +23,10 @@ if TYPE_CHECKING:  # value types the adapters define; annotations only (no impor
 
 __all__ = [
     "AccountRepository", "BlobStore", "Deliveries", "DirectoryRepository", "DnsResolver",
-    "FilterStore",
-    "IngestLedger", "Lease", "MailClient", "MessageIndex", "MessageRef", "QuarantineRepository",
-    "QueueHandle", "QueueSender", "SecretStore", "SystemLog", "Telemetry", "TemplateStore",
-    "TicketLookup",
-    "TicketStore", "UndeliverableAddresses",
+    "FilterStore", "IngestLedger", "Lease", "MailClient", "MessageIndex", "MessageRef",
+    "QuarantineRepository", "QueueHandle", "QueueSender", "SecretStore", "SubscriptionStore",
+    "SystemLog", "Telemetry", "TemplateStore", "TicketLookup", "TicketStore",
+    "UndeliverableAddresses",
 ]
 
 
@@ -336,6 +335,25 @@ class UndeliverableAddresses(Protocol):
     def list(self) -> list[dict]: ...
 
     def clear(self, address: str) -> bool: ...
+
+
+@runtime_checkable
+class SubscriptionStore(Protocol):
+    """Push ingestion's Graph subscriptions by id, and per account the coalescing marker
+    (adapters/subscriptions.py): `request_fetch` is True when the caller must queue a fetch
+    job (none pending, or the pending one is older than a minute: presumed lost)."""
+
+    def save(self, subscription_id: str, address: str, expires: datetime, secret_name: str = "",
+             state_digest: str = "") -> None: ...
+    def get(self, subscription_id: str) -> dict | None: ...
+    def all(self) -> list[dict]: ...
+    def for_account(self, address: str) -> list[dict]: ...
+    def remove(self, subscription_id: str) -> None: ...
+    def request_fetch(self, address: str) -> bool: ...
+    def mark_served(self, address: str) -> None: ...
+    def forget_account(self, address: str) -> None: ...
+    def note_sync(self, address: str, error: str = "") -> None: ...
+    def push_state(self, address: str) -> dict: ...
 
 
 # -- secrets -----------------------------------------------------------------------------------
