@@ -23,10 +23,10 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from enum import Enum
 
 from ..adapters.names import FETCH_JOBS
 from ..adapters.table_base import digest
+from ..domain.fetch_health import PushState, push_state
 from ..domain.model import ValidationError
 from .helpdesk import Helpdesk
 
@@ -35,12 +35,6 @@ log = logging.getLogger("deskmail.push")
 LIFETIME = timedelta(minutes=10080 - 60)  # Graph's mail maximum, less an hour of margin
 RENEW_WITHIN = timedelta(days=1)
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
-
-
-class PushState(str, Enum):
-    OFF = "off"  # no GRAPH_NOTIFICATION_URL, or the account does not fetch: the timer alone
-    ACTIVE = "active"  # a subscription that has not expired
-    MISSING = "missing"  # wanted, but none (never created, expired unrenewed, or failing)
 
 
 @dataclass
@@ -247,9 +241,17 @@ def push_status(desk: Helpdesk, account, now: datetime | None = None) -> dict:
     now = now or datetime.now(timezone.utc)
     live = [row for row in desk.subscriptions.for_account(account.address) if row["expires"] > now]
     marker = desk.subscriptions.push_state(account.address)
-    state = (PushState.OFF if not _wanted(desk, account)
-             else PushState.ACTIVE if live else PushState.MISSING)
+    state = push_state(_wanted(desk, account), [row["expires"] for row in live], now)
     return {"state": state, "subscription_id": live[0]["subscription_id"] if live else None,
             "expires": live[0]["expires"] if live else None,
             "last_notification": marker["requested_at"], "last_sync": marker["synced_at"],
             "last_error": marker["last_error"]}
+
+
+def push_states(desk: Helpdesk, accounts, now: datetime) -> dict[str, PushState]:
+    """Every account's PushState from one read of the subscriptions (for /health)."""
+    expiries: dict[str, list[datetime]] = {}
+    for row in desk.subscriptions.all():
+        expiries.setdefault(row["address"], []).append(row["expires"])
+    return {a.address: push_state(_wanted(desk, a), expiries.get(a.address.lower(), []), now)
+            for a in accounts}

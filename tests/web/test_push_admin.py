@@ -121,6 +121,32 @@ def test_api_reports_graph_refusal_and_refuses_when_push_is_off(desk, as_admin, 
     assert graph.subscriptions == {}
 
 
+def test_health_warns_of_a_missing_subscription_without_turning_unhealthy(push, web, as_admin,
+                                                                         desk):
+    from tests.web.test_health import _set_fetch_state
+
+    _set_fetch_state(desk, SUPPORT, minutes_ago=1)
+    missing = web.get("/health")
+    assert missing.status_code == 200 and missing.json()["healthy"] is True
+    [account] = missing.json()["accounts"]
+    assert account["push"] == "missing"
+    assert missing.json()["warnings"] == [
+        f"account {account['id']}: no live push subscription (expired or refused); "
+        "the minute timer alone fetches it"]
+    assert SUPPORT not in missing.text
+    assert api_post(as_admin, f"{API}/resubscribe").json()["ok"] is True
+    active = web.get("/health").json()
+    assert active["accounts"][0]["push"] == "active" and active["warnings"] == []
+
+
+def test_health_reports_push_off_without_a_notification_url(web, desk):
+    from tests.web.test_health import _set_fetch_state
+
+    _set_fetch_state(desk, SUPPORT, minutes_ago=1)
+    body = web.get("/health").json()
+    assert body["accounts"][0]["push"] == "off" and body["warnings"] == []
+
+
 # -- access rules --------------------------------------------------------------------------------
 def test_anonymous_is_sent_to_sign_in_or_gets_401(push, web, graph):
     answer = web.post(f"{PAGE}/resubscribe")
