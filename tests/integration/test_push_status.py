@@ -6,17 +6,15 @@ from __future__ import annotations
 import pytest
 
 from .helpers import SUPPORT, run_cli
-from .push_helpers import Webhook
+from .push_helpers import serving_webhook
 
 DEAD_HOOK = "http://127.0.0.1:9/api/graph/notifications"
 
 
 @pytest.fixture
 def webhook(monkeypatch):
-    hook = Webhook()
-    monkeypatch.setenv("GRAPH_NOTIFICATION_URL", hook.url)
-    yield hook
-    hook.stop()
+    with serving_webhook(monkeypatch) as hook:
+        yield hook
 
 
 def _push():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.helpers import SUPPORT
-from tests.integration.push_helpers import Webhook
+from tests.integration.push_helpers import serving_webhook
 
 from .conftest import api_post, form_post
 
@@ -19,10 +19,8 @@ DEAD_HOOK = "http://127.0.0.1:9/api/graph/notifications"
 @pytest.fixture
 def push(desk, monkeypatch):
     """GRAPH_NOTIFICATION_URL pointing at the served webhook (set before the clients start)."""
-    hook = Webhook()
-    monkeypatch.setenv("GRAPH_NOTIFICATION_URL", hook.url)
-    yield hook
-    hook.stop()
+    with serving_webhook(monkeypatch) as hook:
+        yield hook
 
 
 def _secrets(graph) -> list[str]:
