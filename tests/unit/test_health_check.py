@@ -5,18 +5,20 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from shared_code.adapters.names import FETCH_JOBS, OUTBOUND_MAIL
-from shared_code.domain.fetch_health import FetchState
+from shared_code.domain.fetch_health import FetchState, PushState
 from shared_code.domain.model import EmailAccount
 from shared_code.services.health_check import health_report, opaque_id
 
-from .memory import T0, MemoryAccounts, MemoryQueues
+from .memory import T0, MemoryAccounts, MemoryQueues, MemorySubscriptions
 
 KEY = b"k" * 40
 OAUTH = {"tenant_id": "t", "client_id": "c", "client_secret_name": "s"}
 
 
-def _desk(*accounts: EmailAccount):
-    desk = SimpleNamespace(accounts=MemoryAccounts(), queues=MemoryQueues())
+def _desk(*accounts: EmailAccount, push_url: str | None = None):
+    desk = SimpleNamespace(accounts=MemoryAccounts(), queues=MemoryQueues(),
+                           subscriptions=MemorySubscriptions(lambda: T0),
+                           settings=SimpleNamespace(graph_notification_url=push_url))
     for account in accounts:
         desk.accounts.add(account)
     return desk
@@ -61,3 +63,23 @@ def test_queue_depths_count_hidden_messages():
     queues = health_report(desk, T0, 5.0, KEY).queues
 
     assert (queues.outbound, queues.outbound_poison, queues.fetch_jobs) == (2, 0, 1)
+
+
+def test_push_state_is_a_warning_per_account_not_unhealthy():
+    desk = _desk(_account("live@contoso.example", 1), _account("expired@contoso.example", 1),
+                 _account("never@contoso.example", 1), push_url="https://desk.example/hook")
+    desk.subscriptions.save("s1", "Live@contoso.example", T0 + timedelta(days=2))
+    desk.subscriptions.save("s2", "expired@contoso.example", T0 - timedelta(minutes=1))
+
+    report = health_report(desk, T0, 5.0, KEY)
+
+    push = {a.id: a.push for a in report.accounts}
+    assert push == {opaque_id(KEY, "live@contoso.example"): PushState.ACTIVE,
+                    opaque_id(KEY, "expired@contoso.example"): PushState.MISSING,
+                    opaque_id(KEY, "never@contoso.example"): PushState.MISSING}
+    assert report.healthy is True
+    warnings = sorted(a.warning for a in report.accounts if a.warning)
+    assert len(warnings) == 2 and all("no live push subscription" in w for w in warnings)
+    assert not any("@" in w for w in warnings)
+    off = health_report(_desk(_account("live@contoso.example", 1)), T0, 5.0, KEY)
+    assert [a.push for a in off.accounts] == [PushState.OFF] and off.accounts[0].warning == ""
