@@ -9,7 +9,7 @@ stays as the safety net (docs/architecture.md, "Push ingestion").
   no other work. Lifecycle notifications queue a job that re-subscribes, then fetches.
 * `before_fetch_job` (the queue worker): re-subscribes when asked and marks the job started.
 * `push_status` / `resubscribe`: what the account page, `/api/v1/accounts/{address}/push` and
-  `emails push` show (never clientState), and their Re-subscribe.
+  `emails show` show (never clientState), and their Re-subscribe (`emails resubscribe`).
 
 clientState is a fresh random secret per subscription. With KEY_VAULT_URL it is written to Key
 Vault (SecretStore.set) and read back (cached) to check; without a vault (a local run) only its
