@@ -30,6 +30,14 @@ def _account(address: str, minutes_ago: float, failures: int = 0, **extra) -> Em
                         consecutive_failures=failures, **{**OAUTH, **extra})
 
 
+def _per_account(report, field: str) -> dict:
+    return {a.id: getattr(a, field) for a in report.accounts}
+
+
+def _by_id(by_address: dict) -> dict:
+    return {opaque_id(KEY, address): value for address, value in by_address.items()}
+
+
 def test_states_follow_the_fetch_health_rule_and_off_accounts_are_left_out():
     desk = _desk(_account("fresh@contoso.example", 4.9), _account("stale@contoso.example", 5.1),
                  _account("failing@contoso.example", 1, failures=3),
@@ -39,10 +47,9 @@ def test_states_follow_the_fetch_health_rule_and_off_accounts_are_left_out():
 
     report = health_report(desk, T0, 5.0, KEY)
 
-    states = {a.id: a.state for a in report.accounts}
-    assert states == {opaque_id(KEY, "fresh@contoso.example"): FetchState.HEALTHY,
-                      opaque_id(KEY, "stale@contoso.example"): FetchState.STALE,
-                      opaque_id(KEY, "failing@contoso.example"): FetchState.FAILING}
+    assert _per_account(report, "state") == _by_id({"fresh@contoso.example": FetchState.HEALTHY,
+                                                    "stale@contoso.example": FetchState.STALE,
+                                                    "failing@contoso.example": FetchState.FAILING})
     assert report.healthy is False
     assert health_report(_desk(_account("fresh@contoso.example", 4.9)), T0, 5.0, KEY).healthy
 
@@ -73,10 +80,9 @@ def test_push_state_is_a_warning_per_account_not_unhealthy():
 
     report = health_report(desk, T0, 5.0, KEY)
 
-    push = {a.id: a.push for a in report.accounts}
-    assert push == {opaque_id(KEY, "live@contoso.example"): PushState.ACTIVE,
-                    opaque_id(KEY, "expired@contoso.example"): PushState.MISSING,
-                    opaque_id(KEY, "never@contoso.example"): PushState.MISSING}
+    assert _per_account(report, "push") == _by_id({"live@contoso.example": PushState.ACTIVE,
+                                                   "expired@contoso.example": PushState.MISSING,
+                                                   "never@contoso.example": PushState.MISSING})
     assert report.healthy is True
     warnings = sorted(a.warning for a in report.accounts if a.warning)
     assert len(warnings) == 2 and all("no live push subscription" in w for w in warnings)
