@@ -212,7 +212,6 @@ def main() -> int:
         web, web_thread, url = serve_web(args.host, args.port)
         # links in notifications point at the web app
         os.environ.setdefault("TICKET_URL_BASE", f"{url}/tickets")
-        os.environ.setdefault("ATTACHMENT_BASE_URL", f"{url}/attachments")
         say(f"Azurite: {azurite.connection_string}")
         say(f"Microsoft 365 stand-in: {cloud.graph_url} (mailbox {MAILBOX}); "
             f"Key Vault stand-in: {cloud.key_vault_url}")

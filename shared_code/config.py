@@ -2,8 +2,9 @@
 
 A missing or malformed setting raises `SettingError` naming it, so a broken
 deployment fails on its first call instead of misbehaving quietly. The public addresses
-(ATTACHMENT_BASE_URL, TICKET_URL_BASE, SYSTEM_MAIL_DOMAIN) have localhost defaults for a local
-run; in Azure they must be set, to https URLs and a real domain (see `running_in_azure`).
+(TICKET_URL_BASE, SYSTEM_MAIL_DOMAIN) have localhost defaults for a local run; in Azure they
+must be set, to an https URL and a real domain (see `running_in_azure`). Settings not read here
+(ATTACHMENT_BASE_URL of earlier versions, anything else) are ignored, never an error.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from .domain.templates import DEFAULT_TICKET_URL_BASE
 
 DEFAULT_GRAPH_API_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
-DEFAULT_ATTACHMENT_BASE_URL = "http://localhost:7071/api/attachments"
 DEFAULT_SYSTEM_MAIL_DOMAIN = "deskmail.local"
 
 # Set by the Azure Functions / App Service platform on every hosted instance, and not by Core
@@ -171,7 +171,6 @@ class Settings:
     graph_api_url: str
     authority_host: str
     key_vault_url: str | None
-    attachment_base_url: str
     system_domain: str
     reply_separator: str
     max_attachment_bytes: int
@@ -209,7 +208,6 @@ class Settings:
             graph_api_url=_https_url("GRAPH_API_URL", DEFAULT_GRAPH_API_URL),
             authority_host=_https_url("AZURE_AUTHORITY_HOST", DEFAULT_AUTHORITY_HOST),
             key_vault_url=_https_url("KEY_VAULT_URL", None) if key_vault else None,
-            attachment_base_url=_web_url("ATTACHMENT_BASE_URL", DEFAULT_ATTACHMENT_BASE_URL, azure).rstrip("/"),
             system_domain=_mail_domain("SYSTEM_MAIL_DOMAIN", DEFAULT_SYSTEM_MAIL_DOMAIN, azure),
             reply_separator=os.environ.get("REPLY_SEPARATOR", "").strip()
             or "-- reply above this line --",

@@ -94,7 +94,8 @@ def test_the_cli_is_a_package_of_command_groups_without_an_import_cycle():
                               "quarantine", "send", "notifications", "clients", "templates", "migrate",
                               "monitor", "reconcile", "doctor", "filters"]
     emails = commands["emails"]._subparsers._group_actions[0].choices
-    assert list(emails) == ["add", "update", "remove", "show", "list", "test-send"]
+    assert list(emails) == ["add", "update", "remove", "show", "list", "resubscribe",
+                            "test-send"]
 
 
 def test_the_import_cycle_check_finds_a_cycle():

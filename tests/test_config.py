@@ -80,15 +80,14 @@ def test_no_reply_pattern_must_be_a_regex(monkeypatch):
 
 # --- public addresses in Azure ----------------------------------------------------------------
 
-PUBLIC = {"ATTACHMENT_BASE_URL": "https://help.contoso.com/api/attachments",
-          "TICKET_URL_BASE": "https://help.contoso.com/tickets.php",
+PUBLIC = {"TICKET_URL_BASE": "https://help.contoso.com/tickets.php",
           "SYSTEM_MAIL_DOMAIN": "desk.contoso.com"}
 AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
 
 
 @pytest.fixture
 def local(monkeypatch):
-    """A developer machine: no platform marker, none of the three public settings."""
+    """A developer machine: no platform marker, none of the public settings."""
     for name in AZURE_MARKERS + tuple(PUBLIC):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
@@ -107,16 +106,23 @@ def test_local_defaults_keep_working(local):
     local.setenv("CONTAINER_NAME", "dev-container")  # set by container runtimes: not taken for Azure
     local.setenv("WEBSITE_HOSTNAME", "localhost:7071")  # set by `func start`
     settings = Settings.from_env()
-    assert settings.attachment_base_url == "http://localhost:7071/api/attachments"
     assert settings.ticket_url_base == "http://localhost:7071/tickets"
     assert settings.system_domain == "deskmail.local"
 
 
 def test_azure_with_public_settings(azure):
     settings = Settings.from_env()
-    assert settings.attachment_base_url == PUBLIC["ATTACHMENT_BASE_URL"]
     assert settings.ticket_url_base == PUBLIC["TICKET_URL_BASE"]
     assert settings.system_domain == PUBLIC["SYSTEM_MAIL_DOMAIN"]
+
+
+@pytest.mark.parametrize("value", ["http://localhost:7071/api/attachments", "javascript:alert(1)"])
+def test_a_leftover_attachment_base_url_is_ignored_even_in_azure(azure, value):
+    """ATTACHMENT_BASE_URL is no longer read: an old deployment's setting must not stop start-up."""
+    azure.setenv("ATTACHMENT_BASE_URL", value)
+    settings = Settings.from_env()
+    assert settings.ticket_url_base == PUBLIC["TICKET_URL_BASE"]
+    assert not hasattr(settings, "attachment_base_url")
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC))
@@ -127,11 +133,10 @@ def test_azure_refuses_the_local_default(azure, name):
 
 
 @pytest.mark.parametrize("name, value, expected", [
-    ("ATTACHMENT_BASE_URL", "http://localhost:7071/api/attachments", "must be an https URL"),
-    ("ATTACHMENT_BASE_URL", "http://help.contoso.com/api/attachments", "must be an https URL"),
-    ("ATTACHMENT_BASE_URL", "https://localhost/api/attachments", "must be a public address"),
-    ("ATTACHMENT_BASE_URL", "https://127.0.0.1:7071/api/attachments", "must be a public address"),
     ("TICKET_URL_BASE", "http://localhost:7071/tickets.php", "must be an https URL"),
+    ("TICKET_URL_BASE", "http://help.contoso.com/tickets.php", "must be an https URL"),
+    ("TICKET_URL_BASE", "https://localhost/tickets.php", "must be a public address"),
+    ("TICKET_URL_BASE", "https://127.0.0.1:7071/tickets.php", "must be a public address"),
     ("TICKET_URL_BASE", "https://[::1]/tickets.php", "must be a public address"),
     ("SYSTEM_MAIL_DOMAIN", "deskmail.local", "must be a public domain"),
     ("SYSTEM_MAIL_DOMAIN", "localhost", "must be a public domain"),
@@ -143,8 +148,8 @@ def test_azure_refuses_local_or_plain_http_values(azure, name, value, expected):
 
 
 @pytest.mark.parametrize("name, value, expected", [
-    ("ATTACHMENT_BASE_URL", "files.contoso.com/a", "ATTACHMENT_BASE_URL must be an http(s) URL"),
-    ("ATTACHMENT_BASE_URL", "javascript:alert(1)", "ATTACHMENT_BASE_URL must be an http(s) URL"),
+    ("TICKET_URL_BASE", "help.contoso.com/t", "TICKET_URL_BASE must be an http(s) URL"),
+    ("TICKET_URL_BASE", "javascript:alert(1)", "TICKET_URL_BASE must be an http(s) URL"),
     ("SYSTEM_MAIL_DOMAIN", "desk mail>.com", "SYSTEM_MAIL_DOMAIN must be a domain name"),
     ("SYSTEM_MAIL_DOMAIN", "a@b.com", "SYSTEM_MAIL_DOMAIN must be a domain name"),
 ])

@@ -81,8 +81,7 @@ var appSettings = {
   KEY_VAULT_URL: keyVaultUri
   GRAPH_API_URL: graphApiUrl
   AZURE_AUTHORITY_HOST: authorityHost
-  // public addresses written into mail and ticket HTML
-  ATTACHMENT_BASE_URL: 'https://${hostName}/attachments'
+  // the public address written into mail (ticket links)
   TICKET_URL_BASE: 'https://${hostName}/tickets'
   // push ingestion: Graph posts change notifications here (docs/architecture.md)
   GRAPH_NOTIFICATION_URL: 'https://${hostName}/api/graph/notifications'

@@ -5,11 +5,15 @@
 * PartitionKey "push", RowKey = account: the coalescing marker, two counters changed with
   ETag checks: `requested` (bumped by a notification that queues a fetch job) and `served`
   (set to `requested` by the worker that starts that job). requested > served means a
-  queued job has not started yet, so a new notification needs no job of its own.
+  queued job has not started yet, so a new notification needs no job of its own. The same
+  row keeps what the admin pages show: `requested_at` (the last notification that queued a
+  job), `synced_at` and `last_error` (the last create/renew/delete of the account's
+  subscription, `note_sync`).
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Callable
 
 from .names import SUBSCRIPTIONS
 from .storage import StorageConnection
@@ -22,8 +26,9 @@ PENDING_SECONDS = 60
 
 
 class SubscriptionStore:
-    def __init__(self, connection: StorageConnection):
+    def __init__(self, connection: StorageConnection, now: Callable[[], datetime] = utcnow):
         self._table = _Table(connection, SUBSCRIPTIONS)
+        self._now = now  # injectable so the contract suite can age a pending job
 
     # -- subscriptions ---------------------------------------------------------------------------
     def save(self, subscription_id: str, address: str, expires: datetime, secret_name: str = "",
@@ -31,7 +36,7 @@ class SubscriptionStore:
         self._table.upsert({"PartitionKey": SUB, "RowKey": safe_key(subscription_id),
                             "subscription_id": subscription_id, "address": address.lower(),
                             "expires": expires, "secret_name": secret_name,
-                            "state_digest": state_digest})
+                            "state_digest": state_digest, "saved_at": self._now()})
 
     def get(self, subscription_id: str) -> dict | None:
         row = self._table.get(SUB, safe_key(subscription_id))
@@ -53,7 +58,7 @@ class SubscriptionStore:
         key = safe_key(address.lower())
         for _ in range(8):
             row = self._table.get(PUSH, key)
-            now = utcnow()
+            now = self._now()
             if row is None:
                 if self._table.create({"PartitionKey": PUSH, "RowKey": key, "requested": 1,
                                        "served": 0, "requested_at": now}) is not None:
@@ -82,3 +87,15 @@ class SubscriptionStore:
 
     def forget_account(self, address: str) -> None:
         self._table.delete(PUSH, safe_key(address.lower()))
+
+    # -- what the admin pages show ---------------------------------------------------------------
+    def note_sync(self, address: str, error: str = "") -> None:
+        """The outcome of the last create/renew of the account's subscription ("" = fine)."""
+        self._table.upsert({"PartitionKey": PUSH, "RowKey": safe_key(address.lower()),
+                            "synced_at": self._now(), "last_error": error[:1000]})
+
+    def push_state(self, address: str) -> dict:
+        """The marker row's `requested_at`, `synced_at` and `last_error` (None / "" if never)."""
+        row = self._table.get(PUSH, safe_key(address.lower())) or {}
+        return {"requested_at": row.get("requested_at"), "synced_at": row.get("synced_at"),
+                "last_error": row.get("last_error") or ""}

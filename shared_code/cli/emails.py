@@ -1,4 +1,5 @@
-"""`emails add|update|remove|show|list`: the mailboxes deskmail fetches and sends from.
+"""`emails add|update|remove|show|list|resubscribe`: the mailboxes deskmail fetches and
+sends from; `show` includes push ingestion's state (services/subscriptions.py `push_status`).
 
 (`emails test-send` is an outbound command: see notifications.py.)
 """
@@ -10,6 +11,7 @@ from ..services.accounts import (
     ACCOUNT_FIELDS, DELIVERIES, PRIORITIES, PURPOSES, account_json, add_account, get_account, remove_account,
     update_account,
 )
+from ..services.subscriptions import push_status, resubscribe
 from .options import bool_pair, command
 from .output import desk, iso, print_result
 
@@ -49,9 +51,31 @@ def cmd_emails_list(args) -> None:
     print_result(args, [account_json(a) for a in accounts], lines)
 
 
+def _push_json(helpdesk, account) -> dict:
+    status = push_status(helpdesk, account)
+    return {**status, "state": status["state"].value, "expires": iso(status["expires"]),
+            "last_notification": iso(status["last_notification"]),
+            "last_sync": iso(status["last_sync"])}
+
+
 def cmd_emails_show(args) -> None:
-    data = account_json(get_account(desk(), args.address))
-    print_result(args, data, [f"{key}: {value}" for key, value in data.items()])
+    helpdesk = desk()
+    account = get_account(helpdesk, args.address)
+    data = {**account_json(account), "push": _push_json(helpdesk, account)}
+    print_result(args, data, [f"{key}: {value}" for key, value in data.items() if key != "push"]
+                 + [f"push {key}: {value}" for key, value in data["push"].items()])
+
+
+def cmd_emails_resubscribe(args) -> None:
+    helpdesk = desk()
+    account = get_account(helpdesk, args.address)
+    report = resubscribe(helpdesk, account.address)
+    data = {"ok": not report.errors, "created": report.created, "errors": report.errors,
+            "push": _push_json(helpdesk, account)}
+    print_result(args, data, [f"subscribed {account.address}: {', '.join(report.created)}"]
+                 if report.created else [f"error: {e}" for e in report.errors])
+    if report.errors:
+        sys.exit(1)
 
 
 def _account_options(parser, adding: bool) -> None:
@@ -89,3 +113,5 @@ def register(sub, groups: dict) -> None:
     command(emails, "remove", cmd_emails_remove, "remove an email account").add_argument("address")
     command(emails, "show", cmd_emails_show, "show one email account").add_argument("address")
     command(emails, "list", cmd_emails_list, "list email accounts")
+    command(emails, "resubscribe", cmd_emails_resubscribe,
+            "replace the account's Graph push subscription").add_argument("address")

@@ -4,8 +4,8 @@ Ticket HTML and `Attachment.url` keep `attachment:<sha256>/<quoted file name>`: 
 host or path of any deployment, so renaming the host or moving the app breaks no ticket.
 A view turns each reference into a URL at display time (`display_html`, `attachment_path`):
 `/attachments/<sha256>/<quoted name>`, relative to the web app. Tickets stored by the earlier
-code carry absolute URLs (`<ATTACHMENT_BASE_URL>/<sha256>/<name>`, any scheme and host);
-they are rewritten on read by the same function, so they display too.
+code carry absolute URLs (`<base>/<sha256>/<name>`, the removed ATTACHMENT_BASE_URL setting,
+any scheme and host); they are rewritten on read by the same function, so they display too.
 """
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 Stale: the last successful fetch (or, for an account never fetched, the time it was added) is
 older than FETCH_STALE_MINUTES. Failing: its last REPEATED_FAILURES fetches failed.
+Push (issue 10): an account that should have a Graph subscription but has no live one is
+`missing`: a warning, not unhealthy, since the minute timer still fetches it (slower).
 """
 from __future__ import annotations
 
@@ -12,6 +14,19 @@ from enum import Enum
 from .model import EmailAccount
 
 REPEATED_FAILURES = 3
+
+
+class PushState(str, Enum):
+    OFF = "off"  # no GRAPH_NOTIFICATION_URL, or the account does not fetch: the timer alone
+    ACTIVE = "active"  # a subscription that has not expired
+    MISSING = "missing"  # wanted, but none (never created, expired unrenewed, or failing)
+
+
+def push_state(wanted: bool, expiries: list[datetime], now: datetime) -> PushState:
+    """`wanted`: push is configured and the account fetches; `expiries`: its subscriptions'."""
+    if not wanted:
+        return PushState.OFF
+    return PushState.ACTIVE if any(expires > now for expires in expiries) else PushState.MISSING
 
 
 class FetchState(str, Enum):

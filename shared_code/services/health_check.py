@@ -1,5 +1,5 @@
-"""What `GET /health` reports: is fetching healthy for every account that fetches, and how deep
-are the work queues. One operation, so an uptime check, the web app and a future CLI command
+"""What `GET /health` reports: is fetching healthy for every account that fetches, its push
+state (a missing subscription is a warning, not unhealthy), and how deep are the work queues. One operation, so an uptime check, the web app and a future CLI command
 agree. Accounts are named by an opaque id (a keyed hash of the address), never the address:
 the endpoint needs no sign-in.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..adapters.names import FETCH_JOBS, OUTBOUND_MAIL, OUTBOUND_POISON
-from ..domain.fetch_health import FetchState, fetch_health
+from ..domain.fetch_health import FetchState, PushState, fetch_health
 
 OPAQUE_ID_CHARS = 12
 
@@ -26,10 +26,18 @@ class AccountHealth:
     id: str
     state: FetchState
     minutes_since_fetch: float | None
+    push: PushState = PushState.OFF
 
     @property
     def healthy(self) -> bool:
         return self.state is FetchState.HEALTHY
+
+    @property
+    def warning(self) -> str:
+        if self.push is PushState.MISSING:
+            return (f"account {self.id}: no live push subscription (expired or refused); "
+                    "the minute timer alone fetches it")
+        return ""
 
 
 @dataclass(frozen=True)
@@ -53,13 +61,18 @@ class HealthReport:
 
 def health_report(desk, now: datetime, stale_minutes: float, key: bytes) -> HealthReport:
     """Accounts with fetching off (or no OAuth) are left out: nothing is expected of them."""
+    from .subscriptions import push_states
+
     accounts = []
-    for account in desk.accounts.list():
+    listed = desk.accounts.list()
+    push = push_states(desk, listed, now)
+    for account in listed:
         health = fetch_health(account, now, stale_minutes)
         if health.state is FetchState.OFF:
             continue
         behind = None if health.minutes_behind is None else round(health.minutes_behind, 2)
-        accounts.append(AccountHealth(opaque_id(key, account.address), health.state, behind))
+        accounts.append(AccountHealth(opaque_id(key, account.address), health.state, behind,
+                                      push[account.address]))
     accounts.sort(key=lambda item: item.id)
     count = desk.queues.approximate_count
     return HealthReport(accounts, QueueDepths(outbound=count(OUTBOUND_MAIL),

@@ -8,6 +8,8 @@ stays as the safety net (docs/architecture.md, "Push ingestion").
   time and queues at most one fetch job per account while one is pending (coalescing); it does
   no other work. Lifecycle notifications queue a job that re-subscribes, then fetches.
 * `before_fetch_job` (the queue worker): re-subscribes when asked and marks the job started.
+* `push_status` / `resubscribe`: what the account page, `/api/v1/accounts/{address}/push` and
+  `emails show` show (never clientState), and their Re-subscribe (`emails resubscribe`).
 
 clientState is a fresh random secret per subscription. With KEY_VAULT_URL it is written to Key
 Vault (SecretStore.set) and read back (cached) to check; without a vault (a local run) only its
@@ -24,6 +26,8 @@ from datetime import datetime, timedelta, timezone
 
 from ..adapters.names import FETCH_JOBS
 from ..adapters.table_base import digest
+from ..domain.fetch_health import PushState, push_state
+from ..domain.model import ValidationError
 from .helpdesk import Helpdesk
 
 log = logging.getLogger("deskmail.push")
@@ -120,9 +124,12 @@ def sync_account(desk: Helpdesk, address: str, now: datetime | None = None,
         elif live[0]["expires"] - now <= RENEW_WITHIN:
             renew(desk, account, live[0], now)
             report.renewed.append(live[0]["subscription_id"])
+        desk.subscriptions.note_sync(address)
     except Exception as error:  # one account's failure must not stop the others
         report.errors.append(f"{address}: {type(error).__name__}: {error}")
         log.error("push subscription of %s: %s", address, error)
+        if account is not None:
+            desk.subscriptions.note_sync(address, f"{type(error).__name__}: {error}")
     return report
 
 
@@ -201,10 +208,50 @@ def before_fetch_job(desk: Helpdesk, job: dict) -> None:
     if event:
         log.warning("push lifecycle %s for %s: re-subscribing and catching up", event, address)
         if event != "missed":
-            account = desk.accounts.get(address)
-            for row in desk.subscriptions.for_account(address):
-                try:
-                    unsubscribe(desk, row, account)
-                except Exception:  # Graph may already have dropped it
-                    desk.subscriptions.remove(row["subscription_id"])
+            _drop_all(desk, address)
         sync_account(desk, address)
+
+
+def _drop_all(desk: Helpdesk, address: str) -> None:
+    account = desk.accounts.get(address)
+    for row in desk.subscriptions.for_account(address):
+        try:
+            unsubscribe(desk, row, account)
+        except Exception:  # Graph may already have dropped it
+            desk.subscriptions.remove(row["subscription_id"])
+
+
+def resubscribe(desk: Helpdesk, address: str) -> SyncReport:
+    """An admin's Re-subscribe: drop the account's subscriptions and create a fresh one (a
+    new clientState too). Refused when push is off for it: there is nothing to subscribe."""
+    account = desk.accounts.get(address)
+    if account is None or not account.can_fetch:
+        raise ValidationError("the account does not fetch mail: turn fetching on first",
+                              "fetch_enabled")
+    if not desk.settings.graph_notification_url:
+        raise ValidationError("push ingestion is off: GRAPH_NOTIFICATION_URL is not set",
+                              "GRAPH_NOTIFICATION_URL")
+    _drop_all(desk, address)
+    return sync_account(desk, address)
+
+
+def push_status(desk: Helpdesk, account, now: datetime | None = None) -> dict:
+    """An account's push ingestion as the admin sees it: the live subscription's id and
+    expiry, the last notification that queued a fetch, the last sync and its error."""
+    now = now or datetime.now(timezone.utc)
+    live = [row for row in desk.subscriptions.for_account(account.address) if row["expires"] > now]
+    marker = desk.subscriptions.push_state(account.address)
+    state = push_state(_wanted(desk, account), [row["expires"] for row in live], now)
+    return {"state": state, "subscription_id": live[0]["subscription_id"] if live else None,
+            "expires": live[0]["expires"] if live else None,
+            "last_notification": marker["requested_at"], "last_sync": marker["synced_at"],
+            "last_error": marker["last_error"]}
+
+
+def push_states(desk: Helpdesk, accounts, now: datetime) -> dict[str, PushState]:
+    """Every account's PushState from one read of the subscriptions (for /health)."""
+    expiries: dict[str, list[datetime]] = {}
+    for row in desk.subscriptions.all():
+        expiries.setdefault(row["address"], []).append(row["expires"])
+    return {a.address: push_state(_wanted(desk, a), expiries.get(a.address.lower(), []), now)
+            for a in accounts}

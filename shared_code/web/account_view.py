@@ -11,6 +11,7 @@ from fastapi import Request
 from ..domain.fetch_health import FetchState, fetch_health
 from ..domain.model import EmailAccount
 from ..services.accounts import DELIVERIES, PRIORITIES, PURPOSES, replies_lost_warning
+from ..services.subscriptions import push_status
 from .consent import redirect_uri
 from .deps import render, web_settings
 
@@ -50,6 +51,14 @@ def health_warning(account: EmailAccount, now: datetime, stale_minutes: float) -
     return ""
 
 
+def push_view(desk, account: EmailAccount) -> dict:
+    """`push_status` with readable times (the Push notifications section)."""
+    status = push_status(desk, account)
+    return {**status, "state": status["state"].value, "expires": when(status["expires"]),
+            "last_notification": when(status["last_notification"]),
+            "last_sync": when(status["last_sync"])}
+
+
 def account_values(account: EmailAccount) -> dict:
     return {"address": account.address, "name": account.name, "purpose": account.purpose.value,
             "department": account.department, "priority": account.priority.value,
@@ -72,7 +81,7 @@ def account_page(request: Request, desk, account: EmailAccount | None, status_co
                                                       else dict(NEW_ACCOUNT)),
                    errors=errors or {}, purposes=PURPOSES, priorities=PRIORITIES, deliveries=DELIVERIES,
                    remote_values={}, remote_errors={}, access=None, consent=None,
-                   fetch_result=None, send_result=None, send_to="")
+                   fetch_result=None, send_result=None, send_to="", push_result=None)
     if account is not None:
         now = datetime.now(timezone.utc)
         context.update(last_fetch=when(account.last_fetch),
@@ -80,7 +89,7 @@ def account_page(request: Request, desk, account: EmailAccount | None, status_co
                        stale=health_warning(account, now, settings.fetch_stale_minutes),
                        warning=replies_lost_warning(desk, account),
                        redirect_uri=redirect_uri(str(request.base_url)),
-                       secrets_writable=desk.secrets.writable,
+                       secrets_writable=desk.secrets.writable, push=push_view(desk, account),
                        remote_values={"tenant_id": account.tenant_id,
                                       "client_id": account.client_id})
     flash = FLASHES.get(request.query_params.get("done", ""))

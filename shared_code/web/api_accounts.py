@@ -3,9 +3,13 @@ and the command line. The account JSON is `account_json` (never the secret); a P
 `client_secret`, which is written to Key Vault and never returned. Errors are
 `{"error": ..., "field": ...}`: 422 for validation, 409 for a duplicate address, 404 for an
 unknown account. Test fetch, verify and test-send report their outcome with 200.
+`/{address}/push` is the account's push ingestion (Graph subscription: id, expiry, last
+notification, last renewal and its error; never clientState); POST `/{address}/push/resubscribe`
+replaces the subscription (422 when push is off for the account).
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Response
@@ -16,6 +20,7 @@ from ..adapters.secret_store import SecretWriteFailed
 from ..services.accounts import account_json, add_account, get_account, remove_account
 from ..services.fetch import fetch_account
 from ..services.mailbox_access import update_with_remote, verify_access
+from ..services.subscriptions import push_status, resubscribe
 from .auth import Principal
 from .deps import admin, get_desk
 from .pages_mailbox import test_send_result
@@ -124,6 +129,23 @@ class TestSendResult(BaseModel):
     error: str | None = None
 
 
+class PushStatus(BaseModel):
+    state: Literal["off", "active", "missing"] = Field(
+        description="off: no GRAPH_NOTIFICATION_URL or not fetching; missing: no live subscription")
+    subscription_id: str | None
+    expires: datetime | None
+    last_notification: datetime | None = Field(description="the last one that queued a fetch")
+    last_sync: datetime | None = Field(description="the last create or renewal attempt")
+    last_error: str
+
+
+class Resubscribed(BaseModel):
+    ok: bool
+    created: list[str]
+    errors: list[str]
+    push: PushStatus
+
+
 _REMOTE = ("tenant_id", "client_id", "client_secret", "client_secret_name")
 
 
@@ -198,3 +220,17 @@ def api_test_send(address: str, body: TestSend, _principal: Principal = Depends(
                   desk=Depends(get_desk)):
     """Send a test message from the account: its Message-ID, or Graph's error code and message."""
     return test_send_result(desk, get_account(desk, address).address, body.to)
+
+
+@router.get("/{address}/push", response_model=PushStatus)
+def api_push_status(address: str, _principal: Principal = Depends(admin), desk=Depends(get_desk)):
+    return push_status(desk, get_account(desk, address))
+
+
+@router.post("/{address}/push/resubscribe", response_model=Resubscribed)
+def api_resubscribe(address: str, _principal: Principal = Depends(admin), desk=Depends(get_desk)):
+    """A fresh subscription; Graph's refusal is reported with 200 (`ok` false, `errors`)."""
+    account = get_account(desk, address)
+    report = resubscribe(desk, account.address)
+    return {"ok": not report.errors, "created": report.created, "errors": report.errors,
+            "push": push_status(desk, account)}

@@ -1,5 +1,6 @@
 """`GET /health` (and `/api/v1/health`): no sign-in, for uptime checks. 503 when any fetching
-account is stale or failing; the body names accounts only by an opaque id."""
+account is stale or failing; a missing push subscription is a warning (still 200). The body
+names accounts only by an opaque id."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ..domain.fetch_health import FetchState
+from ..domain.fetch_health import FetchState, PushState
 from ..services.health_check import health_report
 from .deps import get_desk, web_settings
 
@@ -22,6 +23,8 @@ class AccountHealthBody(BaseModel):
                                           "FETCH_STALE_MINUTES) or failing (repeated failures)")
     minutes_since_fetch: float | None = Field(description="minutes since the last successful "
                                                           "fetch (or since the account was added)")
+    push: PushState = Field(description="off (push not configured or not fetching), active, or "
+                                        "missing (no live Graph subscription: a warning)")
 
 
 class QueueDepths(BaseModel):
@@ -35,6 +38,7 @@ class HealthBody(BaseModel):
     healthy: bool
     accounts: list[AccountHealthBody]
     queues: QueueDepths
+    warnings: list[str] = Field(description="problems that slow, not stop, the helpdesk")
 
 
 _DOC = {503: {"model": HealthBody, "description": "An account's fetching is stale or failing"}}
@@ -47,8 +51,10 @@ def _health(request: Request, desk) -> JSONResponse:
     body = HealthBody(
         healthy=report.healthy,
         accounts=[AccountHealthBody(id=a.id, healthy=a.healthy, state=a.state,
-                                    minutes_since_fetch=a.minutes_since_fetch) for a in report.accounts],
-        queues=QueueDepths(**vars(report.queues)))
+                                    minutes_since_fetch=a.minutes_since_fetch, push=a.push)
+                  for a in report.accounts],
+        queues=QueueDepths(**vars(report.queues)),
+        warnings=[a.warning for a in report.accounts if a.warning])
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if report.healthy else 503,
                         headers={"Cache-Control": "no-store"})
 

@@ -1,5 +1,6 @@
 """An account's Remote mailbox and Sending sections: app registration and secret, Authorize
-(admin consent, then the access checks), Verify access, Test fetch, Send test email.
+(admin consent, then the access checks), Verify access, Test fetch, Re-subscribe (push
+notifications), Send test email.
 
 Each action calls the service the command line uses (services/mailbox_access.py,
 services/fetch.py `fetch_account`, services/send.py `send_test_mail`) and shows its outcome on
@@ -17,6 +18,7 @@ from ..services.accounts import get_account
 from ..services.fetch import fetch_account
 from ..services.mailbox_access import consent_url, save_remote_mailbox, verify_access
 from ..services.send import send_test_mail
+from ..services.subscriptions import resubscribe
 from .account_view import account_page, account_url, when
 from .auth import Principal
 from .consent import BadState, make_state, read_state, redirect_uri
@@ -96,6 +98,21 @@ def test_fetch(address: str, request: Request, _principal: Principal = Depends(a
     account = get_account(desk, account.address)
     result = {**summary.as_dict(), "last_fetch": when(account.last_fetch)}
     return account_page(request, desk, account, fetch_result=result)
+
+
+@router.post("/admin/emails/{address}/resubscribe")
+def resubscribe_form(address: str, request: Request, _principal: Principal = Depends(admin),
+                     desk=Depends(get_desk)):
+    """Drop the account's Graph subscription and create a fresh one; its outcome is shown
+    (Graph's refusal too: 200 with the error, as Test fetch; push off is a 422)."""
+    account = get_account(desk, address)
+    try:
+        report, status = resubscribe(desk, account.address), 200
+    except ValidationError as refused:
+        return account_page(request, desk, account, status_code=422,
+                            push_result={"ok": False, "errors": [str(refused)]})
+    return account_page(request, desk, account, status_code=status, push_result={
+        "ok": not report.errors, "created": report.created, "errors": report.errors})
 
 
 @router.post("/admin/emails/{address}/test-send")

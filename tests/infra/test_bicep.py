@@ -300,7 +300,7 @@ def test_outputs_give_the_admin_what_comes_next():
     assert outputs["AZURE_KEY_VAULT_NAME"]
     settings = t.app_settings()
     assert settings["TICKET_URL_BASE"] == "https://${hostName}/tickets"
-    assert settings["ATTACHMENT_BASE_URL"] == "https://${hostName}/attachments"
+    assert "ATTACHMENT_BASE_URL" not in settings  # no longer read (attachment: references)
 
 
 def test_azure_yaml_deploys_this_folder_as_a_python_function_app():

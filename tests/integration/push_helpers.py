@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from contextlib import contextmanager
 
 from shared_code.adapters.names import FETCH_JOBS
 
@@ -30,6 +31,17 @@ class Webhook:
         self.server.should_exit = True
         self.thread.join(timeout=30)
         self.sock.close()
+
+
+@contextmanager
+def serving_webhook(monkeypatch):
+    """The webhook served, with GRAPH_NOTIFICATION_URL pointing at it (push on)."""
+    hook = Webhook()
+    monkeypatch.setenv("GRAPH_NOTIFICATION_URL", hook.url)
+    try:
+        yield hook
+    finally:
+        hook.stop()
 
 
 def drain(desk, rounds: int = 10) -> list:

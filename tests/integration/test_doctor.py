@@ -244,10 +244,9 @@ def test_production_settings_in_azure(desk, nameserver, monkeypatch):
     monkeypatch.setenv("WEBSITE_INSTANCE_ID", "instance-1")  # the platform's marker of Azure
     code, data, checks = doctor()
     assert code == 1 and list(checks) == [("settings", "")]  # nothing else can run
-    assert "setting ATTACHMENT_BASE_URL is required when the app runs in Azure" in data["checks"][0]["detail"]
+    assert "setting SYSTEM_MAIL_DOMAIN is required when the app runs in Azure" in data["checks"][0]["detail"]
 
-    for name, value in (("ATTACHMENT_BASE_URL", "https://desk.contoso.example/api/attachments"),
-                        ("TICKET_URL_BASE", "https://desk.contoso.example/tickets"),
+    for name, value in (("TICKET_URL_BASE", "https://desk.contoso.example/tickets"),
                         ("SYSTEM_MAIL_DOMAIN", "desk.contoso.example"),
                         ("DESKMAIL_AUTH", "dev")):
         monkeypatch.setenv(name, value)

@@ -5,7 +5,6 @@ import pytest
 
 from . import SALES, make_ctx, support_account
 
-ATTACHMENT_BASE_URL = "https://files.contoso.example/api/attachments"
 
 
 @pytest.fixture
@@ -14,7 +13,6 @@ def desk(app_env, monkeypatch):
     accounts: support@ (department Support, priority high, auto-response on) and sales@."""
     from shared_code.services.helpdesk import Helpdesk
 
-    monkeypatch.setenv("ATTACHMENT_BASE_URL", ATTACHMENT_BASE_URL + "/")
     desk = Helpdesk.from_env()
     desk.accounts.add(support_account())
     desk.accounts.add(support_account(address=SALES, name="Contoso Sales", department="Sales"))

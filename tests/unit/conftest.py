@@ -16,7 +16,6 @@ from shared_code.pipeline import PipelineContext
 
 from . import memory
 
-ATTACHMENT_BASE_URL = "https://files.contoso.example/api/attachments"
 SUPPORT = "support@contoso.example"
 SALES = "sales@contoso.example"
 
@@ -27,8 +26,7 @@ def clock() -> memory.ManualClock:
 
 
 @pytest.fixture
-def settings(monkeypatch) -> Settings:
-    monkeypatch.setenv("ATTACHMENT_BASE_URL", ATTACHMENT_BASE_URL)
+def settings() -> Settings:
     return Settings.from_env()
 
 

@@ -5,18 +5,20 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from shared_code.adapters.names import FETCH_JOBS, OUTBOUND_MAIL
-from shared_code.domain.fetch_health import FetchState
+from shared_code.domain.fetch_health import FetchState, PushState
 from shared_code.domain.model import EmailAccount
 from shared_code.services.health_check import health_report, opaque_id
 
-from .memory import T0, MemoryAccounts, MemoryQueues
+from .memory import T0, MemoryAccounts, MemoryQueues, MemorySubscriptions
 
 KEY = b"k" * 40
 OAUTH = {"tenant_id": "t", "client_id": "c", "client_secret_name": "s"}
 
 
-def _desk(*accounts: EmailAccount):
-    desk = SimpleNamespace(accounts=MemoryAccounts(), queues=MemoryQueues())
+def _desk(*accounts: EmailAccount, push_url: str | None = None):
+    desk = SimpleNamespace(accounts=MemoryAccounts(), queues=MemoryQueues(),
+                           subscriptions=MemorySubscriptions(lambda: T0),
+                           settings=SimpleNamespace(graph_notification_url=push_url))
     for account in accounts:
         desk.accounts.add(account)
     return desk
@@ -28,6 +30,14 @@ def _account(address: str, minutes_ago: float, failures: int = 0, **extra) -> Em
                         consecutive_failures=failures, **{**OAUTH, **extra})
 
 
+def _per_account(report, field: str) -> dict:
+    return {a.id: getattr(a, field) for a in report.accounts}
+
+
+def _by_id(by_address: dict) -> dict:
+    return {opaque_id(KEY, address): value for address, value in by_address.items()}
+
+
 def test_states_follow_the_fetch_health_rule_and_off_accounts_are_left_out():
     desk = _desk(_account("fresh@contoso.example", 4.9), _account("stale@contoso.example", 5.1),
                  _account("failing@contoso.example", 1, failures=3),
@@ -37,10 +47,9 @@ def test_states_follow_the_fetch_health_rule_and_off_accounts_are_left_out():
 
     report = health_report(desk, T0, 5.0, KEY)
 
-    states = {a.id: a.state for a in report.accounts}
-    assert states == {opaque_id(KEY, "fresh@contoso.example"): FetchState.HEALTHY,
-                      opaque_id(KEY, "stale@contoso.example"): FetchState.STALE,
-                      opaque_id(KEY, "failing@contoso.example"): FetchState.FAILING}
+    assert _per_account(report, "state") == _by_id({"fresh@contoso.example": FetchState.HEALTHY,
+                                                    "stale@contoso.example": FetchState.STALE,
+                                                    "failing@contoso.example": FetchState.FAILING})
     assert report.healthy is False
     assert health_report(_desk(_account("fresh@contoso.example", 4.9)), T0, 5.0, KEY).healthy
 
@@ -61,3 +70,22 @@ def test_queue_depths_count_hidden_messages():
     queues = health_report(desk, T0, 5.0, KEY).queues
 
     assert (queues.outbound, queues.outbound_poison, queues.fetch_jobs) == (2, 0, 1)
+
+
+def test_push_state_is_a_warning_per_account_not_unhealthy():
+    desk = _desk(_account("live@contoso.example", 1), _account("expired@contoso.example", 1),
+                 _account("never@contoso.example", 1), push_url="https://desk.example/hook")
+    desk.subscriptions.save("s1", "Live@contoso.example", T0 + timedelta(days=2))
+    desk.subscriptions.save("s2", "expired@contoso.example", T0 - timedelta(minutes=1))
+
+    report = health_report(desk, T0, 5.0, KEY)
+
+    assert _per_account(report, "push") == _by_id({"live@contoso.example": PushState.ACTIVE,
+                                                   "expired@contoso.example": PushState.MISSING,
+                                                   "never@contoso.example": PushState.MISSING})
+    assert report.healthy is True
+    warnings = sorted(a.warning for a in report.accounts if a.warning)
+    assert len(warnings) == 2 and all("no live push subscription" in w for w in warnings)
+    assert not any("@" in w for w in warnings)
+    off = health_report(_desk(_account("live@contoso.example", 1)), T0, 5.0, KEY)
+    assert [a.push for a in off.accounts] == [PushState.OFF] and off.accounts[0].warning == ""

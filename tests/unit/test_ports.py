@@ -19,6 +19,7 @@ from shared_code.adapters.ledger import IngestLedger
 from shared_code.adapters.quarantine import QuarantineRepository
 from shared_code.adapters.queues import QueueSender
 from shared_code.adapters.secret_store import SecretStore
+from shared_code.adapters.subscriptions import SubscriptionStore
 from shared_code.adapters.accounts import AccountRepository
 from shared_code.adapters.directory import DirectoryRepository
 from shared_code.adapters.dns_lookup import DnsLookup
@@ -52,6 +53,7 @@ PAIRS = [
     (ports.Telemetry, AppInsightsTelemetry, memory.MemoryTelemetry),
     (ports.UndeliverableAddresses, UndeliverableAddresses, memory.MemoryUndeliverable),
     (ports.FilterStore, FilterStore, memory.MemoryFilters),
+    (ports.SubscriptionStore, SubscriptionStore, memory.MemorySubscriptions),
 ]
 
 

@@ -92,7 +92,8 @@ def test_no_account_is_healthy_and_queue_depths_are_counted(web, desk):
 
     assert answer.status_code == 200
     assert answer.json() == {"healthy": True, "accounts": [],
-                             "queues": {"outbound": 2, "outbound_poison": 1, "fetch_jobs": 0}}
+                             "queues": {"outbound": 2, "outbound_poison": 1, "fetch_jobs": 0},
+                             "warnings": []}
 
 
 @pytest.mark.parametrize("path", ["/health", "/api/v1/health"])

@@ -17,6 +17,7 @@ from .ingest import (
 from .mailbox import MemoryGraph, MemoryMailbox, MemoryMailClient, MemoryMessage
 from .resolver import MemoryDns
 from .storage import BlobNotFound, MemoryBlobStore, MemoryHandle, MemoryLease, MemoryQueues
+from .subscriptions import MemorySubscriptions
 from .tables import (
     MemoryAccounts, MemoryDirectory, MemoryMessageIndex, MemorySystemLog, MemoryTemplates,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "BlobNotFound", "ManualClock", "MemoryAccounts", "MemoryBlobStore", "MemoryDeliveries",
     "MemoryDirectory", "MemoryDns", "MemoryFilters", "MemoryGraph", "MemoryHandle", "MemoryIngestLedger",
     "MemoryLease", "MemoryMailClient", "MemoryMailbox", "MemoryMessage", "MemoryMessageIndex",
-    "MemoryQuarantine", "MemoryQueues", "MemoryReconcileMarks", "MemorySecrets", "MemorySystemLog",
-    "MemoryTelemetry", "MemoryTemplates", "MemoryTickets", "MemoryUndeliverable", "T0",
+    "MemoryQuarantine", "MemoryQueues", "MemoryReconcileMarks", "MemorySecrets",
+    "MemorySubscriptions", "MemorySystemLog", "MemoryTelemetry", "MemoryTemplates",
+    "MemoryTickets", "MemoryUndeliverable", "T0",
 ]
