@@ -39,6 +39,10 @@ log = logging.getLogger("deskmail.fetch")
 
 LEASE_SECONDS = 60
 STALE_JOB_SECONDS = 120
+# A run that filled its batch queues the next run at once instead of leaving the rest for the
+# next tick; at most this many in a row (then the timer takes over), so a mailbox that never
+# empties cannot keep a worker to itself.
+MAX_FOLLOW_UPS = 50
 LEASE_BUSY = "another worker is fetching this account"
 
 
@@ -55,6 +59,7 @@ class FetchSummary:
     errors: list[str] = field(default_factory=list)
     skipped: str = ""
     discarded_by_rule: dict[str, int] = field(default_factory=dict)
+    more_waiting: bool = False  # the run stopped at batch_size or its time budget
 
     def count(self, outcome: str, rule: str = "") -> None:
         name = {"duplicate": "duplicates"}.get(outcome, outcome)
@@ -114,6 +119,11 @@ def run_fetch_job(desk: Helpdesk, job: dict, now: datetime | None = None) -> Fet
     if job.get("push") and summary.skipped == LEASE_BUSY:
         # a run already listed the folder, maybe before this mail arrived: look again soon
         desk.queues.send(FETCH_JOBS, {**job, "resubscribe": None}, visibility_timeout=2)
+    follow_ups = int(job.get("follow_up") or 0)
+    if summary.more_waiting and not summary.errors and follow_ups < MAX_FOLLOW_UPS:
+        # a backlog (a burst, or mail that arrived while fetching was off): drain it now
+        desk.queues.send(FETCH_JOBS, {"address": job["address"], "scheduled": now.isoformat(),
+                                      "follow_up": follow_ups + 1})
     return summary
 
 

@@ -34,6 +34,7 @@ class Listing:
         self.listing: list = []
         self.finished_before: set[str] = set()
         self.sent_back: dict[str, tuple[str, str]] = {}
+        self.full = False  # the batch filled up: more new mail may be waiting
 
     def new_messages(self, folder: str) -> Iterator:
         """The listed mails the ledger has not finished, up to the batch size. The ledger
@@ -68,12 +69,14 @@ class Listing:
                 yield new
                 wanted -= 1
                 if wanted == 0:
+                    self.full = True
                     return
             pending = []
         for new in unfinished(pending):
             yield new
             wanted -= 1
             if wanted == 0:
+                self.full = True
                 return
 
     def sent_back_refs(self) -> list:

@@ -103,6 +103,7 @@ class MailboxRun:
                                      self.max_attempts, self._lock)
         folder = self.graph.resolve_folder(self.account.folder)
         listed = list(self.listing.new_messages(folder))
+        self.summary.more_waiting = self.listing.full
         sent_back = self.listing.sent_back_refs()
         ledger = self.listing.ledger
         listed = [ref for ref in listed if ref.id not in self.listing.sent_back]
@@ -118,6 +119,7 @@ class MailboxRun:
                 runs = [(chunk, False) for chunk in chunks(fresh)] + [([r], True) for r in suspects]
                 for chunk, alone in runs:
                     if self._out_of_time():
+                        self.summary.more_waiting = True  # the rest is listed again next run
                         break
                     self._chunk(chunk, ctx, handled, shared=len(chunk) > 1 and not alone)
                 outage = self.settlement.settle_failed_downloads(handled)
