@@ -137,17 +137,20 @@ def record(mail: InboundMail, ctx: PipelineContext) -> None:
 
 
 def via_staff_mail(mail: InboundMail, ticket: Ticket, ctx: PipelineContext) -> bool:
-    """Whether the mail threaded only through the Message-IDs of mail sent to staff (alerts):
-    its sender, not a participant, had a staff member's mail (forwarded, or leaked). It is
-    kept as a message for staff to judge, but the sender does not become a collaborator: no
-    later response confirms the ticket to them (issue 10 §4)."""
-    ours = {i.strip("<>").lower() for i in (*mail.parsed.in_reply_to, *mail.parsed.references)
-            if (parse_outbound_id(i) or ("",))[0] == ticket.number}
+    """Whether the mail threaded through a Message-ID of ours that no client-side mail carries
+    (an alert: forwarded, or leaked): its sender, not a participant, had a staff member's mail.
+    It is kept as a message for staff to judge, but the sender does not become a collaborator:
+    no later response confirms the ticket to them (issue 10 §4). The id that counts is the one
+    answered (In-Reply-To, else the newest of References), never any id of the chain: an
+    alert's References carry the client's thread, and an id of our form with a made-up hash
+    (the alert's token is enough to thread) names no client-side mail either."""
+    ours = [i.strip("<>").lower() for i in (*mail.parsed.in_reply_to, *reversed(mail.parsed.references))
+            if (parse_outbound_id(i) or ("",))[0] == ticket.number]
     if not ours:
         return False
-    to_staff = set()
+    to_client = set()
     for row in ctx.tickets.notification_rows(ticket.number):
         notification = json.loads(row.get("notification") or "{}")
-        if notification.get("template") in STAFF_TEMPLATES and notification.get("message_id"):
-            to_staff.add(notification["message_id"].strip("<>").lower())
-    return ours <= to_staff
+        if notification.get("template") not in STAFF_TEMPLATES and notification.get("message_id"):
+            to_client.add(notification["message_id"].strip("<>").lower())
+    return ours[0] not in to_client

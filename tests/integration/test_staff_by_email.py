@@ -378,3 +378,50 @@ def test_a_forged_staff_mail_with_only_the_subject_tag_is_a_new_ticket_not_an_an
     assert not any(ANN in _to(m) for m in mails)
     assert not any(EVIL in str(m["To"]) + str(m["Cc"]) for m in mails)
     assert not any(ticket.number in str(m["Subject"]) and AGENT not in _to(m) for m in mails)
+
+
+def test_a_stranger_replying_to_a_later_alert_never_becomes_a_collaborator(desk, graph, alert):
+    """A New Message Alert's References carry the client's thread (our response's
+    Message-ID): replying to that alert must not count as answering the response."""
+    ticket, _ = alert
+    assert run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Done.")[0] == 0
+    drain_outbound(desk, release_after=0)
+    [response] = _mails(graph)
+    graph.sent.clear()
+    graph.add_message(SUPPORT, make_mail(subject=f"Re: {response['Subject']}", body="Still on fire.",
+                                         in_reply_to=response["Message-ID"],
+                                         references=response["Message-ID"])[0])
+    assert fetch_all(desk)[0].threaded == 1
+    drain_outbound(desk, release_after=0)
+    [new_message_alert] = _mails(graph)
+    assert _to(new_message_alert) == [AGENT] and response["Message-ID"] in new_message_alert["References"]
+    graph.sent.clear()
+
+    chain = f"{new_message_alert['References']} {new_message_alert['Message-ID']}"
+    _fetch_and_send(desk, graph, from_internet(_staff_reply(  # a client's References: the chain
+        new_message_alert, "Forwarded to me, what is this?", sender=f"Mallory <{EVIL}>",
+        threaded=False, headers={"In-Reply-To": new_message_alert["Message-ID"],
+                                 "References": chain}), dmarc="pass"))
+
+    assert EVIL not in desk.tickets.get(ticket.number).collaborators
+    graph.sent.clear()
+    assert run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Fixed.")[0] == 0
+    drain_outbound(desk, release_after=0)
+    assert not any(EVIL in str(m["To"]) + str(m["Cc"]) for m in _mails(graph))
+
+
+def test_a_forged_message_id_with_the_alerts_token_does_not_make_a_collaborator(desk, graph, alert):
+    """The thread token of an alert's Message-ID is enough to thread; an id of our form that
+    names no client-visible mail must not pass for an answer to one."""
+    ticket, alert_mail = alert
+    local, domain = alert_mail["Message-ID"].strip("<>").split("@", 1)
+    prefix = local.rsplit(".", 1)[0]
+    forged = f"<{prefix}.{'0' * 24}@{domain}>"
+    raw = from_internet(_staff_reply(alert_mail, "Tell me more.", sender=f"Mallory <{EVIL}>",
+                                     threaded=False, headers={"In-Reply-To": alert_mail["Message-ID"],
+                                                              "References": forged}),
+                        dmarc="pass")
+
+    _fetch_and_send(desk, graph, raw)
+
+    assert desk.tickets.get(ticket.number).collaborators == []
