@@ -425,3 +425,38 @@ def test_a_forged_message_id_with_the_alerts_token_does_not_make_a_collaborator(
     _fetch_and_send(desk, graph, raw)
 
     assert desk.tickets.get(ticket.number).collaborators == []
+
+
+def _html_only(alert_mail, markup: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Andy <{AGENT}>"
+    msg["To"] = SUPPORT
+    msg["Subject"] = f"RE: {alert_mail['Subject']}"
+    msg["Message-ID"] = make_msgid(domain="contoso.example")
+    msg["In-Reply-To"] = msg["References"] = alert_mail["Message-ID"]
+    msg.set_content(markup, subtype="html")
+    return msg.as_bytes()
+
+
+@pytest.mark.parametrize("markup", [OUTLOOK_HTML, GMAIL_HTML], ids=["outlook", "gmail"])
+def test_an_html_only_staff_reply_mails_only_what_is_above_the_quote(desk, graph, alert, markup):
+    ticket, alert_mail = alert
+
+    mail = _assert_one_response_to_ann(
+        _fetch_and_send(desk, graph, sent_inside(_html_only(alert_mail, markup))),
+        "Please unplug the printer.")
+
+    assert "printer is on fire" not in _text(mail)
+    assert "printer is on fire" not in mail.get_body(("html",)).get_content()
+
+
+def test_an_html_only_reply_starting_with_note_is_a_note(desk, graph, alert):
+    ticket, alert_mail = alert
+    markup = OUTLOOK_HTML.replace("<div>Please unplug the printer.</div>",
+                                  "<div><p>#note</p></div><div>Toner ordered.</div>")
+
+    assert _fetch_and_send(desk, graph, sent_inside(_html_only(alert_mail, markup))) == []
+
+    [_, note] = desk.tickets.entries(ticket.number)
+    assert note.type == "note" and "Toner ordered." in note.body_text
+    assert "#note" not in note.body_text.lower() and "#note" not in note.body_html.lower()
