@@ -460,3 +460,24 @@ def test_an_html_only_reply_starting_with_note_is_a_note(desk, graph, alert):
     [_, note] = desk.tickets.entries(ticket.number)
     assert note.type == "note" and "Toner ordered." in note.body_text
     assert "#note" not in note.body_text.lower() and "#note" not in note.body_html.lower()
+
+
+def test_a_stranger_answering_the_alert_cannot_bring_others_in_on_cc(desk, graph, alert):
+    ticket, alert_mail = alert
+    raw = from_internet(_staff_reply(alert_mail, "Adding my friend.", sender=f"Mallory <{EVIL}>",
+                                     headers={"Cc": "Eve <eve@evil.example>"}), dmarc="pass")
+
+    _fetch_and_send(desk, graph, raw)
+
+    assert desk.tickets.get(ticket.number).collaborators == []
+
+
+def test_a_forged_staff_reply_cannot_bring_others_in_on_cc(desk, graph, alert):
+    ticket, alert_mail = alert
+    raw = from_internet(_staff_reply(alert_mail, "Cc my colleague.",
+                                     headers={"Cc": "Eve <eve@evil.example>"}),
+                        spf="fail", dkim="none", dmarc="fail")
+
+    _fetch_and_send(desk, graph, raw)
+
+    assert desk.tickets.get(ticket.number).collaborators == []
