@@ -481,3 +481,19 @@ def test_a_forged_staff_reply_cannot_bring_others_in_on_cc(desk, graph, alert):
     _fetch_and_send(desk, graph, raw)
 
     assert desk.tickets.get(ticket.number).collaborators == []
+
+
+def test_an_outlook_header_in_an_unknown_language_is_not_mailed_to_the_client(desk, graph, alert):
+    """Outlook in Japanese: its header block above the quoted alert names the alert's
+    recipients; the client gets only the answer."""
+    ticket, alert_mail = alert
+    quoted = ("\n\n________________________________\n差出人: Contoso Support <support@contoso.example>\n"
+              "送信日時: 2026年12月1日 2:00\n宛先: Andy Agent <agent@contoso.example>\n"
+              f"件名: {alert_mail['Subject']}\n\n{_text(alert_mail)}")
+    raw = sent_inside(_staff_reply(alert_mail, "Coming at ten." + quoted))
+
+    mail = _assert_one_response_to_ann(_fetch_and_send(desk, graph, raw), "Coming at ten.")
+
+    assert AGENT not in _text(mail) and "宛先" not in _text(mail)
+    [_, response] = desk.tickets.entries(ticket.number)
+    assert response.body_text.strip() == "Coming at ten."
