@@ -9,6 +9,7 @@ text when cutting leaves nothing, so nothing a client wrote is lost). It is a no
   * its first non-empty line starts with `#note` (`#note: ...`, `#notes` too: a near miss
     must not mail an internal remark to the client); the prefix is dropped from what is kept;
   * nothing is left above the quote (an empty reply, or only an image): kept whole, as a note;
+  * it is automatic (an out-of-office an admin's filter let through as auto-generated);
   * it is a forward (Fwd:/WG: ...): forwarding a ticket to the helpdesk is not an answer;
   * the staff member is the ticket's client: nobody to answer but themselves.
 """
@@ -76,12 +77,14 @@ def _without_note_html(markup: str) -> str:
 
 
 def read_staff_reply(*, subject: str, raw_text: str, text: str, html: str, separator: str,
-                     staff_is_client: bool = False) -> StaffReply:
+                     staff_is_client: bool = False, automatic: str = "") -> StaffReply:
     """`raw_text` is the mail's whole text body; `text` and `html` what the content rule kept
-    (quote cut, HTML sanitized)."""
+    (quote cut, HTML sanitized); `automatic` the auto-reply rule the mail matches, if any."""
     if _first_line_is_note(text):
         return StaffReply(StaffReplyKind.NOTE, _without_note_line(text), _without_note_html(html),
                           "it starts with #note")
+    if automatic:
+        return StaffReply(StaffReplyKind.NOTE, text, html, f"it is an automatic mail ({automatic})")
     if is_forward_subject(subject):
         return StaffReply(StaffReplyKind.NOTE, text, html, "it is a forward, not an answer")
     if staff_is_client:

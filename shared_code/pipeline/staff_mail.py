@@ -15,6 +15,7 @@ import json
 from dataclasses import replace
 
 from ..adapters.table_base import digest
+from ..domain.autoreply import detect_auto_reply
 from ..domain.limits import MAX_SUBJECT_CHARS, clip_text
 from ..domain.model import CollaboratorDelivery, Entry, Party, Ticket
 from ..domain.notifications import new_notification, outbound_message_id, parse_outbound_id
@@ -36,7 +37,8 @@ def staff_reply(mail: InboundMail, ticket: Ticket, ctx: PipelineContext) -> Staf
             subject=mail.parsed.subject, raw_text=mail.parsed.text_body or "",
             text=mail.content.body_text, html=mail.content.body_html,
             separator=ctx.settings.reply_separator,
-            staff_is_client=sender == (ticket.client.email or "").lower())
+            staff_is_client=sender == (ticket.client.email or "").lower(),
+            automatic=detect_auto_reply(mail.parsed) or "")  # let through by a filter
     return mail.staff_reply
 
 

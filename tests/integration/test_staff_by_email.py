@@ -497,3 +497,20 @@ def test_an_outlook_header_in_an_unknown_language_is_not_mailed_to_the_client(de
     assert AGENT not in _text(mail) and "宛先" not in _text(mail)
     [_, response] = desk.tickets.entries(ticket.number)
     assert response.body_text.strip() == "Coming at ten."
+
+
+def test_a_staff_out_of_office_let_through_by_a_filter_is_never_mailed_to_the_client(
+        desk, graph, alert):
+    """A filter that lets the tenant's automatic mail through (monitoring) must not turn a
+    staff member's out-of-office answer to an alert into a response to the client."""
+    ticket, alert_mail = alert
+    assert run_cli("filters", "add", "Contoso monitoring", "--if", "sender", "contains",
+                   "@contoso.example", "--allow-auto-generated")[0] == 0
+    raw = sent_inside(_staff_reply(alert_mail, "I am out of the office until Monday.",
+                                   headers={"Auto-Submitted": "auto-replied",
+                                            "X-Auto-Response-Suppress": "All"}))
+
+    assert _fetch_and_send(desk, graph, raw) == []
+
+    [_, kept] = desk.tickets.entries(ticket.number)
+    assert kept.type == "note"
