@@ -233,8 +233,8 @@ def _visible_lines(tokens: list) -> list[tuple[str, int]]:
         if value in _BLOCK_TAGS and has_text:
             lines.append(("".join(chunks), start or 0))
             chunks, has_text, start = [], False, None
-        if kind == "start" and start is None:
-            start = offset
+        if kind == "start" and start is None and value != "img":  # a picture (a signature
+            start = offset  # logo just above the quote) is no quote line's start: it stays
     if has_text:
         lines.append(("".join(chunks), start or 0))
     return lines

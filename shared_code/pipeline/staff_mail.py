@@ -12,6 +12,7 @@ so the client's answer threads in; staff get no alert of their own response.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 from ..adapters.table_base import digest
@@ -61,10 +62,25 @@ def staff_entry(mail: InboundMail, entry: Entry, ticket: Ticket, ctx: PipelineCo
                      body_text=reply.text, body_html=reply.html)
     if reply.kind is not StaffReplyKind.RESPONSE:
         return shaped
+    quoted = _quoted_pictures(mail)
+    if quoted:  # what the client gets: never a picture of the cut quote (the raw mail keeps it)
+        shaped = replace(shaped, attachments=[a for a in shaped.attachments if a.inline or
+                                              a.content_id.strip("<>").lower() not in quoted])
     message_id = outbound_message_id(_notification_id(mail), ctx.settings.system_domain,
                                      ticket.number, ticket.thread_token)
     subject = clip_text(f"Re: {ticket.subject}", MAX_SUBJECT_CHARS)[0]
     return replace(shaped, message_id=message_id, subject=subject)
+
+
+_CID = re.compile(r"""cid:([^"'\s<>)]{1,500})""", re.IGNORECASE)
+
+
+def _quoted_pictures(mail: InboundMail) -> set[str]:
+    """Content-IDs the mail's HTML shows that rule 5 did not keep inline: pictures only in
+    the cut quote (a colleague's screenshot, the quoted mail's logo). Rule 5 keeps them as
+    attachments, for staff; a response must not mail them to the client."""
+    shown = {match.group(1).strip("<>").lower() for match in _CID.finditer(mail.parsed.html_body or "")}
+    return shown - {a.content_id.strip("<>").lower() for a in mail.attachments if a.inline}
 
 
 def answer(ticket: Ticket, entry: Entry, mail: InboundMail) -> None:
@@ -99,7 +115,7 @@ def plan_response(mail: InboundMail, ctx: PipelineContext) -> list[dict]:
     notification_id = _notification_id(mail)
     actor = entry.sender
     references = _references(mail, ctx)
-    files = list(mail.attachments)  # inline pictures too: a signature cannot be told
+    files = list(entry.attachments)  # inline pictures too: a signature cannot be told
     extra = {"response_entry_id": entry.entry_id,  # from a pasted screenshot reliably
              **({"attachments": notification_files(files)} if files else {})}
     direct = addressed_directly(mail)

@@ -514,3 +514,21 @@ def test_a_staff_out_of_office_let_through_by_a_filter_is_never_mailed_to_the_cl
 
     [_, kept] = desk.tickets.entries(ticket.number)
     assert kept.type == "note"
+
+
+def test_a_picture_only_in_the_cut_quote_is_never_mailed_to_the_client(desk, graph, alert):
+    """Rule 5 keeps a picture the kept HTML no longer shows as an attachment (for staff);
+    the client gets only the files of what the staff member wrote."""
+    ticket, alert_mail = alert
+    msg = message_from_bytes(_staff_reply(
+        alert_mail, "See the logo.",
+        html='<div>See the logo.</div><img src="cid:logo@x"><div class="gmail_quote">'
+             'On Tue, Dec 1, 2026 at 2:00 AM Support wrote:<blockquote>internal console '
+             '<img src="cid:console@x"></blockquote></div>'), policy=policy.default)
+    html = msg.get_body(("html",))
+    html.add_related(PNG, "image", "png", cid="<logo@x>", filename="logo.png")
+    html.add_related(PNG + b"2", "image", "png", cid="<console@x>", filename="console.png")
+
+    [mail] = _fetch_and_send(desk, graph, sent_inside(msg.as_bytes()))
+
+    assert [part.get_filename() for part in mail.iter_attachments()] == ["logo.png"]

@@ -206,3 +206,12 @@ def test_text_cut_is_fast_on_long_lines():
     with cpu_budget(5):
         cut_reply_text(("On " + "1 " * 100_000 + "\n") * 3 + "> q", SEP)
         cut_reply_text("From: x\n" * 50_000, SEP)
+
+
+def test_a_picture_just_above_the_quote_stays_with_the_reply():
+    """A signature logo between the text and the quote belongs to the reply: the quote's
+    first line starts at its own block, not at the picture before it."""
+    html = ('<div>See the logo.</div><img src="cid:logo@x"><div class="gmail_quote">On Tue, Dec 1, '
+            '2026 at 2:00 AM Support wrote:<blockquote>old <img src="cid:old@x"></blockquote></div>')
+    kept = cut_reply_html(html, SEP)
+    assert 'cid:logo@x' in kept and "old" not in kept
