@@ -118,6 +118,30 @@ def _trailing_quote_start(lines: list[str]) -> int | None:
     return start
 
 
+_LABEL_LINE = re.compile(r"^\*?[^\s:：>][^:：]{0,30}[:：]\*?(?:\s|$)")
+_HEADING_RULE = re.compile(r"^-{2,}[^-]{1,60}-{2,}$")  # "-----Original Message-----", any language
+MAX_HEADER_LINES = 8
+
+
+def _header_block_start(lines: list[str], cut: int) -> int:
+    """Where a mail client's header block above the cut starts: a rule line, then up to eight
+    `Label: value` lines (the quoted mail's From, Sent, To, Subject in any language), then
+    blank lines down to the cut. Outlook writes one above a quote whose words
+    `_is_outlook_header` does not know (Japanese, Russian...): it names who got the quoted
+    mail, so it goes with the quote. Without the rule nothing moves (`Note: ...` lines the
+    writer typed above the quote stay)."""
+    index = cut
+    while index > 0 and not _normalize_line(lines[index - 1]):
+        index -= 1
+    labels = 0
+    while index > 0 and labels < MAX_HEADER_LINES and _LABEL_LINE.match(_normalize_line(lines[index - 1])):
+        index, labels = index - 1, labels + 1
+    above = _normalize_line(lines[index - 1]) if index > 0 else ""
+    if index > 0 and labels >= 2 and (_RULE_LINE.match(above or " ") or _HEADING_RULE.match(above)):
+        return index - 1
+    return cut
+
+
 def _strip_trailing_rules(lines: list[str]) -> list[str]:
     """Drop blank lines and '____' / '-----' rules left above the cut (Outlook puts one there)."""
     end = len(lines)
@@ -139,7 +163,7 @@ def cut_reply_text(text: str, separator: str = DEFAULT_SEPARATOR, keep_when_empt
         cut = _trailing_quote_start(lines)
     if cut is None:
         return text
-    kept = _strip_trailing_rules(lines[:cut])
+    kept = _strip_trailing_rules(lines[:_header_block_start(lines, cut)])
     result = "\n".join(kept).rstrip()
     return result if result.strip() or not keep_when_empty else text
 
@@ -209,8 +233,8 @@ def _visible_lines(tokens: list) -> list[tuple[str, int]]:
         if value in _BLOCK_TAGS and has_text:
             lines.append(("".join(chunks), start or 0))
             chunks, has_text, start = [], False, None
-        if kind == "start" and start is None:
-            start = offset
+        if kind == "start" and start is None and value != "img":  # a picture (a signature
+            start = offset  # logo just above the quote) is no quote line's start: it stays
     if has_text:
         lines.append(("".join(chunks), start or 0))
     return lines

@@ -29,9 +29,13 @@ TOKEN_VERSION = "dm1"
 _SIGNATURE_HEX = 16
 #: a marker anywhere in a text or HTML body (quoting may add `> ` before it, never inside it)
 MARKER = re.compile(r"\[ref:(dm1)-(\d{6})-([0-9a-f]{16})\]", re.IGNORECASE)
-#: Re:, Fwd:, AW:, WG:, SV:, VS:, Antw:, TR:, RIF: and the like, and our [#NNNNNN] tags
-_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|sv|vs|antw|tr|rif|r|enc)\s*(?:\[\d+\])?\s*:|\[#\d{6}\])\s*",
-                     re.IGNORECASE)
+#: Re:, Fwd:, AW:, WG:, SV:, RV:, Odp:, 回复: and the like (counted: "Re[2]:", "AW(3):"; a
+#: full-width colon), and [tags] before them: ours, [#NNNNNN], and a gateway's [EXTERNAL].
+#: The list of domain/autoreply.py's subject rule, and the CJK and Greek clients' words.
+_PREFIX = re.compile(
+    r"^\s*(?:\[[^\]]{0,80}\]|(?:re|aw|wg|sv|fw|fwd|tr|r|antw|vs|rv|res|enc|réf|ref|rif|ynt|doorst|"
+    r"odp|pd|vl|vb|atb|回复|回覆|答复|答覆|转发|轉發|轉寄|απ|σχετ|πρθ)\s*(?:\[\d+\]|\(\d+\))?\s*[:：])\s*",
+    re.IGNORECASE)
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 _GUID_NAMESPACE = uuid.UUID("8f1d8f1e-4c5b-5e7a-9d43-6b2a1c0de5a1")
 

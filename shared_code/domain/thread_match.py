@@ -106,13 +106,14 @@ def match_ticket(
 
 def starts_follow_up(ticket: Ticket, subject: str, received: datetime, window_days: int) -> bool:
     """A reply that should become a new ticket linked to `ticket` rather than reopen it: the
-    ticket is closed, its last activity (closed, or the last message) is more than
+    ticket is closed, its last activity (closed, the last message, or the last response: a
+    client answering a response sent after closing) is more than
     `window_days` before the mail was received, and the mail's subject, prefixes and tags
     removed, is not the ticket's. Within the window, or on the same subject, it reopens."""
     if window_days <= 0 or ticket.status != Status.CLOSED:
         return False
-    last = max((t for t in (ticket.closed_at, ticket.last_message_at, ticket.created) if t),
-               default=None)
+    last = max((t for t in (ticket.closed_at, ticket.last_message_at, ticket.answered_at,
+                            ticket.created) if t), default=None)  # a response is activity too
     if last is None or received - last <= timedelta(days=window_days):
         return False
     return normalized_subject(subject).casefold() != normalized_subject(ticket.subject).casefold()

@@ -15,6 +15,8 @@ its claim finds it: their names are content-addressed, nothing is stored twice.)
 from __future__ import annotations
 
 import hashlib
+import re
+from urllib.parse import parse_qs, urlsplit
 
 from ..adapters.table_base import digest
 from .context import InboundMail, MailOutcome, PipelineContext
@@ -26,16 +28,31 @@ def fingerprint(mail: InboundMail) -> str:
     return digest(f"{parsed.from_address}|{parsed.subject}|{date}", 24)
 
 
+# Greedy to the end of the link, no backtracking: linear on any input; the query is parsed after.
+_SAFE_LINK = re.compile(r"https?://[\w.-]*safelinks\.protection\.[\w.]+/[^\s<>\"']*", re.IGNORECASE)
+
+
+def _original_link(match: re.Match) -> str:
+    wrapped = parse_qs(urlsplit(match.group(0)).query).get("url")
+    return wrapped[0] if wrapped else match.group(0)
+
+
+def _unwrapped(text: str) -> str:
+    """Defender's Safe Links wrap every link per recipient mailbox (the `data=` parameter
+    names it): the copies in two mailboxes differ there alone. Each is the link it wraps."""
+    return _SAFE_LINK.sub(_original_link, text)
+
+
 def content_key(mail: InboundMail, ctx: PipelineContext) -> str:
     """The synthetic id of a mail without a Message-ID: from its content (sender, Date header,
-    subject, the normalized text body, the attachments' bytes), never from the mailbox or its
-    Graph id, so the same mail delivered to two helpdesk mailboxes is one ticket. Without a
+    subject, the normalized text body with Safe Links unwrapped, the attachments' bytes), never
+    from the mailbox or its Graph id, so the same mail delivered to two helpdesk mailboxes is one ticket. Without a
     Date header either, the content alone could merge a client's identical resends: such a
     mail keeps the per-mailbox Graph key."""
     parsed = mail.parsed
     if parsed.date is None:
         return graph_key(mail, ctx)
-    body = " ".join((parsed.text_body or "").split())
+    body = " ".join(_unwrapped(parsed.text_body or "").split())
     parts = ",".join(sorted(hashlib.sha256(part.data).hexdigest() for part in parsed.parts))
     source = "|".join((parsed.from_address.lower(), parsed.date.isoformat(),
                        " ".join((parsed.subject or "").split()), digest(body, 32), parts))

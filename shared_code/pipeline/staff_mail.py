@@ -12,9 +12,11 @@ so the client's answer threads in; staff get no alert of their own response.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 from ..adapters.table_base import digest
+from ..domain.autoreply import detect_auto_reply
 from ..domain.limits import MAX_SUBJECT_CHARS, clip_text
 from ..domain.model import CollaboratorDelivery, Entry, Party, Ticket
 from ..domain.notifications import new_notification, outbound_message_id, parse_outbound_id
@@ -36,7 +38,8 @@ def staff_reply(mail: InboundMail, ticket: Ticket, ctx: PipelineContext) -> Staf
             subject=mail.parsed.subject, raw_text=mail.parsed.text_body or "",
             text=mail.content.body_text, html=mail.content.body_html,
             separator=ctx.settings.reply_separator,
-            staff_is_client=sender == (ticket.client.email or "").lower())
+            staff_is_client=sender == (ticket.client.email or "").lower(),
+            automatic=detect_auto_reply(mail.parsed) or "")  # let through by a filter
     return mail.staff_reply
 
 
@@ -59,10 +62,25 @@ def staff_entry(mail: InboundMail, entry: Entry, ticket: Ticket, ctx: PipelineCo
                      body_text=reply.text, body_html=reply.html)
     if reply.kind is not StaffReplyKind.RESPONSE:
         return shaped
+    quoted = _quoted_pictures(mail)
+    if quoted:  # what the client gets: never a picture of the cut quote (the raw mail keeps it)
+        shaped = replace(shaped, attachments=[a for a in shaped.attachments if a.inline or
+                                              a.content_id.strip("<>").lower() not in quoted])
     message_id = outbound_message_id(_notification_id(mail), ctx.settings.system_domain,
                                      ticket.number, ticket.thread_token)
     subject = clip_text(f"Re: {ticket.subject}", MAX_SUBJECT_CHARS)[0]
     return replace(shaped, message_id=message_id, subject=subject)
+
+
+_CID = re.compile(r"""cid:([^"'\s<>)]{1,500})""", re.IGNORECASE)
+
+
+def _quoted_pictures(mail: InboundMail) -> set[str]:
+    """Content-IDs the mail's HTML shows that rule 5 did not keep inline: pictures only in
+    the cut quote (a colleague's screenshot, the quoted mail's logo). Rule 5 keeps them as
+    attachments, for staff; a response must not mail them to the client."""
+    shown = {match.group(1).strip("<>").lower() for match in _CID.finditer(mail.parsed.html_body or "")}
+    return shown - {a.content_id.strip("<>").lower() for a in mail.attachments if a.inline}
 
 
 def answer(ticket: Ticket, entry: Entry, mail: InboundMail) -> None:
@@ -97,7 +115,7 @@ def plan_response(mail: InboundMail, ctx: PipelineContext) -> list[dict]:
     notification_id = _notification_id(mail)
     actor = entry.sender
     references = _references(mail, ctx)
-    files = list(mail.attachments)  # inline pictures too: a signature cannot be told
+    files = list(entry.attachments)  # inline pictures too: a signature cannot be told
     extra = {"response_entry_id": entry.entry_id,  # from a pasted screenshot reliably
              **({"attachments": notification_files(files)} if files else {})}
     direct = addressed_directly(mail)
@@ -137,17 +155,20 @@ def record(mail: InboundMail, ctx: PipelineContext) -> None:
 
 
 def via_staff_mail(mail: InboundMail, ticket: Ticket, ctx: PipelineContext) -> bool:
-    """Whether the mail threaded only through the Message-IDs of mail sent to staff (alerts):
-    its sender, not a participant, had a staff member's mail (forwarded, or leaked). It is
-    kept as a message for staff to judge, but the sender does not become a collaborator: no
-    later response confirms the ticket to them (issue 10 §4)."""
-    ours = {i.strip("<>").lower() for i in (*mail.parsed.in_reply_to, *mail.parsed.references)
-            if (parse_outbound_id(i) or ("",))[0] == ticket.number}
+    """Whether the mail threaded through a Message-ID of ours that no client-side mail carries
+    (an alert: forwarded, or leaked): its sender, not a participant, had a staff member's mail.
+    It is kept as a message for staff to judge, but the sender does not become a collaborator:
+    no later response confirms the ticket to them (issue 10 §4). The id that counts is the one
+    answered (In-Reply-To, else the newest of References), never any id of the chain: an
+    alert's References carry the client's thread, and an id of our form with a made-up hash
+    (the alert's token is enough to thread) names no client-side mail either."""
+    ours = [i.strip("<>").lower() for i in (*mail.parsed.in_reply_to, *reversed(mail.parsed.references))
+            if (parse_outbound_id(i) or ("",))[0] == ticket.number]
     if not ours:
         return False
-    to_staff = set()
+    to_client = set()
     for row in ctx.tickets.notification_rows(ticket.number):
         notification = json.loads(row.get("notification") or "{}")
-        if notification.get("template") in STAFF_TEMPLATES and notification.get("message_id"):
-            to_staff.add(notification["message_id"].strip("<>").lower())
-    return ours <= to_staff
+        if notification.get("template") not in STAFF_TEMPLATES and notification.get("message_id"):
+            to_client.add(notification["message_id"].strip("<>").lower())
+    return ours[0] not in to_client

@@ -265,12 +265,17 @@ def _record_message(ticket: Ticket, entry: Entry, mail: InboundMail, ctx: Pipeli
     known = {ticket.client.email.lower(), *(c.lower() for c in ticket.collaborators),
              *(c.lower() for c in ticket.removed_collaborators),  # removed by staff: stays so
              *(a.lower() for a in ctx.staff_addresses)}  # a forged staff From: never copied
-    if entry.sender.email and entry.sender.email.lower() not in known \
+    sender = (entry.sender.email or "").lower()
+    taking_part = sender in {ticket.client.email.lower(), *(c.lower() for c in ticket.collaborators)}
+    if sender and sender not in known \
             and len(ticket.collaborators) < MAX_COLLABORATORS and not via_staff_mail(mail, ticket, ctx):
         ticket.collaborators.append(entry.sender.email)
-    ticket.collaborators = [c for c in _collaborators_of(mail, ctx, ticket.collaborators,
-                                                         ticket.removed_collaborators)
-                            if c.lower() != ticket.client.email.lower()]
+        taking_part = True
+    if taking_part:  # a sender refused (a forged staff From, a stranger with an alert, one
+        # staff removed) brings nobody in on To/Cc either: no later response goes to them
+        ticket.collaborators = [c for c in _collaborators_of(mail, ctx, ticket.collaborators,
+                                                             ticket.removed_collaborators)
+                                if c.lower() != ticket.client.email.lower()]
     ticket.thread_token = ticket.thread_token or new_thread_token()
 
 

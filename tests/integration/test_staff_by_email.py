@@ -378,3 +378,157 @@ def test_a_forged_staff_mail_with_only_the_subject_tag_is_a_new_ticket_not_an_an
     assert not any(ANN in _to(m) for m in mails)
     assert not any(EVIL in str(m["To"]) + str(m["Cc"]) for m in mails)
     assert not any(ticket.number in str(m["Subject"]) and AGENT not in _to(m) for m in mails)
+
+
+def test_a_stranger_replying_to_a_later_alert_never_becomes_a_collaborator(desk, graph, alert):
+    """A New Message Alert's References carry the client's thread (our response's
+    Message-ID): replying to that alert must not count as answering the response."""
+    ticket, _ = alert
+    assert run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Done.")[0] == 0
+    drain_outbound(desk, release_after=0)
+    [response] = _mails(graph)
+    graph.sent.clear()
+    graph.add_message(SUPPORT, make_mail(subject=f"Re: {response['Subject']}", body="Still on fire.",
+                                         in_reply_to=response["Message-ID"],
+                                         references=response["Message-ID"])[0])
+    assert fetch_all(desk)[0].threaded == 1
+    drain_outbound(desk, release_after=0)
+    [new_message_alert] = _mails(graph)
+    assert _to(new_message_alert) == [AGENT] and response["Message-ID"] in new_message_alert["References"]
+    graph.sent.clear()
+
+    chain = f"{new_message_alert['References']} {new_message_alert['Message-ID']}"
+    _fetch_and_send(desk, graph, from_internet(_staff_reply(  # a client's References: the chain
+        new_message_alert, "Forwarded to me, what is this?", sender=f"Mallory <{EVIL}>",
+        threaded=False, headers={"In-Reply-To": new_message_alert["Message-ID"],
+                                 "References": chain}), dmarc="pass"))
+
+    assert EVIL not in desk.tickets.get(ticket.number).collaborators
+    graph.sent.clear()
+    assert run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Fixed.")[0] == 0
+    drain_outbound(desk, release_after=0)
+    assert not any(EVIL in str(m["To"]) + str(m["Cc"]) for m in _mails(graph))
+
+
+def test_a_forged_message_id_with_the_alerts_token_does_not_make_a_collaborator(desk, graph, alert):
+    """The thread token of an alert's Message-ID is enough to thread; an id of our form that
+    names no client-visible mail must not pass for an answer to one."""
+    ticket, alert_mail = alert
+    local, domain = alert_mail["Message-ID"].strip("<>").split("@", 1)
+    prefix = local.rsplit(".", 1)[0]
+    forged = f"<{prefix}.{'0' * 24}@{domain}>"
+    raw = from_internet(_staff_reply(alert_mail, "Tell me more.", sender=f"Mallory <{EVIL}>",
+                                     threaded=False, headers={"In-Reply-To": alert_mail["Message-ID"],
+                                                              "References": forged}),
+                        dmarc="pass")
+
+    _fetch_and_send(desk, graph, raw)
+
+    assert desk.tickets.get(ticket.number).collaborators == []
+
+
+def _html_only(alert_mail, markup: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Andy <{AGENT}>"
+    msg["To"] = SUPPORT
+    msg["Subject"] = f"RE: {alert_mail['Subject']}"
+    msg["Message-ID"] = make_msgid(domain="contoso.example")
+    msg["In-Reply-To"] = msg["References"] = alert_mail["Message-ID"]
+    msg.set_content(markup, subtype="html")
+    return msg.as_bytes()
+
+
+@pytest.mark.parametrize("markup", [OUTLOOK_HTML, GMAIL_HTML], ids=["outlook", "gmail"])
+def test_an_html_only_staff_reply_mails_only_what_is_above_the_quote(desk, graph, alert, markup):
+    ticket, alert_mail = alert
+
+    mail = _assert_one_response_to_ann(
+        _fetch_and_send(desk, graph, sent_inside(_html_only(alert_mail, markup))),
+        "Please unplug the printer.")
+
+    assert "printer is on fire" not in _text(mail)
+    assert "printer is on fire" not in mail.get_body(("html",)).get_content()
+
+
+def test_an_html_only_reply_starting_with_note_is_a_note(desk, graph, alert):
+    ticket, alert_mail = alert
+    markup = OUTLOOK_HTML.replace("<div>Please unplug the printer.</div>",
+                                  "<div><p>#note</p></div><div>Toner ordered.</div>")
+
+    assert _fetch_and_send(desk, graph, sent_inside(_html_only(alert_mail, markup))) == []
+
+    [_, note] = desk.tickets.entries(ticket.number)
+    assert note.type == "note" and "Toner ordered." in note.body_text
+    assert "#note" not in note.body_text.lower() and "#note" not in note.body_html.lower()
+
+
+def test_a_stranger_answering_the_alert_cannot_bring_others_in_on_cc(desk, graph, alert):
+    ticket, alert_mail = alert
+    raw = from_internet(_staff_reply(alert_mail, "Adding my friend.", sender=f"Mallory <{EVIL}>",
+                                     headers={"Cc": "Eve <eve@evil.example>"}), dmarc="pass")
+
+    _fetch_and_send(desk, graph, raw)
+
+    assert desk.tickets.get(ticket.number).collaborators == []
+
+
+def test_a_forged_staff_reply_cannot_bring_others_in_on_cc(desk, graph, alert):
+    ticket, alert_mail = alert
+    raw = from_internet(_staff_reply(alert_mail, "Cc my colleague.",
+                                     headers={"Cc": "Eve <eve@evil.example>"}),
+                        spf="fail", dkim="none", dmarc="fail")
+
+    _fetch_and_send(desk, graph, raw)
+
+    assert desk.tickets.get(ticket.number).collaborators == []
+
+
+def test_an_outlook_header_in_an_unknown_language_is_not_mailed_to_the_client(desk, graph, alert):
+    """Outlook in Japanese: its header block above the quoted alert names the alert's
+    recipients; the client gets only the answer."""
+    ticket, alert_mail = alert
+    quoted = ("\n\n________________________________\n差出人: Contoso Support <support@contoso.example>\n"
+              "送信日時: 2026年12月1日 2:00\n宛先: Andy Agent <agent@contoso.example>\n"
+              f"件名: {alert_mail['Subject']}\n\n{_text(alert_mail)}")
+    raw = sent_inside(_staff_reply(alert_mail, "Coming at ten." + quoted))
+
+    mail = _assert_one_response_to_ann(_fetch_and_send(desk, graph, raw), "Coming at ten.")
+
+    assert AGENT not in _text(mail) and "宛先" not in _text(mail)
+    [_, response] = desk.tickets.entries(ticket.number)
+    assert response.body_text.strip() == "Coming at ten."
+
+
+def test_a_staff_out_of_office_let_through_by_a_filter_is_never_mailed_to_the_client(
+        desk, graph, alert):
+    """A filter that lets the tenant's automatic mail through (monitoring) must not turn a
+    staff member's out-of-office answer to an alert into a response to the client."""
+    ticket, alert_mail = alert
+    assert run_cli("filters", "add", "Contoso monitoring", "--if", "sender", "contains",
+                   "@contoso.example", "--allow-auto-generated")[0] == 0
+    raw = sent_inside(_staff_reply(alert_mail, "I am out of the office until Monday.",
+                                   headers={"Auto-Submitted": "auto-replied",
+                                            "X-Auto-Response-Suppress": "All"}))
+
+    assert _fetch_and_send(desk, graph, raw) == []
+
+    [_, kept] = desk.tickets.entries(ticket.number)
+    assert kept.type == "note"
+
+
+def test_a_picture_only_in_the_cut_quote_is_never_mailed_to_the_client(desk, graph, alert):
+    """Rule 5 keeps a picture the kept HTML no longer shows as an attachment (for staff);
+    the client gets only the files of what the staff member wrote."""
+    ticket, alert_mail = alert
+    msg = message_from_bytes(_staff_reply(
+        alert_mail, "See the logo.",
+        html='<div>See the logo.</div><img src="cid:logo@x"><div class="gmail_quote">'
+             'On Tue, Dec 1, 2026 at 2:00 AM Support wrote:<blockquote>internal console '
+             '<img src="cid:console@x"></blockquote></div>'), policy=policy.default)
+    html = msg.get_body(("html",))
+    html.add_related(PNG, "image", "png", cid="<logo@x>", filename="logo.png")
+    html.add_related(PNG + b"2", "image", "png", cid="<console@x>", filename="console.png")
+
+    [mail] = _fetch_and_send(desk, graph, sent_inside(msg.as_bytes()))
+
+    assert [part.get_filename() for part in mail.iter_attachments()] == ["logo.png"]

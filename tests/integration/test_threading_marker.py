@@ -149,6 +149,27 @@ def test_a_mail_without_message_id_in_two_mailboxes_is_one_ticket(desk, graph, m
     assert len(desk.tickets.list()) == 1  # and a second run changes nothing
 
 
+def test_per_mailbox_safe_links_do_not_split_a_mail_without_message_id(desk, graph, mailbox_app):
+    """Defender's Safe Links rewrites each link per recipient mailbox (its `data=` names the
+    mailbox): the two copies' bodies differ only there, and are still one mail."""
+    graph.add_mailbox(SALES)
+    add_account(mailbox_app, SALES)
+    def copy_for(mailbox: str) -> bytes:
+        wrapped = ("https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fprinters"
+                   ".example.org%2Fmanual%3Fid%3D7%26lang%3Den&data=05%7C02%7C"
+                   f"{mailbox.replace('@', '%40')}%7C{len(mailbox)}sig&reserved=0")
+        return _no_message_id_mail().replace(
+            b"on fire.", f"on fire. Manual: {wrapped}".encode())
+
+    graph.add_message(SUPPORT, copy_for(SUPPORT))
+    graph.add_message(SALES, copy_for(SALES))
+
+    summaries = fetch_all(desk)
+
+    assert len(desk.tickets.list()) == 1
+    assert sum(s.created for s in summaries) == 1 and sum(s.duplicates for s in summaries) == 1
+
+
 def _backdate_closed(desk, number: str, days: int) -> None:
     """Move the closed ticket's last activity `days` back (the stored clock, not a sleep)."""
     ticket = desk.tickets.get(number)

@@ -38,6 +38,13 @@ SEP = DEFAULT_SEPARATOR
         "An: Alice\nBetreff: AW: [#108749] x\n\nalt",
         "Fixed, thanks.\n\nDe : Contoso Support\nEnvoyé : lundi 6 janvier 2025 16:20\nÀ : Alice\nObjet : RE: x\n",
         "Fixed, thanks.\n\n> quoted\n>\n> more quoted\n\n",
+        # Outlook in a language whose header words are not known: the rule and the header
+        # block above the quoted separator go with the quote (they name who got the mail)
+        "Fixed, thanks.\n\n________________________________\n差出人: Contoso Support <support@contoso.example>\n"
+        "送信日時: 2025年1月6日 16:20\n宛先: Andy <agent@contoso.example>\n件名: RE: [#108749] x\n\n"
+        "-- reply above this line --\nold",
+        "Fixed, thanks.\n\n-----Оригинальное сообщение-----\nОт: Contoso Support\nОтправлено: понедельник\n"
+        "Кому: Andy <agent@contoso.example>\nТема: x\n\n-- reply above this line --\nold",
     ],
 )
 def test_text_is_cut(text):
@@ -63,6 +70,11 @@ def test_inline_answers_keep_everything_above_the_last_quote():
 )
 def test_text_is_kept(text):
     assert cut_reply_text(text, SEP) == text
+
+
+def test_label_lines_above_the_separator_without_a_rule_are_the_reply():
+    text = "Fixed: restarted.\nNote: it was the fuse.\n-- reply above this line --\nold"
+    assert cut_reply_text(text, SEP) == "Fixed: restarted.\nNote: it was the fuse."
 
 
 def test_custom_separator():
@@ -194,3 +206,12 @@ def test_text_cut_is_fast_on_long_lines():
     with cpu_budget(5):
         cut_reply_text(("On " + "1 " * 100_000 + "\n") * 3 + "> q", SEP)
         cut_reply_text("From: x\n" * 50_000, SEP)
+
+
+def test_a_picture_just_above_the_quote_stays_with_the_reply():
+    """A signature logo between the text and the quote belongs to the reply: the quote's
+    first line starts at its own block, not at the picture before it."""
+    html = ('<div>See the logo.</div><img src="cid:logo@x"><div class="gmail_quote">On Tue, Dec 1, '
+            '2026 at 2:00 AM Support wrote:<blockquote>old <img src="cid:old@x"></blockquote></div>')
+    kept = cut_reply_html(html, SEP)
+    assert 'cid:logo@x' in kept and "old" not in kept

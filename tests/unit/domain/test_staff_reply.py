@@ -28,9 +28,21 @@ def test_a_first_line_note_makes_a_note_without_that_line(first):
     assert "#note" not in reply.html.lower() and "Toner ordered." in reply.html
 
 
-@pytest.mark.parametrize("text", ["#notes\nToner.", "#note: toner ordered", "Hi,\n#note\nToner.",
-                                  "# note\nToner."])
-def test_only_a_line_that_is_exactly_note_counts(text):
+@pytest.mark.parametrize("text, html", [
+    ("#notes\nToner ordered.", "<p>#notes</p><p>Toner ordered.</p>"),
+    ("#note: Toner ordered.", "<div>#Note: Toner ordered.</div>"),
+    ("#NOTE - Toner ordered.", "<div>\n  #NOTE - Toner ordered.</div>"),
+    ("# note\nToner ordered.", "<p># note<br>Toner ordered.</p>"),
+])
+def test_a_near_miss_of_note_is_a_note_too_never_mailed_to_the_client(text, html):
+    reply = _read(text, html=html)
+    assert reply.kind is StaffReplyKind.NOTE
+    assert reply.text.strip() == "Toner ordered."
+    assert "note" not in reply.html.lower() and "Toner ordered." in reply.html
+
+
+@pytest.mark.parametrize("text", ["Hi,\n#note\nToner.", "#notebook is broken", "#noted, thanks"])
+def test_note_counts_only_at_the_start_of_the_first_line_and_as_a_word(text):
     assert _read(text).kind is StaffReplyKind.RESPONSE
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -72,6 +73,17 @@ def test_markers_are_found_in_html_and_upper_case_and_only_once():
     ("[#108749] RE: Printer on fire [#108749]", "Printer on fire"),
     ("Re[2]: Printer on fire", "Printer on fire"),
     ("Printer on fire", "Printer on fire"),
+    ("RV: Printer on fire", "Printer on fire"),  # Outlook in Spanish: a forward
+    ("RES: Printer on fire", "Printer on fire"),  # Portuguese
+    ("Odp: PD: Printer on fire", "Printer on fire"),  # Polish
+    ("VL: Printer on fire", "Printer on fire"),  # Finnish forward
+    ("YNT: Printer on fire", "Printer on fire"),  # Turkish
+    ("Re： Printer on fire", "Printer on fire"),  # a full-width colon (CJK input methods)
+    ("回复: 转发: Printer on fire", "Printer on fire"),  # Chinese clients
+    ("AW(2): Printer on fire", "Printer on fire"),
+    ("Réf : Printer on fire", "Printer on fire"),  # French, a space before the colon
+    ("[EXTERNAL] RE: Printer on fire", "Printer on fire"),  # a gateway's tag before the prefix
+    ("Rebooted: Printer on fire", "Rebooted: Printer on fire"),  # a word, not a prefix
 ])
 def test_normalized_subject_drops_prefixes_and_tags(subject, expected):
     assert normalized_subject(subject) == expected
@@ -131,6 +143,9 @@ def _ticket(status=Status.CLOSED, closed_days_ago=40, subject="Printer on fire")
     (_ticket(status=Status.OPEN), "New laptop please", 30, False),  # not closed
     (_ticket(closed_days_ago=40), "New laptop please", 60, False),  # a longer window
     (_ticket(), "New laptop please", 0, False),  # 0: always reopens
+    # staff answered after closing, 5 days ago: the client's answer to it reopens
+    (replace(_ticket(), answered_at=datetime(2026, 11, 22, tzinfo=timezone.utc)),
+     "New laptop please", 30, False),
 ])
 def test_the_reopen_window(ticket, subject, window, follow_up):
     received = datetime(2026, 11, 27, tzinfo=timezone.utc)
