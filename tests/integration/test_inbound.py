@@ -14,6 +14,7 @@ from shared_code.services.helpdesk import Helpdesk
 from tests.fakes.exchange import sent_inside
 
 from .helpers import SUPPORT, add_account, make_mail, run_cli
+from .push_helpers import queued_jobs
 
 
 def _fetch_json():
@@ -257,17 +258,6 @@ def test_batch_size_limits_one_run_oldest_first(desk, graph):
 
 
 
-def _fetch_jobs(desk):
-    from shared_code.adapters.names import FETCH_JOBS
-
-    jobs = []
-    while batch := desk.queues.receive(FETCH_JOBS, max_messages=32):
-        for job, handle in batch:
-            jobs.append(job)
-            desk.queues.delete(FETCH_JOBS, handle)
-    return jobs
-
-
 def test_a_full_batch_queues_the_next_run_at_once_until_the_backlog_is_gone(desk, graph):
     """A burst of 5 mails with a batch of 2: the worker's runs follow each other through the
     queue (no waiting for the next tick), and the run that finds no more stops the chain."""
@@ -279,7 +269,7 @@ def test_a_full_batch_queues_the_next_run_at_once_until_the_backlog_is_gone(desk
     job, runs = {"address": SUPPORT, "scheduled": datetime.now(timezone.utc).isoformat()}, []
     while job is not None:
         runs.append(run_fetch_job(desk, job))
-        [job] = _fetch_jobs(desk) or [None]
+        [job] = queued_jobs(desk) or [None]
     assert [run.created for run in runs] == [2, 2, 1]
     assert [run.more_waiting for run in runs] == [True, True, False]
     assert len(_tickets()) == 5
@@ -293,10 +283,10 @@ def test_follow_up_runs_stop_at_their_limit_and_the_timer_takes_over(desk, graph
         graph.add_message(SUPPORT, make_mail(subject=f"mail {index}")[0])
     now = datetime.now(timezone.utc).isoformat()
     first = run_fetch_job(desk, {"address": SUPPORT, "scheduled": now, "follow_up": MAX_FOLLOW_UPS - 1})
-    [follow_up] = _fetch_jobs(desk)
+    [follow_up] = queued_jobs(desk)
     assert first.more_waiting and follow_up["follow_up"] == MAX_FOLLOW_UPS
     last = run_fetch_job(desk, follow_up)
-    assert last.more_waiting and _fetch_jobs(desk) == []
+    assert last.more_waiting and queued_jobs(desk) == []
     assert len(_tickets()) == 2
 
 def test_custom_folder_is_fetched(desk, graph):
