@@ -63,7 +63,7 @@ def _delete_draft(client: "GraphMailClient", url: str) -> None:
     try:
         client._request("DELETE", url)
     except GraphError:
-        pass  # an unsent draft is harmless; the next attempt makes a new one
+        pass  # the next attempt finds it by its Message-ID and deletes it first
 
 
 def _message_id(mime: bytes) -> str:
