@@ -390,6 +390,14 @@ def test_drafts_live_in_the_drafts_folder_until_sent_or_deleted(cloud, graph, se
     assert graph.messages(MAILBOX, "drafts") == []
     [filed] = graph.messages(MAILBOX, "sentitems")
     assert (filed["internetMessageId"], filed["isDraft"]) == ("<big.1@contoso.com>", False)
+    second = session.post(f"{base}/messages", data=base64.b64encode(raw), timeout=5,
+                          headers={"Content-Type": "text/plain"}).json()["id"]
+    upload = session.post(f"{base}/messages/{second}/attachments/createUploadSession", timeout=5, json={
+        "AttachmentItem": {"attachmentType": "file", "name": "a.bin", "size": 3 * 1024 * 1024}}).json()
+    assert session.delete(f"{base}/messages/{second}", timeout=5).status_code == 204
+    late = requests.put(upload["uploadUrl"], data=b"x" * 10, timeout=5,
+                        headers={"Content-Range": f"bytes 0-9/{3 * 1024 * 1024}"})
+    assert late.status_code == 404 and graph.messages(MAILBOX, "drafts") == []
     own = graph.add_message(MAILBOX, mime(msgid="<mine@contoso.com>"), folder="drafts", is_draft=True)
     assert graph.get_message(MAILBOX, own)["isDraft"] is True
     assert session.delete(f"{base}/messages/{filed['id']}", timeout=5).status_code == 204

@@ -17,7 +17,7 @@
 * ``POST /users/{u}/messages/{draft}/send`` -> 202: leaves Drafts; recorded in ``sent`` and
   Sent Items (``isDraft`` false) as the draft's MIME with the attachments added; a draft with
   an unfinished upload is refused
-* ``DELETE /users/{u}/messages/{draft}`` -> 204 (gone from Drafts)
+* ``DELETE /users/{u}/messages/{draft}`` -> 204 (gone from Drafts, its upload sessions too)
 """
 from __future__ import annotations
 
@@ -85,8 +85,11 @@ class Drafts:
                                    "internetMessageId": meta["internetMessageId"]})
 
     def _forget(self, mailbox: str, draft_id: str) -> None:
+        """The draft and its upload sessions: a PUT to one of its upload URLs answers 404."""
         del self.drafts[draft_id]
         self.graph._box(mailbox).messages.pop(draft_id, None)
+        for token in [t for t, s in self.sessions.items() if s.draft_id == draft_id]:
+            del self.sessions[token]
 
     def route(self, mailbox: str, draft_id: str, rest: list[str], request: Request) -> Response:
         from .graph import GraphError
