@@ -369,6 +369,42 @@ def test_sent_mail_is_filed_in_sent_items_and_found_by_message_id(cloud, graph, 
     assert bad.status_code == 400
 
 
+def test_drafts_live_in_the_drafts_folder_until_sent_or_deleted(cloud, graph, session):
+    """POST /messages (MIME) makes a draft in Drafts (isDraft true, its Message-ID kept),
+    found by $filter; sending it leaves Drafts for Sent Items (isDraft false); DELETE removes
+    any message."""
+    base = f"{cloud.graph_url}/users/{MAILBOX}"
+    raw = mime(subject="Big", sender=MAILBOX, msgid="<big.1@contoso.com>").replace(
+        f"To: {MAILBOX}".encode(), b"To: ann@fabrikam.com")
+    created = session.post(f"{base}/messages", data=base64.b64encode(raw), timeout=5,
+                           headers={"Content-Type": "text/plain"})
+    assert created.status_code == 201 and created.json()["isDraft"] is True
+    draft_id = created.json()["id"]
+    search = (f"{messages_url(cloud, 'drafts')}?$filter=internetMessageId eq '<big.1@contoso.com>'"
+              " and isDraft eq true&$select=id,isDraft")
+    found = session.get(search, timeout=5).json()["value"]
+    assert [(f["id"], f["isDraft"]) for f in found] == [(draft_id, True)]
+    assert session.get(search.replace("eq true", "eq false"), timeout=5).json()["value"] == []
+    assert session.get(f"{base}/messages/{draft_id}", timeout=5).json()["isDraft"] is True
+    assert session.post(f"{base}/messages/{draft_id}/send", timeout=5).status_code == 202
+    assert graph.messages(MAILBOX, "drafts") == []
+    [filed] = graph.messages(MAILBOX, "sentitems")
+    assert (filed["internetMessageId"], filed["isDraft"]) == ("<big.1@contoso.com>", False)
+    second = session.post(f"{base}/messages", data=base64.b64encode(raw), timeout=5,
+                          headers={"Content-Type": "text/plain"}).json()["id"]
+    upload = session.post(f"{base}/messages/{second}/attachments/createUploadSession", timeout=5, json={
+        "AttachmentItem": {"attachmentType": "file", "name": "a.bin", "size": 3 * 1024 * 1024}}).json()
+    assert session.delete(f"{base}/messages/{second}", timeout=5).status_code == 204
+    late = requests.put(upload["uploadUrl"], data=b"x" * 10, timeout=5,
+                        headers={"Content-Range": f"bytes 0-9/{3 * 1024 * 1024}"})
+    assert late.status_code == 404 and graph.messages(MAILBOX, "drafts") == []
+    own = graph.add_message(MAILBOX, mime(msgid="<mine@contoso.com>"), folder="drafts", is_draft=True)
+    assert graph.get_message(MAILBOX, own)["isDraft"] is True
+    assert session.delete(f"{base}/messages/{filed['id']}", timeout=5).status_code == 204
+    gone = session.get(f"{base}/messages/{filed['id']}", timeout=5)
+    assert gone.status_code == 404 and error_code(gone) == "ErrorItemNotFound"
+
+
 # -- Key Vault ----------------------------------------------------------------------------------
 def test_key_vault_secret_via_challenge(cloud, keyvault, mailbox_app):
     from azure.core.exceptions import ResourceNotFoundError

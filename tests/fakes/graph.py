@@ -9,12 +9,14 @@ Supported (JSON shapes and ``{"error": {"code", "message"}}`` errors as Graph se
 * ``GET  /users/{u}/mailFolders/{folder}`` and ``.../{folder}/childFolders``
 * ``GET  /users/{u}/mailFolders/{folder}/messages`` and ``/users/{u}/messages`` with
   ``$filter`` (``receivedDateTime ge|gt|le|lt|eq|ne <ISO 8601 with Z or offset>``,
-  ``isRead eq|ne true|false``, ``hasAttachments eq true|false``, ``internetMessageId eq '..'``,
+  ``isRead|isDraft eq|ne true|false``, ``hasAttachments eq true|false``,
+  ``internetMessageId eq '..'``,
   joined with ``and``), ``$orderby=receivedDateTime [asc|desc]`` (default: desc),
   ``$top`` (1-1000, default 10), ``$select``, ``$skip`` (the absolute ``@odata.nextLink`` uses
   it). Graph's rule is enforced: with both $filter and $orderby, the $orderby properties must
   lead $filter in the same order, else 400 ``InefficientFilter``.
-* ``GET|PATCH /users/{u}/messages/{id}`` (PATCH: ``isRead``, ``categories``)
+* ``GET|PATCH|DELETE /users/{u}/messages/{id}`` (PATCH: ``isRead``, ``categories``; DELETE
+  answers 204 and the message is gone, where Graph moves it to Deleted Items)
 * ``GET  /users/{u}/messages/{id}/$value``: the raw MIME bytes (or, for a message given to
   ``break_message``, that error on every request, while the message still lists and reads;
   for one given to ``delete_on_download``, the message is deleted and 404 answered)
@@ -152,6 +154,7 @@ class _Message:
     modified: datetime
     change: int = 1
     categories: list = field(default_factory=list)
+    is_draft: bool = False
 
 
 @dataclass
@@ -248,9 +251,12 @@ class FakeGraph(FakeServer):
             return self._folder(self._box(mailbox), folder).id
 
     def add_message(self, mailbox: str, raw: bytes | str, folder: str = "inbox",
-                    is_read: bool = False, received: datetime | None = None) -> str:
+                    is_read: bool = False, received: datetime | None = None,
+                    is_draft: bool = False) -> str:
         """Deliver raw MIME into a folder; returns the message id. `received` defaults to now,
-        strictly increasing by at least 1 ms per default; naive datetimes are UTC."""
+        strictly increasing by at least 1 ms per default; naive datetimes are UTC. `is_draft`:
+        a draft a person saved in Outlook (isDraft true; the app's own drafts are made through
+        POST /messages, graph_drafts.py)."""
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
         with self._lock, _as_key_error():
@@ -270,7 +276,8 @@ class FakeGraph(FakeServer):
             self._seq += 1
             message = _Message(_new_id("AAMk"), raw, target.id, is_read,
                                received.astimezone(timezone.utc), self._seq, meta,
-                               modified=received.astimezone(timezone.utc))  # delivery is its last change
+                               modified=received.astimezone(timezone.utc),  # delivery is its last change
+                               is_draft=is_draft)
             box.messages[message.id] = message
             subscribed = graph_subscriptions.matching(self, box, target)
         graph_subscriptions.notify_created(self, subscribed, box, message.id)
@@ -400,7 +407,7 @@ class FakeGraph(FakeServer):
             "isDeliveryReceiptRequested": False,
             "isReadReceiptRequested": False,
             "isRead": m.is_read,
-            "isDraft": False,
+            "isDraft": m.is_draft,
             "inferenceClassification": "focused",
             "body": dict(body),
             "sender": meta["sender"],
@@ -537,7 +544,8 @@ class FakeGraph(FakeServer):
                 return self._messages_route(box, folder, rest[3:], request)
         if low == ["messages"] and method == "POST":
             return self.drafts.create(box.address, request)
-        if low[:1] == ["messages"] and len(rest) > 1 and rest[1] in self.drafts.drafts:
+        if low[:1] == ["messages"] and len(rest) > 1 and rest[1] in self.drafts.drafts \
+                and (len(rest) > 2 or method == "DELETE"):  # a GET of it reads the message
             return self.drafts.route(box.address, rest[1], rest[2:], request)
         if low[:1] == ["messages"]:
             return self._messages_route(box, None, rest[1:], request)
@@ -570,7 +578,10 @@ class FakeGraph(FakeServer):
             raise GraphError(404, "ErrorItemNotFound",
                              "The specified object was not found in the store.")
         if len(rest) == 1:
-            self._require(request.method, "GET", "PATCH")
+            self._require(request.method, "GET", "PATCH", "DELETE")
+            if request.method == "DELETE":  # Graph moves it to Deleted Items; gone here
+                del box.messages[message.id]
+                return Response(204)
             if request.method == "PATCH":
                 self._patch(message, request)
             return self._single(message, request)
@@ -735,12 +746,14 @@ class FakeGraph(FakeServer):
                 when = _parse_datetime(value)
                 attr = "received" if key == "receiveddatetime" else "modified"
                 predicates.append(lambda m, c=compare, w=when, a=attr: c(_seconds(getattr(m, a)), w))
-            elif key in ("isread", "hasattachments"):
+            elif key in ("isread", "hasattachments", "isdraft"):
                 if value not in ("true", "false") or op not in ("eq", "ne"):
                     raise GraphError(400, "BadRequest", f"Invalid filter clause: {clause!r}.")
                 flag = value == "true"
                 if key == "isread":
                     predicates.append(lambda m, c=compare, f=flag: c(m.is_read, f))
+                elif key == "isdraft":
+                    predicates.append(lambda m, c=compare, f=flag: c(m.is_draft, f))
                 else:
                     predicates.append(lambda m, c=compare, f=flag: c(m.meta["hasAttachments"], f))
             elif key == "internetmessageid":

@@ -1,7 +1,11 @@
 """Drafts, attachments and upload sessions of the Graph fake (Graph's path for mail over the
 4 MB request limit):
 
-* ``POST /users/{u}/messages`` with a base64 MIME body (``text/plain``) -> 201 draft ``{"id"}``
+* ``POST /users/{u}/messages`` with a base64 MIME body (``text/plain``) -> 201 draft ``{"id",
+  "isDraft", "internetMessageId"}``. Like Exchange, the draft is a message in the mailbox's
+  Drafts folder (``isDraft`` true, read): it lists there and answers ``$filter`` (e.g.
+  ``internetMessageId eq '<id>'``, which keeps the Message-ID the MIME carries; one is stamped
+  when there is none) until it is sent or deleted
 * ``POST /users/{u}/messages/{draft}/attachments`` (``#microsoft.graph.fileAttachment``,
   ``contentBytes``; Graph takes these only under 3 MB)
 * ``POST /users/{u}/messages/{draft}/attachments/createUploadSession`` (``AttachmentItem``:
@@ -10,9 +14,10 @@
   Authorization header is refused (401), as Graph documents
 * ``PUT <uploadUrl>`` with ``Content-Range: bytes a-b/total``, in order -> 200 with
   ``nextExpectedRanges``, the last one 201
-* ``POST /users/{u}/messages/{draft}/send`` -> 202: recorded in ``sent`` and Sent Items as
-  the draft's MIME with the attachments added; a draft with an unfinished upload is refused
-* ``DELETE /users/{u}/messages/{draft}`` -> 204
+* ``POST /users/{u}/messages/{draft}/send`` -> 202: leaves Drafts; recorded in ``sent`` and
+  Sent Items (``isDraft`` false) as the draft's MIME with the attachments added; a draft with
+  an unfinished upload is refused
+* ``DELETE /users/{u}/messages/{draft}`` -> 204 (gone from Drafts, its upload sessions too)
 """
 from __future__ import annotations
 
@@ -21,8 +26,9 @@ import binascii
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
-from .mime import with_attachments
+from .mime import parse_mime, with_attachments
 from .server import Request, Response, json_response
 
 UPLOAD_MIN = 3 * 1024 * 1024
@@ -57,7 +63,7 @@ class Drafts:
         self.chunks: list[int] = []  # sizes of the PUTs received, for the tests
 
     def create(self, mailbox: str, request: Request) -> Response:
-        from .graph import GraphError
+        from .graph import GraphError, _Message
 
         try:
             raw = base64.b64decode(b"".join(request.body.split()), validate=True)
@@ -67,7 +73,23 @@ class Drafts:
             raise GraphError(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
         draft_id = "AAMkDraft-" + secrets.token_urlsafe(12) + "_="
         self.drafts[draft_id] = _Draft(mailbox, raw)
-        return json_response(201, {"id": draft_id, "isDraft": True})
+        box = self.graph._box(mailbox)
+        meta = parse_mime(raw)
+        if not meta["internetMessageId"]:
+            meta["internetMessageId"] = f"<{secrets.token_hex(12)}@fake.prod.outlook.com>"
+        now = datetime.now(timezone.utc)
+        self.graph._seq += 1
+        box.messages[draft_id] = _Message(draft_id, raw, self.graph._folder(box, "drafts").id, True, now,
+                                          self.graph._seq, meta, modified=now, is_draft=True)
+        return json_response(201, {"id": draft_id, "isDraft": True,
+                                   "internetMessageId": meta["internetMessageId"]})
+
+    def _forget(self, mailbox: str, draft_id: str) -> None:
+        """The draft and its upload sessions: a PUT to one of its upload URLs answers 404."""
+        del self.drafts[draft_id]
+        self.graph._box(mailbox).messages.pop(draft_id, None)
+        for token in [t for t, s in self.sessions.items() if s.draft_id == draft_id]:
+            del self.sessions[token]
 
     def route(self, mailbox: str, draft_id: str, rest: list[str], request: Request) -> Response:
         from .graph import GraphError
@@ -75,7 +97,7 @@ class Drafts:
         draft = self.drafts[draft_id]
         low = [s.lower() for s in rest]
         if not low and request.method == "DELETE":
-            del self.drafts[draft_id]
+            self._forget(mailbox, draft_id)
             return Response(204)
         if low == ["attachments"] and request.method == "POST":
             body = request.json()
@@ -100,7 +122,7 @@ class Drafts:
         if low == ["send"] and request.method == "POST":
             if draft.uploads:
                 raise GraphError(400, "ErrorInvalidRequest", "An attachment upload is not finished.")
-            del self.drafts[draft_id]
+            self._forget(mailbox, draft_id)
             self.graph.deliver(mailbox, with_attachments(draft.raw, draft.files))
             return Response(202)
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{rest[0] if rest else draft_id}'.")

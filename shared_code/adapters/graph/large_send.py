@@ -1,10 +1,14 @@
 """Mail over Graph's 4 MB request limit: the bodies and headers as a MIME draft
 (`POST /users/{id}/messages`), each attachment added to it (small ones as a fileAttachment,
 3 MB and more through `attachments/createUploadSession` and PUT chunks), then
-`POST /messages/{id}/send`. A draft left by a failure before the send is deleted."""
+`POST /messages/{id}/send`. A draft left by a failure before the send is deleted; one left by
+a process killed mid-upload (timeout, scale-in, OOM: no `except` ran) is found by its
+Message-ID in the Drafts folder and deleted by the next attempt before it makes its own, so a
+shared mailbox keeps no half-built mail a person could send (docs/outbound.md, "Large mail")."""
 from __future__ import annotations
 
 import base64
+from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -21,6 +25,7 @@ CHUNK = 12 * 320 * 1024
 
 def send_large(client: "GraphMailClient", draft_mime: bytes, files: list[tuple[str, str, bytes]]) -> None:
     """Send `draft_mime` (the mail without its attachments) with `files` attached."""
+    delete_leftover_drafts(client, _message_id(draft_mime))
     draft = client._request("POST", f"{client.mailbox_url}/messages", data=base64.b64encode(draft_mime),
                             content_type="text/plain", idempotent=False).json()
     url = f"{client.mailbox_url}/messages/{quote(str(draft['id']), safe='')}"
@@ -58,4 +63,36 @@ def _delete_draft(client: "GraphMailClient", url: str) -> None:
     try:
         client._request("DELETE", url)
     except GraphError:
-        pass  # an unsent draft is harmless; the next attempt makes a new one
+        pass  # the next attempt finds it by its Message-ID and deletes it first
+
+
+def _message_id(mime: bytes) -> str:
+    """The Message-ID the draft carries, without brackets ("" when it has none)."""
+    value = BytesHeaderParser().parsebytes(mime).get("Message-ID") or ""
+    return str(value).strip().strip("<>").strip()
+
+
+def delete_leftover_drafts(client: "GraphMailClient", message_id: str) -> int:
+    """Delete the drafts an earlier attempt of this mail left in the mailbox's Drafts folder:
+    only messages there with isDraft true and exactly this Message-ID (the outbound one is
+    unique to the notification), never sent mail or another draft. Returns how many."""
+    from .client import _odata_string, _query, _seg
+
+    if not message_id:
+        return 0
+    wanted = f"<{message_id}>"
+    query = _query({"$filter": f"internetMessageId eq {_odata_string(wanted)}",
+                    "$select": "id,isDraft,internetMessageId", "$top": 50})
+    payload = client._request("GET", f"{client.mailbox_url}/mailFolders/drafts/messages?{query}").json()
+    deleted = 0
+    for item in payload.get("value") or []:
+        found = str(item.get("internetMessageId") or "").strip().strip("<>")
+        if item.get("isDraft") is True and found == message_id and item.get("id"):
+            try:
+                client._request("DELETE", f"{client.mailbox_url}/messages/{_seg(str(item['id']))}")
+            except GraphError as error:
+                if error.status != 404:  # gone already (sent or deleted meanwhile) is fine
+                    raise
+                continue
+            deleted += 1
+    return deleted
