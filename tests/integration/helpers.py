@@ -60,3 +60,14 @@ def add_support_staff(agent: str) -> None:
     for args in (["departments", "add", "Support", "--alert-recipients", agent],
                  ["staff", "add", "--name", "Andy Agent", "--email", agent, "--department", "Support"]):
         assert run_cli(*args)[0] == 0
+
+
+def support_ticket(desk, graph, agent: str):
+    """`add_support_staff(agent)`, then one client mail fetched: the ticket it opened."""
+    from shared_code.services.fetch import fetch_all
+
+    add_support_staff(agent)
+    graph.add_message(SUPPORT, make_mail()[0])
+    fetch_all(desk)
+    [created] = desk.tickets.list()
+    return created

@@ -13,7 +13,7 @@ import pytest
 from shared_code.services.fetch import fetch_all
 from shared_code.services.outbound_queue import drain_outbound
 
-from .helpers import SUPPORT, add_support_staff, make_mail, run_cli
+from .helpers import SUPPORT, make_mail, run_cli, support_ticket
 
 CLIENT = "ann@example.org"
 AGENT = "agent@contoso.example"
@@ -22,10 +22,7 @@ AGENT = "agent@contoso.example"
 @pytest.fixture
 def ticket(desk, graph):
     """A client's ticket whose auto-response went out through Graph."""
-    add_support_staff(AGENT)
-    graph.add_message(SUPPORT, make_mail()[0])
-    fetch_all(desk)
-    [created] = desk.tickets.list()
+    created = support_ticket(desk, graph, AGENT)
     drain_outbound(desk)
     return created
 

@@ -8,7 +8,7 @@ from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.services.fetch import fetch_all
 from tests.fakes.exchange import from_internet, sent_inside
 
-from .helpers import SUPPORT, add_support_staff, make_mail, run_cli
+from .helpers import SUPPORT, make_mail, run_cli, support_ticket
 
 AGENT = "agent@contoso.example"
 STAFF_SPOOF = "Unauthenticated mail claiming a staff address"
@@ -18,10 +18,7 @@ HELPDESK_SPOOF = "Unauthenticated mail claiming a helpdesk address"
 @pytest.fixture
 def ticket(desk, graph):
     """A closed ticket from a client mail, with the Support department and one staff member."""
-    add_support_staff(AGENT)
-    graph.add_message(SUPPORT, make_mail()[0])
-    fetch_all(desk)
-    [created] = desk.tickets.list()
+    created = support_ticket(desk, graph, AGENT)
     assert run_cli("tickets", "close", created.number)[0] == 0
     return created
 

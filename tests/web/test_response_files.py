@@ -13,18 +13,14 @@ from shared_code.adapters.names import ATTACHMENTS
 from shared_code.services.outbound_queue import drain_outbound
 
 from .conftest import api_post
-from .ticket_setup import directory, no_role_client, plain_ticket
+from .ticket_setup import no_role_client, quiet_ticket
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 64
 
 
 @pytest.fixture
 def ticket(desk, graph):
-    directory()
-    found = plain_ticket(desk, graph)
-    drain_outbound(desk, release_after=0)  # the new ticket's own mails
-    graph.sent.clear()
-    return found
+    return quiet_ticket(desk, graph)
 
 
 def _files_sent_to_client(graph) -> dict[str, bytes]:

@@ -61,6 +61,18 @@ def plain_ticket(desk, graph, subject="Printer on fire", sender="Ann Client <ann
     return fetch(desk, graph, make_mail(subject=subject, sender=sender)[0])
 
 
+def quiet_ticket(desk, graph):
+    """`directory()` and a plain ticket whose own mails (auto-response, alerts) are sent and
+    forgotten: `graph.sent` holds only what the test sends."""
+    from shared_code.services.outbound_queue import drain_outbound
+
+    directory()
+    found = plain_ticket(desk, graph)
+    drain_outbound(desk, release_after=0)
+    graph.sent.clear()
+    return found
+
+
 def outlook_mail(subject="Two screenshots", html=None, attachments=()) -> bytes:
     """An Outlook-style mail: multipart/alternative text + multipart/related HTML whose two
     images are cid: parts (image001.png, image002.png), plus optional attachments."""
