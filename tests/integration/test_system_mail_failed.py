@@ -8,38 +8,19 @@ Azurite, the Graph/identity/Key Vault fakes; the monitor's clock is its `now=` p
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import pytest
 
 from shared_code.adapters.names import OUTBOUND_MAIL
-from shared_code.domain.model import AlreadyExists, Department
-from shared_code.services.monitor import run_monitor
+from shared_code.domain.model import AlreadyExists
 from shared_code.services.outbound_queue import drain_outbound, failed_notifications, requeue
 
+from .failed_system_mail import ALERT, ONCALL, poison_a_monitor_alert
 from .helpers import SUPPORT, run_cli
-
-ALERT = "alerts@contoso.example"
-ONCALL = "oncall@contoso.example"
-
 
 @pytest.fixture
 def poisoned(desk, mailbox_app, graph) -> dict:
-    """A fetch alert about support@ that Graph refused five times: the failed row."""
-    graph.add_mailbox(ALERT)
-    code, _ = run_cli("emails", "add", "--address", ALERT, "--name", "alerts", "--purpose", "alert",
-                      "--department", "Support", "--tenant-id", mailbox_app["tenant_id"],
-                      "--client-id", mailbox_app["client_id"],
-                      "--client-secret-name", mailbox_app["client_secret_name"], "--no-fetch-enabled")
-    assert code == 0
-    desk.directory.add_department(Department("Support", email=SUPPORT, alert_recipients=[ONCALL]))
-    run_monitor(desk, now=desk.accounts.get(SUPPORT).created + timedelta(minutes=10))
-    graph.fail_next(400, count=5, path_contains="sendMail", method="POST",
-                    code="ErrorInvalidRecipients")
-    results = drain_outbound(desk, release_after=0)
-    assert [r.outcome for r in results] == ["failed"] * 5 and graph.sent == []
-    [row] = [r for r in failed_notifications(desk) if r["type"] == "system_mail"]
-    return row
+    return poison_a_monitor_alert(desk, mailbox_app, graph)
 
 
 def _sent_items_reads(graph) -> int:
