@@ -29,7 +29,7 @@ class SystemMailStore:
     def __init__(self, connection: StorageConnection):
         self._table = _Table(connection, SYSTEM_MAIL)
 
-    def record_failed(self, message: dict, attempts: int, error: str) -> None:
+    def record_failed(self, message: dict, attempts: int, error: str, error_code: str = "") -> None:
         """The poison trigger gave up on this system mail; attempts add up over requeues."""
         mail_id = str(message.get("id") or "")
         row = self.get(mail_id)
@@ -41,7 +41,7 @@ class SystemMailStore:
             "subject": str(message.get("subject") or ""),
             "created": str(message.get("created") or (row or {}).get("created") or ""),
             "attempts": int((row or {}).get("attempts") or 0) + int(attempts),
-            "error": error[:4000], "failed": utcnow(), "updated": utcnow(),
+            "error": error[:4000], "error_code": error_code, "failed": utcnow(), "updated": utcnow(),
             "message": json.dumps(message, sort_keys=True)}, merge=False)
 
     def get(self, mail_id: str) -> dict | None:

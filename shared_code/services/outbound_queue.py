@@ -113,8 +113,10 @@ def _handle_system_mail(desk: Helpdesk, message: dict, dequeue_count: int, messa
             result.reason += f" (attempt {dequeue_count} of {MAX_SEND_ATTEMPTS}; the queue retries it)"
             raise SendFailed(error, [result]) from error
         result.reason += f" (moved to {OUTBOUND_POISON} after {dequeue_count} failed attempts)"
+        result.error_code = getattr(error, "code", "") or type(error).__name__
         desk.queues.send(OUTBOUND_POISON, {**message, "attempts": dequeue_count,
-                                           "last_error": result.reason[:2000]})
+                                           "last_error": result.reason[:2000],
+                                           "error_code": str(result.error_code)[:100]})
         return [result]
     result.queue_message_id, result.dequeue_count = message_id, dequeue_count
     if result.outcome == "deferred" and not (message_id and pop_receipt and desk.queues.hide(

@@ -79,6 +79,8 @@ def send_system_mail(desk: Helpdesk, message: dict, dequeue_count: int = 1) -> S
         result.reason = ("invalid system mail: no id or recipients" if account or not result.sender
                          else f"the sending account {result.sender} no longer exists")
         desk.syslog.write("error", "System mail refused", f"{result.id or '(no id)'}: {result.reason}")
+        if result.id and result.recipients:  # listed, to requeue once the account is back
+            desk.system_mail.record_failed(message, 1, result.reason, "NoSender")
         return result
     granted, wait = desk.counters.take_send_slots(account.address, [len(result.recipients)])
     if not granted:
@@ -115,8 +117,9 @@ def record_failed(desk: Helpdesk, message: dict) -> None:
     attempts = int(message.get("attempts") or MAX_SEND_ATTEMPTS)
     error = str(message.get("last_error") or
                 f"moved to {OUTBOUND_POISON} after {attempts} failed attempts")
-    mail = {k: v for k, v in message.items() if k not in ("attempts", "last_error", "requeued")}
-    desk.system_mail.record_failed(mail, attempts, error)
+    mail = {k: v for k, v in message.items()
+            if k not in ("attempts", "last_error", "error_code", "requeued")}
+    desk.system_mail.record_failed(mail, attempts, error, str(message.get("error_code") or ""))
     desk.syslog.write("error", "System mail failed",
                       f"{message.get('kind')} {message.get('id')} from {message.get('sender')} "
                       f"to {', '.join(message.get('to') or [])} was given up after repeated "
@@ -130,7 +133,7 @@ def failed_rows(desk: Helpdesk) -> list[dict]:
     return [{"id": row.get("id", ""), "type": "system_mail", "state": row.get("state", ""),
              "template": row.get("kind", ""), "ticket": "", "sender": row.get("sender", ""),
              "recipients": row.get("recipients", ""), "subject": row.get("subject", ""),
-             "attempts": int(row.get("attempts") or 0), "error_code": "",
+             "attempts": int(row.get("attempts") or 0), "error_code": row.get("error_code", ""),
              "error": row.get("error", ""), "created": row.get("created") or None,
              "updated": row.get("updated")} for row in desk.system_mail.failed()]
 
@@ -145,11 +148,11 @@ def requeue(desk: Helpdesk, mail_id: str) -> dict | None:
     if message is None:
         raise AlreadyExists(f"system mail {mail_id} is {row.get('state')}, not failed: "
                             "not queued again", "id")
-    message = {**message, "requeued": True}
     try:
-        desk.queues.send(OUTBOUND_MAIL, message)
-    except Exception:
-        desk.system_mail.record_failed(message, 0, str(row.get("error") or ""))
+        desk.queues.send(OUTBOUND_MAIL, {**message, "requeued": True})
+    except Exception:  # not queued: listed as failed again, as it was
+        desk.system_mail.record_failed(message, 0, str(row.get("error") or ""),
+                                       str(row.get("error_code") or ""))
         raise
     desk.syslog.write("info", "System mail re-queued",
                       f"system mail {mail_id} ({row.get('kind')}, created {row.get('created') or '?'}) "

@@ -16,15 +16,21 @@ ALERT = "alerts@contoso.example"
 ONCALL = "oncall@contoso.example"
 
 
-def poison_a_monitor_alert(desk, oauth: dict, graph) -> dict:
-    """The failed row (as `failed_notifications` lists it) of the alert about support@."""
+def add_alert_account(desk, oauth: dict, graph) -> None:
+    """alerts@ (purpose alert, not fetched) and the Support department alerting oncall@."""
     graph.add_mailbox(ALERT)
     code, _ = run_cli("emails", "add", "--address", ALERT, "--name", "alerts", "--purpose", "alert",
                       "--department", "Support", "--tenant-id", oauth["tenant_id"],
                       "--client-id", oauth["client_id"],
                       "--client-secret-name", oauth["client_secret_name"], "--no-fetch-enabled")
     assert code == 0
-    desk.directory.add_department(Department("Support", email=SUPPORT, alert_recipients=[ONCALL]))
+    if desk.directory.get_department("Support") is None:
+        desk.directory.add_department(Department("Support", email=SUPPORT, alert_recipients=[ONCALL]))
+
+
+def poison_a_monitor_alert(desk, oauth: dict, graph) -> dict:
+    """The failed row (as `failed_notifications` lists it) of the alert about support@."""
+    add_alert_account(desk, oauth, graph)
     run_monitor(desk, now=desk.accounts.get(SUPPORT).created + timedelta(minutes=10))
     graph.fail_next(400, count=5, path_contains="sendMail", method="POST",
                     code="ErrorInvalidRecipients")

@@ -8,14 +8,16 @@ Azurite, the Graph/identity/Key Vault fakes; the monitor's clock is its `now=` p
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 
 from shared_code.adapters.names import OUTBOUND_MAIL
 from shared_code.domain.model import AlreadyExists
+from shared_code.services.monitor import run_monitor
 from shared_code.services.outbound_queue import drain_outbound, failed_notifications, requeue
 
-from .failed_system_mail import ALERT, ONCALL, poison_a_monitor_alert
+from .failed_system_mail import ALERT, ONCALL, add_alert_account, poison_a_monitor_alert
 from .helpers import SUPPORT, run_cli
 
 @pytest.fixture
@@ -36,6 +38,7 @@ def test_a_system_mail_failed_for_good_is_listed_with_what_an_admin_needs(desk, 
     assert poisoned["sender"] == ALERT and poisoned["recipients"] == ONCALL
     assert SUPPORT in poisoned["subject"] and poisoned["attempts"] == 5
     assert "ErrorInvalidRecipients" in poisoned["error"] and "outbound-mail-poison" in poisoned["error"]
+    assert poisoned["error_code"] == "ErrorInvalidRecipients"
     assert poisoned["created"] and poisoned["state"] == "failed"
     code, rows = run_cli("notifications", "failed", "--json")
     assert code == 0
@@ -105,3 +108,18 @@ def test_a_requeued_system_mail_an_earlier_attempt_delivered_is_not_sent_again(
     assert [r.outcome for r in results] == ["duplicate"] and len(graph.sent) == 1
     assert desk.system_mail.get(poisoned["id"])["state"] == "sent"
     assert poisoned["id"] not in {r["id"] for r in failed_notifications(desk)}
+
+
+def test_a_system_mail_whose_sender_was_removed_is_listed_and_sent_once_the_account_is_back(
+        desk, mailbox_app, graph):
+    add_alert_account(desk, mailbox_app, graph)
+    run_monitor(desk, now=desk.accounts.get(SUPPORT).created + timedelta(minutes=10))
+    assert run_cli("emails", "remove", ALERT)[0] == 0
+    assert [r.outcome for r in drain_outbound(desk, release_after=0)] == ["failed"]
+    [row] = [r for r in failed_notifications(desk) if r["type"] == "system_mail"]
+    assert row["error_code"] == "NoSender" and f"{ALERT} no longer exists" in row["error"]
+    assert row["attempts"] == 1 and graph.sent == []
+    add_alert_account(desk, mailbox_app, graph)
+    requeue(desk, row["id"])
+    assert [r.outcome for r in drain_outbound(desk, release_after=0)] == ["sent"]
+    assert [box for box, _ in graph.sent] == [ALERT] and failed_notifications(desk) == []
