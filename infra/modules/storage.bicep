@@ -56,6 +56,7 @@ var tableNames = [
   'undeliverable'
   'filters'
   'graphsubscriptions'
+  'systemmail'
 ]
 var containerNames = [
   'raw-mail'

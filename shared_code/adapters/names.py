@@ -22,6 +22,7 @@ RECONCILE_MARKS = "reconcilemarks"  # mails a reconciliation reported unaccounte
 UNDELIVERABLE = "undeliverable"  # addresses a permanent bounce reported (adapters/undeliverable.py)
 FILTERS = "filters"  # the admins' inbound filters (domain/filters.py)
 SUBSCRIPTIONS = "graphsubscriptions"  # push: one Graph subscription per fetched account
+SYSTEM_MAIL = "systemmail"  # system mail that failed for good (adapters/system_mail_store.py)
 # tables of the layout before issue 7, read only by `migrate`
 OLD_TICKET_ENTRIES = "ticketentries"
 OLD_CLIENTS = "clients"
@@ -42,7 +43,7 @@ FETCH_POISON = "fetch-jobs-poison"  # fetch jobs received too often (functions/f
 
 TABLES = (TICKETS, MESSAGE_INDEX, INGEST_LEDGER, EMAIL_ACCOUNTS, DEPARTMENTS, STAFF, TEMPLATES,
           SYSTEM_LOG, SEND_COUNTERS, DELIVERIES, QUARANTINE, IDEMPOTENCY, RECONCILE_MARKS,
-          UNDELIVERABLE, FILTERS, SUBSCRIPTIONS)
+          UNDELIVERABLE, FILTERS, SUBSCRIPTIONS, SYSTEM_MAIL)
 CONTAINERS = (RAW_MAIL, ATTACHMENTS, BODIES, LEASES)
 QUEUES = (FETCH_JOBS, OUTBOUND_MAIL, OUTBOUND_POISON, FETCH_POISON)
 POISON_QUEUES = frozenset({OUTBOUND_POISON, FETCH_POISON})

@@ -28,18 +28,25 @@ def cmd_notifications_failed(args) -> None:
     from ..services.outbound_queue import failed_notifications
 
     rows = [failed_notification_json(row) for row in failed_notifications(desk())]
-    print_result(args, rows, [f"{r['id']} {r['template']} ticket #{r['ticket']} from {r['sender'] or '-'} "
-                              f"to {r['recipients'] or '-'}: {r['error_code']} {r['error']}"
-                              for r in rows] or ["no failed notifications"])
+    print_result(args, rows, [_failed_line(r) for r in rows] or ["no failed notifications"])
+
+
+def _failed_line(r: dict) -> str:
+    about = (f"SYSTEM MAIL {r['template']} created {r['created'] or '?'}"
+             if r["type"] == "system_mail" else f"{r['template']} ticket #{r['ticket']}")
+    return (f"{r['id']} {about} from {r['sender'] or '-'} to {r['recipients'] or '-'}: "
+            f"{r['subject']}: {r['error_code']} {r['error']} ({r['attempts']} attempts)").replace("  ", " ")
 
 
 def cmd_notifications_requeue(args) -> None:
     from ..services.outbound_queue import requeue
 
     notification = requeue(desk(), args.id)
+    about = (f"system mail {notification.get('kind')}, created {notification.get('created') or '?'}"
+             if notification.get("type") == "system_mail"
+             else f"{notification['template']}, ticket #{notification['ticket_number']}")
     print_result(args, {"id": notification["id"], "state": "queued"},
-                 [f"queued {notification['id']} ({notification['template']}, ticket "
-                  f"#{notification['ticket_number']}) again"])
+                 [f"queued {notification['id']} ({about}) again"])
 
 
 def cmd_emails_test_send(args) -> None:
@@ -69,6 +76,6 @@ def register(sub, groups: dict) -> None:
         dest="action", required=True)
     groups["notifications"] = notifications
     command(notifications, "failed", cmd_notifications_failed,
-            "list notifications that failed for good")
+            "list notifications and system mail that failed for good")
     command(notifications, "requeue", cmd_notifications_requeue,
-            "put a failed notification back on the queue").add_argument("id")
+            "put a failed notification or system mail back on the queue").add_argument("id")

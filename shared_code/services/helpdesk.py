@@ -39,6 +39,7 @@ from ..adapters.system_log import SystemLog
 from ..adapters.telemetry import AppInsightsTelemetry
 from ..adapters.template_store import TemplateStore
 from ..adapters.ticket_store import TicketStore
+from ..adapters.system_mail_store import SystemMailStore
 from ..adapters.undeliverable import UndeliverableAddresses
 from ..config import Settings, running_in_azure
 from ..domain.model import EmailAccount
@@ -140,6 +141,11 @@ class Helpdesk:
     def undeliverable(self) -> UndeliverableAddresses:
         """Addresses a permanent bounce reported; notifications to them are held."""
         return UndeliverableAddresses(self.connection)
+
+    @cached_property
+    def system_mail(self) -> SystemMailStore:
+        """System mail that failed for good, listed and requeued beside notifications."""
+        return SystemMailStore(self.connection)
 
     @cached_property
     def counters(self) -> SendCounters:

@@ -28,7 +28,10 @@ from .notification_requests import BATCH_SCHEMA, batch_message
 from .outbound_run import SEND_DEADLINE_SECONDS, Directory, Outbound
 from .send import HOST_MAX_DEQUEUE_COUNT, HOST_VISIBILITY_TIMEOUT, MessageOutcome, send_message
 from .send_delivery import MAX_SEND_ATTEMPTS, SendResult
+from .system_mail import failed_rows as failed_system_mail
 from .system_mail import is_system_mail, send_system_mail
+from .system_mail import record_failed as record_failed_system_mail
+from .system_mail import requeue as requeue_system_mail
 
 log = logging.getLogger("deskmail.send")
 
@@ -109,8 +112,11 @@ def _handle_system_mail(desk: Helpdesk, message: dict, dequeue_count: int, messa
         if dequeue_count < MAX_SEND_ATTEMPTS:
             result.reason += f" (attempt {dequeue_count} of {MAX_SEND_ATTEMPTS}; the queue retries it)"
             raise SendFailed(error, [result]) from error
-        desk.queues.send(OUTBOUND_POISON, message)
         result.reason += f" (moved to {OUTBOUND_POISON} after {dequeue_count} failed attempts)"
+        result.error_code = getattr(error, "code", "") or type(error).__name__
+        desk.queues.send(OUTBOUND_POISON, {**message, "attempts": dequeue_count,
+                                           "last_error": result.reason[:2000],
+                                           "error_code": str(result.error_code)[:100]})
         return [result]
     result.queue_message_id, result.dequeue_count = message_id, dequeue_count
     if result.outcome == "deferred" and not (message_id and pop_receipt and desk.queues.hide(
@@ -228,11 +234,7 @@ def record_poison(desk: Helpdesk, message: object) -> None:
     """The poison trigger's work: the notifications failed for good; log them, list them as
     failed (a batch moved there by the host: each of its unfinished notifications)."""
     if is_system_mail(message):
-        desk.syslog.write("error", "System mail failed",
-                          f"{message.get('kind')} {message.get('id')} from {message.get('sender')} "
-                          f"to {', '.join(message.get('to') or [])} was given up after repeated "
-                          f"failures: {message.get('subject')}", account=str(message.get("sender") or ""))
-        return
+        return record_failed_system_mail(desk, message)
     deliveries = desk.deliveries
     for notification in _notifications(message) or [{}]:
         _record_poisoned(desk, deliveries, notification)
@@ -262,15 +264,18 @@ def _record_poisoned(desk: Helpdesk, deliveries: ports.Deliveries, notification:
 
 def failed_notifications(desk: Helpdesk) -> list[dict]:
     """Notifications that failed for good (poison, too large, no sender ...) or are held
-    (every recipient undeliverable), oldest first: one query of the `n-` rows of `tickets`."""
+    (every recipient undeliverable), oldest first: one query of the `n-` rows of `tickets`;
+    then the system mail that failed for good (table `systemmail`), `type` system_mail."""
     return [{
-        "id": row.get("id", ""), "state": row.get("state", ""), "template": row.get("template", ""),
+        "id": row.get("id", ""), "type": "notification", "state": row.get("state", ""),
+        "template": row.get("template", ""), "created": row.get("created") or None,
         "ticket": row.get("ticket", ""),
         "sender": row.get("sender", ""), "recipients": row.get("recipients", ""),
         "subject": row.get("subject", ""), "attempts": int(row.get("attempts") or 0),
         "error_code": row.get("error_code", ""), "error": row.get("error", ""),
         "updated": row.get("updated"),
-    } for row in desk.deliveries.with_state(DeliveryState.FAILED.value, DeliveryState.HELD.value)]
+    } for row in desk.deliveries.with_state(DeliveryState.FAILED.value, DeliveryState.HELD.value)
+    ] + failed_system_mail(desk)
 
 
 def held_notifications(desk: Helpdesk, number: str) -> list[dict]:
@@ -282,11 +287,15 @@ def held_notifications(desk: Helpdesk, number: str) -> list[dict]:
 
 
 def requeue(desk: Helpdesk, notification_id: str) -> dict:
-    """Put a notification back on `outbound-mail` as it was first queued."""
+    """Put a notification (or a failed system mail) back on `outbound-mail` as it was first
+    queued."""
     deliveries = desk.deliveries
     row = deliveries.get(notification_id)
     if row is None:
-        raise LookupError(f"no notification {notification_id}")
+        mail = requeue_system_mail(desk, notification_id)
+        if mail is None:
+            raise LookupError(f"no notification {notification_id}")
+        return {**mail, "type": "system_mail"}
     if row.get("state") in (DeliveryState.SENT.value, DeliveryState.SENDING.value):
         raise ValidationError(f"notification {notification_id} is {row['state']}; not re-queued")
     notification = json.loads(row["notification"])

@@ -67,6 +67,8 @@ class Quarantined(BaseModel):
 
 class FailedNotification(BaseModel):
     id: str
+    type: str = Field("notification", description="notification, or system_mail (a monitor "
+                      "alert or secret-expiry warning: `template` is its kind, no ticket)")
     template: str
     ticket: str
     sender: str
@@ -75,6 +77,8 @@ class FailedNotification(BaseModel):
     attempts: int
     error_code: str
     error: str
+    created: str | None = Field(None, description="when it was first queued (a requeued "
+                                "monitor alert may be stale: it is still sent)")
     updated: str | None
 
 

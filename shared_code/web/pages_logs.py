@@ -21,7 +21,9 @@ from .deps import admin, get_desk, render
 router = APIRouter(include_in_schema=False)
 
 _DONE = {"retry": "{id} will get one more attempt in the next fetch run of its mailbox.",
-         "dismiss": "{id} dismissed.", "requeue": "Notification {id} is queued again."}
+         "dismiss": "{id} dismissed.", "requeue": "Notification {id} is queued again.",
+         "requeue_system": "System mail {id} is queued again; it is sent as it was written "
+                           "(check when it was created: it may be stale)."}
 
 
 def _flashes(done: str, item: str) -> list[tuple[str, str]]:
@@ -80,4 +82,5 @@ def notifications_page(request: Request, done: str = "", item: str = "",
 def notification_requeue(notification_id: str, principal: Principal = Depends(admin),
                          desk=Depends(get_desk)):
     notification = requeue(desk, notification_id)
-    return _back("/admin/notifications", "requeue", notification["id"])
+    done = "requeue_system" if notification.get("type") == "system_mail" else "requeue"
+    return _back("/admin/notifications", done, notification["id"])
