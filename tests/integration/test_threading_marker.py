@@ -287,3 +287,21 @@ def test_after_rotation_a_marker_of_the_previous_key_still_threads(desk, graph, 
 
     assert [t.number for t in rotated.tickets.list()] == [ticket.number]
     assert rotated.tickets.get(ticket.number).message_count == 2
+
+
+def test_the_missing_previous_key_is_asked_of_key_vault_once_per_current_key(desk, vault):
+    """Outside a rotation there is no previous key, and the secret store caches no miss: the
+    keys are kept per process, so sends and fetches do not ask Key Vault for it each run."""
+    from shared_code.services.helpdesk import Helpdesk, reset_process_caches
+
+    reset_process_caches()
+    in_vault = Helpdesk.from_env()
+    asked = lambda: [r for r in vault.requests if "deskmail-thread-key-previous" in r.path]
+    first = in_vault.thread_keys()
+    assert first.previous is None and len(asked()) == 1
+    assert Helpdesk.from_env().thread_keys() is first and len(asked()) == 1
+
+    vault.set_secret("deskmail-thread-key-previous", "old")
+    vault.set_secret("deskmail-thread-key", "a-brand-new-thread-key-0123456789abcdef")
+    in_vault.secrets.invalidate("deskmail-thread-key")  # the current key's cache ran out
+    assert in_vault.thread_keys().previous == b"old" and len(asked()) == 2
