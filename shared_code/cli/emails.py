@@ -70,8 +70,7 @@ def cmd_emails_resubscribe(args) -> None:
     helpdesk = desk()
     account = get_account(helpdesk, args.address)
     report = resubscribe(helpdesk, account.address)
-    data = {"ok": not report.errors, "created": report.created, "errors": report.errors,
-            "push": _push_json(helpdesk, account)}
+    data = {**report.outcome(), "push": _push_json(helpdesk, account)}
     print_result(args, data, [f"subscribed {account.address}: {', '.join(report.created)}"]
                  if report.created else [f"error: {e}" for e in report.errors])
     if report.errors:

@@ -43,11 +43,16 @@ def _sender_local_part(mail: ParsedMail) -> str:
 
 # Reply/forward prefixes of many clients and languages, optionally counted ("RE[2]:", "AW(3):"),
 # and "[tags]" such as "[#108749]" or "[EXTERNAL]". Stripped repeatedly from the start.
-_PREFIX = re.compile(
-    r"^\s*(?:\[[^\]]{0,80}\]\s*|(?:re|aw|wg|sv|fw|fwd|tr|r|antw|vs|rv|enc|réf|ref|rif|ynt|doorst|"
-    r"odp|pd|vl|atb)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)",
-    re.I,
-)
+PREFIX_WORDS = "re|aw|wg|sv|fw|fwd|tr|r|antw|vs|rv|enc|réf|ref|rif|ynt|doorst|odp|pd|vl|atb"
+
+
+def subject_prefix(words: str = PREFIX_WORDS) -> re.Pattern[str]:
+    """One reply/forward prefix (of `words`) or one [tag], at the start of a subject."""
+    return re.compile(rf"^\s*(?:\[[^\]]{{0,80}}\]\s*|(?:{words})\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)",
+                      re.I)
+
+
+_PREFIX = subject_prefix()
 
 SUBJECT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern, re.I))
@@ -76,11 +81,11 @@ SUBJECT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
-def strip_subject_prefixes(subject: str) -> str:
-    """'RE: AW: [#123] Fwd: Out of Office' -> 'Out of Office'."""
+def strip_subject_prefixes(subject: str, prefix: re.Pattern[str] = _PREFIX) -> str:
+    """'RE: AW: [#123] Fwd: Out of Office' -> 'Out of Office' (at most 20 prefixes)."""
     text = subject or ""
     for _ in range(20):
-        stripped = _PREFIX.sub("", text, count=1)
+        stripped = prefix.sub("", text, count=1)
         if stripped == text:
             break
         text = stripped

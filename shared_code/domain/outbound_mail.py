@@ -106,12 +106,9 @@ def _with_marker_html(markup: str, marker: str) -> str:
     the mail, or converting it to plain text, keeps it (domain/thread_marker.py)."""
     note = ('<div style="color:#b0b0b0;font-size:9px;line-height:9px;margin:12px 0 0 0">'
             f"{html_lib.escape(marker)}</div>")
-    end = None
-    for end in _BODY_END.finditer(markup):
-        pass
-    if end is not None:
-        return markup[:end.start()] + note + markup[end.start():]
-    return markup + note
+    ends = [found.start() for found in _BODY_END.finditer(markup)]
+    at = ends[-1] if ends else len(markup)  # before the last </body>, else at the end
+    return markup[:at] + note + markup[at:]
 
 
 def build_mime(*, sender: Party, recipients: list[Party], subject: str, text: str, html: str,

@@ -23,6 +23,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from .autoreply import PREFIX_WORDS, strip_subject_prefixes, subject_prefix
+
 THREAD_KEY_SECRET = "deskmail-thread-key"
 PREVIOUS_THREAD_KEY_SECRET = "deskmail-thread-key-previous"
 TOKEN_VERSION = "dm1"
@@ -31,11 +33,8 @@ _SIGNATURE_HEX = 16
 MARKER = re.compile(r"\[ref:(dm1)-(\d{6})-([0-9a-f]{16})\]", re.IGNORECASE)
 #: Re:, Fwd:, AW:, WG:, SV:, RV:, Odp:, 回复: and the like (counted: "Re[2]:", "AW(3):"; a
 #: full-width colon), and [tags] before them: ours, [#NNNNNN], and a gateway's [EXTERNAL].
-#: The list of domain/autoreply.py's subject rule, and the CJK and Greek clients' words.
-_PREFIX = re.compile(
-    r"^\s*(?:\[[^\]]{0,80}\]|(?:re|aw|wg|sv|fw|fwd|tr|r|antw|vs|rv|res|enc|réf|ref|rif|ynt|doorst|"
-    r"odp|pd|vl|vb|atb|回复|回覆|答复|答覆|转发|轉發|轉寄|απ|σχετ|πρθ)\s*(?:\[\d+\]|\(\d+\))?\s*[:：])\s*",
-    re.IGNORECASE)
+#: domain/autoreply.py's subject prefixes, and the CJK and Greek clients' words.
+_PREFIX = subject_prefix(f"{PREFIX_WORDS}|res|vb|回复|回覆|答复|答覆|转发|轉發|轉寄|απ|σχετ|πρθ")
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 _GUID_NAMESPACE = uuid.UUID("8f1d8f1e-4c5b-5e7a-9d43-6b2a1c0de5a1")
 
@@ -80,12 +79,7 @@ def markers_in(*bodies: str | None) -> list[tuple[str, str]]:
 def normalized_subject(subject: str) -> str:
     """The subject without Re:/Fwd: prefixes and ticket tags, spaces collapsed (Thread-Topic,
     and the reopen window's "same subject" test)."""
-    text = " ".join((subject or "").split())
-    while True:
-        stripped = _PREFIX.sub("", text, count=1)
-        if stripped == text:
-            break
-        text = stripped
+    text = strip_subject_prefixes(" ".join((subject or "").split()), _PREFIX)
     text = re.sub(r"\s*\[#\d{6}\]\s*", " ", text)
     return " ".join(text.split())
 

@@ -83,21 +83,19 @@ def match_ticket(
             return ThreadMatch(number, "references")
     sender = mail.from_address.lower()
     staff = {address.lower() for address in staff_addresses}
+    refused = (rejected if rejected is not None else []).append
     if keys is not None:
         for number, signature in markers_in(mail.text_body, mail.html_body):
             if not keys.verify(number, signature):
-                (rejected if rejected is not None else []).append(
-                    f"thread marker for #{number} has an invalid signature")
+                refused(f"thread marker for #{number} has an invalid signature")
                 continue
             participants = participants_of(number)
             if participants is None:
-                (rejected if rejected is not None else []).append(
-                    f"thread marker for #{number}: no such ticket")
+                refused(f"thread marker for #{number}: no such ticket")
             elif _takes_part(sender, participants, staff):
                 return ThreadMatch(number, "marker")
             else:
-                (rejected if rejected is not None else []).append(
-                    f"thread marker for #{number}: {sender or 'the sender'} takes no part in it")
+                refused(f"thread marker for #{number}: {sender or 'the sender'} takes no part in it")
     for number in SUBJECT_TAG.findall(mail.subject or ""):
         if _takes_part(sender, participants_of(number), staff):
             return ThreadMatch(number, "subject-tag")

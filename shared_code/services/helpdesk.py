@@ -51,6 +51,11 @@ if TYPE_CHECKING:
 
 _SECRET_STORES: dict[str, SecretStore] = {}
 _SECRET_STORES_LOCK = threading.Lock()
+#: vault URL → (current key, its ThreadKeys, expiry): the previous key is missing but during a
+#: rotation, and a miss is not cached by the secret store, so without this every send run and
+#: fetch run would ask Key Vault for it again. Keyed by the current key: a rotation seen in
+#: the current key reads the previous one again at once.
+_THREAD_KEYS: dict[str, tuple[str, ThreadKeys, float]] = {}
 
 
 def reset_process_caches() -> None:
@@ -63,6 +68,7 @@ def reset_process_caches() -> None:
 
     with _SECRET_STORES_LOCK:
         _SECRET_STORES.clear()
+        _THREAD_KEYS.clear()
     clear_token_cache()
     forget_shared_directories()
     forget_created_resources()
@@ -197,11 +203,19 @@ class Helpdesk:
                 raise missing from None
             logging.getLogger("deskmail.threading").error("%s", missing)
             return None
+        vault = self.settings.key_vault_url or ""
+        with _SECRET_STORES_LOCK:
+            cached = _THREAD_KEYS.get(vault)
+        if cached is not None and cached[0] == current and cached[2] > time.monotonic():
+            return cached[1]
         try:
             previous = self.secrets.get(PREVIOUS_THREAD_KEY_SECRET)
         except SecretNotFound:
             previous = None
-        return ThreadKeys(current.encode("utf-8"), previous.encode("utf-8") if previous else None)
+        keys = ThreadKeys(current.encode("utf-8"), previous.encode("utf-8") if previous else None)
+        with _SECRET_STORES_LOCK:
+            _THREAD_KEYS[vault] = (current, keys, time.monotonic() + self.secrets.ttl_seconds)
+        return keys
 
     @cached_property
     def dns(self) -> DnsLookup:

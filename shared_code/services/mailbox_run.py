@@ -110,7 +110,7 @@ class MailboxRun:
         fresh = [ref for ref in listed if not is_suspect(ledger[ref.id])]
         suspects = sorted((ref for ref in listed if is_suspect(ledger[ref.id])),
                           key=lambda ref: charged(ledger[ref.id])) + sent_back
-        ctx = self._pipeline_context(with_filters=bool(fresh or suspects))
+        ctx = self._pipeline_context(with_mail=bool(fresh or suspects))
         handled: dict[str, bool | None] = {}
         try:
             with ThreadPoolExecutor(max_workers=self.settings.graph_max_concurrency) as pool, \
@@ -332,8 +332,9 @@ class MailboxRun:
                     mail.ticket.number if mail.ticket else "")
         return True
 
-    def _pipeline_context(self, with_filters: bool = True) -> PipelineContext:
-        """The rules' ports; the admins' filters are read (one query) only when there is mail."""
+    def _pipeline_context(self, with_mail: bool = True) -> PipelineContext:
+        """The rules' ports; the admins' filters (one query) and the thread-marker keys are
+        read only when there is mail."""
         desk = self.desk
         staff = [member for member in desk.directory.list_staff() if member.active]
         return PipelineContext(
@@ -344,8 +345,8 @@ class MailboxRun:
             staff_names={member.email.lower(): member.name for member in staff},
             checkpoint=self.checkpoint,
             telemetry=desk.telemetry, undeliverable=desk.undeliverable,
-            filters=desk.filters.list() if with_filters else [],
-            thread_keys=desk.thread_keys(required=False) if with_filters else None,
+            filters=desk.filters.list() if with_mail else [],
+            thread_keys=desk.thread_keys(required=False) if with_mail else None,
         )
 
     def _out_of_time(self) -> bool:

@@ -44,6 +44,10 @@ class SyncReport:
     deleted: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def outcome(self) -> dict:
+        """What a Re-subscribe shows (page, API, CLI): whether it worked, what it made."""
+        return {"ok": not self.errors, "created": self.created, "errors": self.errors}
+
 
 def _sha(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()

@@ -232,5 +232,4 @@ def api_resubscribe(address: str, _principal: Principal = Depends(admin), desk=D
     """A fresh subscription; Graph's refusal is reported with 200 (`ok` false, `errors`)."""
     account = get_account(desk, address)
     report = resubscribe(desk, account.address)
-    return {"ok": not report.errors, "created": report.created, "errors": report.errors,
-            "push": push_status(desk, account)}
+    return {**report.outcome(), "push": push_status(desk, account)}

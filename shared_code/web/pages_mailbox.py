@@ -107,12 +107,11 @@ def resubscribe_form(address: str, request: Request, _principal: Principal = Dep
     (Graph's refusal too: 200 with the error, as Test fetch; push off is a 422)."""
     account = get_account(desk, address)
     try:
-        report, status = resubscribe(desk, account.address), 200
+        report = resubscribe(desk, account.address)
     except ValidationError as refused:
         return account_page(request, desk, account, status_code=422,
                             push_result={"ok": False, "errors": [str(refused)]})
-    return account_page(request, desk, account, status_code=status, push_result={
-        "ok": not report.errors, "created": report.created, "errors": report.errors})
+    return account_page(request, desk, account, push_result=report.outcome())
 
 
 @router.post("/admin/emails/{address}/test-send")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 from contextlib import redirect_stdout
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from datetime import datetime, timezone
@@ -71,3 +72,8 @@ def support_ticket(desk, graph, agent: str):
     fetch_all(desk)
     [created] = desk.tickets.list()
     return created
+
+
+def sent_mails(graph) -> list:
+    """Every mail the Graph fake sent, parsed (EmailMessage, oldest first)."""
+    return [message_from_bytes(raw, policy=policy.default) for _, raw in graph.sent]

@@ -2,14 +2,12 @@
 outbound queue → sendMail on the Graph fake, whose sent MIME the tests read."""
 from __future__ import annotations
 
-from email import message_from_bytes, policy
-
 import pytest
 
 from shared_code.services.fetch import fetch_all
 from shared_code.services.outbound_queue import drain_outbound
 
-from .helpers import SUPPORT, add_support_staff, make_mail, run_cli
+from .helpers import SUPPORT, add_support_staff, make_mail, run_cli, sent_mails
 
 AGENT = "agent@contoso.example"
 ANN, BOB, CAROL = "ann@example.org", "bob@example.org", "carol@example.org"
@@ -30,12 +28,8 @@ def _client_mail(desk, graph, **kwargs):
     return message_id
 
 
-def _mails(graph) -> list:
-    return [message_from_bytes(raw, policy=policy.default) for _, raw in graph.sent]
-
-
 def _responses(graph, text: str) -> list:
-    return [m for m in _mails(graph) if text in m.get_body(("plain",)).get_content()]
+    return [m for m in sent_mails(graph) if text in m.get_body(("plain",)).get_content()]
 
 
 def _ticket(desk):
@@ -59,8 +53,8 @@ def test_a_response_has_the_collaborators_on_cc_and_the_auto_response_does_not(s
     _client_mail(staffed, graph)
     ticket = _ticket(staffed)
     drain_outbound(staffed, release_after=0)  # the auto-response and the staff alert
-    assert all(m["Cc"] is None for m in _mails(graph))
-    assert not any(BOB in str(m["To"]) or CAROL in str(m["To"]) for m in _mails(graph))
+    assert all(m["Cc"] is None for m in sent_mails(graph))
+    assert not any(BOB in str(m["To"]) or CAROL in str(m["To"]) for m in sent_mails(graph))
     graph.sent.clear()
     _reply(ticket.number, "Please switch it off.")
     drain_outbound(staffed, release_after=0)

@@ -15,7 +15,7 @@ from shared_code.services.outbound_queue import drain_outbound
 from tests.fakes.exchange import from_internet, sent_inside
 from tests.pipeline import SimulatedCrash, crash_at
 
-from .helpers import SUPPORT, add_support_staff, make_mail, run_cli
+from .helpers import SUPPORT, add_support_staff, make_mail, run_cli, sent_mails
 
 AGENT = "agent@contoso.example"
 ANN = "ann@example.org"
@@ -41,10 +41,6 @@ Contoso Support &lt;support@contoso.example&gt; wrote:<br></div>
 Support by Ann Client. Hello, the printer is on fire.</blockquote></div>"""
 
 
-def _mails(graph) -> list:
-    return [message_from_bytes(raw, policy=policy.default) for _, raw in graph.sent]
-
-
 def _text(mail) -> str:
     return mail.get_body(("plain",)).get_content()
 
@@ -66,7 +62,7 @@ def _open_ticket(desk, graph, mailbox_app, **client_mail) -> tuple:
     fetch_all(desk)
     drain_outbound(desk, release_after=0)
     [ticket] = desk.tickets.list()
-    [mail] = [m for m in _mails(graph) if AGENT in _to(m)]
+    [mail] = [m for m in sent_mails(graph) if AGENT in _to(m)]
     assert [a.addr_spec for a in mail["Reply-To"].addresses] == [SUPPORT]
     graph.sent.clear()
     return ticket, mail
@@ -113,7 +109,7 @@ def _fetch_and_send(desk, graph, raw: bytes) -> list:
     [summary] = fetch_all(desk)
     assert summary.threaded == 1
     drain_outbound(desk, release_after=0)
-    return _mails(graph)
+    return sent_mails(graph)
 
 
 def _assert_one_response_to_ann(mails: list, text: str) -> EmailMessage:
@@ -155,7 +151,7 @@ def test_a_staff_reply_to_the_alert_is_mailed_to_the_client_as_a_response(desk, 
     assert fetch_all(desk)[0].threaded == 1
     drain_outbound(desk, release_after=0)
     assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message", "response", "message"]
-    assert [_to(m) for m in _mails(graph)] == [[AGENT]]
+    assert [_to(m) for m in sent_mails(graph)] == [[AGENT]]
 
 
 def test_a_staff_reply_by_the_subject_tag_alone_is_a_response(desk, graph, alert):
@@ -221,7 +217,7 @@ def test_a_retried_fetch_sends_the_response_once(desk, graph, alert, step):
     fetch_all(desk)
     drain_outbound(desk, release_after=0)
 
-    _assert_one_response_to_ann(_mails(graph), "Switch it off.")
+    _assert_one_response_to_ann(sent_mails(graph), "Switch it off.")
     assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message", "response"]
 
 
@@ -259,7 +255,7 @@ def test_a_non_staff_address_replying_to_the_alert_is_not_staff(desk, graph, ale
     graph.sent.clear()
     assert run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Done.")[0] == 0
     drain_outbound(desk, release_after=0)
-    [response] = _mails(graph)
+    [response] = sent_mails(graph)
     assert _to(response) == [ANN] and response["Cc"] is None
 
 
@@ -267,7 +263,7 @@ def test_a_client_colleague_answering_the_response_still_becomes_a_collaborator(
     ticket, _ = alert
     assert run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Done.")[0] == 0
     drain_outbound(desk, release_after=0)
-    [response] = _mails(graph)
+    [response] = sent_mails(graph)
     graph.add_message(SUPPORT, make_mail(sender="Bob <bob@example.org>", body="Not done here.",
                                          in_reply_to=response["Message-ID"])[0])
     assert fetch_all(desk)[0].threaded == 1
@@ -354,7 +350,7 @@ def test_a_stranger_using_the_subject_tag_gets_a_new_ticket_and_learns_nothing(d
     drain_outbound(desk, release_after=0)
 
     assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message"]  # untouched
-    [auto] = [m for m in _mails(graph) if EVIL in _to(m)]
+    [auto] = [m for m in sent_mails(graph) if EVIL in _to(m)]
     [new] = [t for t in desk.tickets.list() if t.number != ticket.number]
     assert auto["Subject"].startswith(f"[#{new.number}] ")
     body = _text(auto)
@@ -374,7 +370,7 @@ def test_a_forged_staff_mail_with_only_the_subject_tag_is_a_new_ticket_not_an_an
     drain_outbound(desk, release_after=0)
 
     assert [e.type for e in desk.tickets.entries(ticket.number)] == ["message"]
-    mails = _mails(graph)
+    mails = sent_mails(graph)
     assert not any(ANN in _to(m) for m in mails)
     assert not any(EVIL in str(m["To"]) + str(m["Cc"]) for m in mails)
     assert not any(ticket.number in str(m["Subject"]) and AGENT not in _to(m) for m in mails)
@@ -386,14 +382,14 @@ def test_a_stranger_replying_to_a_later_alert_never_becomes_a_collaborator(desk,
     ticket, _ = alert
     assert run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Done.")[0] == 0
     drain_outbound(desk, release_after=0)
-    [response] = _mails(graph)
+    [response] = sent_mails(graph)
     graph.sent.clear()
     graph.add_message(SUPPORT, make_mail(subject=f"Re: {response['Subject']}", body="Still on fire.",
                                          in_reply_to=response["Message-ID"],
                                          references=response["Message-ID"])[0])
     assert fetch_all(desk)[0].threaded == 1
     drain_outbound(desk, release_after=0)
-    [new_message_alert] = _mails(graph)
+    [new_message_alert] = sent_mails(graph)
     assert _to(new_message_alert) == [AGENT] and response["Message-ID"] in new_message_alert["References"]
     graph.sent.clear()
 
@@ -407,7 +403,7 @@ def test_a_stranger_replying_to_a_later_alert_never_becomes_a_collaborator(desk,
     graph.sent.clear()
     assert run_cli("tickets", "reply", ticket.number, "--staff", AGENT, "--text", "Fixed.")[0] == 0
     drain_outbound(desk, release_after=0)
-    assert not any(EVIL in str(m["To"]) + str(m["Cc"]) for m in _mails(graph))
+    assert not any(EVIL in str(m["To"]) + str(m["Cc"]) for m in sent_mails(graph))
 
 
 def test_a_forged_message_id_with_the_alerts_token_does_not_make_a_collaborator(desk, graph, alert):

@@ -19,7 +19,7 @@ from shared_code.domain.thread_marker import normalized_subject
 from shared_code.services.fetch import fetch_all
 from shared_code.services.outbound_queue import drain_outbound
 
-from .helpers import SUPPORT, add_account, add_support_staff, make_mail, run_cli
+from .helpers import SUPPORT, add_account, add_support_staff, make_mail, run_cli, sent_mails
 
 AGENT = "agent@contoso.example"
 SALES = "sales@contoso.example"
@@ -31,10 +31,6 @@ MARKER = re.compile(r"\[ref:dm1-\d{6}-[0-9a-f]{16}\]")
 def staffed(desk):
     add_support_staff(AGENT)
     return desk
-
-
-def _sent(graph) -> list:
-    return [message_from_bytes(raw, policy=policy.default) for _, raw in graph.sent]
 
 
 def _new_ticket(desk, graph, subject="Printer on fire"):
@@ -66,7 +62,7 @@ def test_every_outbound_mail_carries_the_marker_and_outlooks_headers(staffed, gr
     assert run_cli("tickets", "close", ticket.number)[0] == 0
     drain_outbound(staffed, release_after=0)
 
-    mails = _sent(graph)
+    mails = sent_mails(graph)
     sent = sorted(m["Auto-Submitted"] or "response" for m in mails)
     assert sent == ["auto-generated", "auto-replied", "response"]  # closed notice, auto-response
     markers = set()
@@ -87,7 +83,7 @@ def test_every_outbound_mail_carries_the_marker_and_outlooks_headers(staffed, gr
 
 def test_a_reply_without_its_headers_threads_by_the_marker_text_or_html(staffed, graph):
     ticket = _new_ticket(staffed, graph)
-    [marker] = {MARKER.search(m.get_body(("plain",)).get_content()).group(0) for m in _sent(graph)}
+    [marker] = {MARKER.search(m.get_body(("plain",)).get_content()).group(0) for m in sent_mails(graph)}
 
     graph.add_message(SUPPORT, _stripped_reply(marker))
     graph.add_message(SUPPORT, _stripped_reply(marker, html=True))
@@ -101,7 +97,7 @@ def test_a_reply_without_its_headers_threads_by_the_marker_text_or_html(staffed,
 
 def test_a_stranger_with_a_copied_marker_or_a_forged_one_gets_a_new_ticket(staffed, graph):
     ticket = _new_ticket(staffed, graph)
-    [marker] = {MARKER.search(m.get_body(("plain",)).get_content()).group(0) for m in _sent(graph)}
+    [marker] = {MARKER.search(m.get_body(("plain",)).get_content()).group(0) for m in sent_mails(graph)}
     signature = marker[-17:-1]
     forged = marker[:-17] + "".join("1" if c == "0" else "0" for c in signature) + "]"
     assert MARKER.fullmatch(forged) and forged != marker
@@ -181,7 +177,7 @@ def _backdate_closed(desk, number: str, days: int) -> None:
 
 
 def _reply_to_auto_response(graph, subject: str) -> bytes:
-    [auto] = [m for m in _sent(graph) if m["Auto-Submitted"] == "auto-replied"]
+    [auto] = [m for m in sent_mails(graph) if m["Auto-Submitted"] == "auto-replied"]
     raw, _ = make_mail(subject=subject, in_reply_to=auto["Message-ID"],
                        references=auto["Message-ID"])
     return raw
@@ -264,7 +260,7 @@ def test_locally_without_a_key_mail_goes_out_without_a_marker(desk, graph, monke
     reset_process_caches()
     _new_ticket(desk, graph)
 
-    [mail] = _sent(graph)
+    [mail] = sent_mails(graph)
     assert not MARKER.search(mail.get_body(("plain",)).get_content())
     assert mail["Thread-Index"] and mail["Thread-Topic"] == "Printer on fire"
 
@@ -275,7 +271,7 @@ def test_after_rotation_a_marker_of_the_previous_key_still_threads(desk, graph, 
     from tests.conftest import THREAD_KEY
 
     ticket = _new_ticket(desk, graph)
-    [marker] = {MARKER.search(m.get_body(("plain",)).get_content()).group(0) for m in _sent(graph)}
+    [marker] = {MARKER.search(m.get_body(("plain",)).get_content()).group(0) for m in sent_mails(graph)}
     vault.set_secret("deskmail-thread-key-previous", THREAD_KEY)
     vault.set_secret("deskmail-thread-key", "a-brand-new-thread-key-0123456789abcdef")
     reset_process_caches()
@@ -287,3 +283,21 @@ def test_after_rotation_a_marker_of_the_previous_key_still_threads(desk, graph, 
 
     assert [t.number for t in rotated.tickets.list()] == [ticket.number]
     assert rotated.tickets.get(ticket.number).message_count == 2
+
+
+def test_the_missing_previous_key_is_asked_of_key_vault_once_per_current_key(desk, vault):
+    """Outside a rotation there is no previous key, and the secret store caches no miss: the
+    keys are kept per process, so sends and fetches do not ask Key Vault for it each run."""
+    from shared_code.services.helpdesk import Helpdesk, reset_process_caches
+
+    reset_process_caches()
+    in_vault = Helpdesk.from_env()
+    asked = lambda: [r for r in vault.requests if "deskmail-thread-key-previous" in r.path]
+    first = in_vault.thread_keys()
+    assert first.previous is None and len(asked()) == 1
+    assert Helpdesk.from_env().thread_keys() is first and len(asked()) == 1
+
+    vault.set_secret("deskmail-thread-key-previous", "old")
+    vault.set_secret("deskmail-thread-key", "a-brand-new-thread-key-0123456789abcdef")
+    in_vault.secrets.invalidate("deskmail-thread-key")  # the current key's cache ran out
+    assert in_vault.thread_keys().previous == b"old" and len(asked()) == 2
